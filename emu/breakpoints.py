@@ -1,0 +1,94 @@
+"""Breakpoints and watchpoints, shared by the debugger shell and the GDB stub.
+
+Breakpoints are UC_HOOK_CODE hooks on exactly one address (free elsewhere);
+stopping in them halts *before* the instruction.  Watchpoints are memory hooks
+on their range; they record the access and ask the instruction counter to stop
+before the next instruction, so the stop lands right after the accessing
+instruction as GDB expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE, Uc
+
+WATCH_KINDS = {"w": UC_HOOK_MEM_WRITE, "r": UC_HOOK_MEM_READ, "a": UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}
+
+
+@dataclass
+class WatchHit:
+    addr: int
+    length: int
+    kind: str          # "w", "r" or "a" as set
+    access: str        # "r" or "w", what the instruction did
+    access_addr: int
+    old: int
+    new: int
+    pc: int
+
+
+class DebugHooks:
+    """Owns the hooks; reports hits to the machine through ``on_break`` / ``on_watch``."""
+
+    def __init__(self, uc: Uc, read_mem: Callable[[int, int], bytes], pc: Callable[[], int],
+                 on_break: Callable[[int], None], on_watch: Callable[[WatchHit], None]) -> None:
+        self.uc = uc
+        self._read_mem = read_mem
+        self._pc = pc
+        self._on_break = on_break
+        self._on_watch = on_watch
+        self.breakpoints: dict[int, int] = {}
+        self.watchpoints: dict[tuple[int, int, str], int] = {}
+        self.skip_once: int | None = None
+
+    # -- breakpoints ---------------------------------------------------------------
+    def add_breakpoint(self, addr: int) -> None:
+        if addr not in self.breakpoints:
+            self.breakpoints[addr] = self.uc.hook_add(UC_HOOK_CODE, self._code_hit, begin=addr, end=addr)
+
+    def remove_breakpoint(self, addr: int) -> bool:
+        handle = self.breakpoints.pop(addr, None)
+        if handle is None:
+            return False
+        self.uc.hook_del(handle)
+        return True
+
+    def _code_hit(self, uc: Uc, addr: int, size: int, _user: object) -> None:
+        if self.skip_once == addr:
+            self.skip_once = None
+            return
+        self._on_break(addr)
+        uc.emu_stop()
+
+    # -- watchpoints ---------------------------------------------------------------
+    def add_watchpoint(self, addr: int, length: int, kind: str) -> None:
+        key = (addr, length, kind)
+        if key in self.watchpoints:
+            return
+        if kind not in WATCH_KINDS or length <= 0:
+            raise ValueError(f"bad watchpoint kind {kind!r} or length {length}")
+        self.watchpoints[key] = self.uc.hook_add(
+            WATCH_KINDS[kind], self._mem_hit, user_data=key, begin=addr, end=addr + length - 1)
+
+    def remove_watchpoint(self, addr: int, length: int, kind: str) -> bool:
+        handle = self.watchpoints.pop((addr, length, kind), None)
+        if handle is None:
+            return False
+        self.uc.hook_del(handle)
+        return True
+
+    def _mem_hit(self, uc: Uc, access: int, address: int, size: int, value: int, key: tuple) -> None:
+        addr, length, kind = key
+        try:
+            old = int.from_bytes(self._read_mem(address, size), "little")
+        except Exception:  # noqa: BLE001 - MMIO or unmapped: no old value to show
+            old = 0
+        is_write = access == UC_MEM_WRITE
+        new = value & ((1 << (8 * size)) - 1) if is_write else old
+        self._on_watch(WatchHit(addr, length, kind, "w" if is_write else "r", address, old, new, self._pc()))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.breakpoints or self.watchpoints)

@@ -1,0 +1,98 @@
+"""The address map: RAM and MMIO devices, mapped into Unicorn.
+
+Each device window becomes a Unicorn MMIO region whose callbacks call the
+device.  A device bug must never surface as a Python traceback from inside
+Unicorn: the callbacks catch it, stop the CPU and let the machine report one
+line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from unicorn import UC_PROT_ALL, Uc
+
+from emu.devices.base import MmioDevice
+from emu.errors import ElfError
+from emu.memory import Ram
+
+
+@dataclass
+class Mapping:
+    base: int
+    size: int
+    device: MmioDevice | None  # None for RAM
+
+    @property
+    def name(self) -> str:
+        return "dram" if self.device is None else self.device.name
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+
+class Bus:
+    """Owns the address map; ``on_write`` lets the machine see every MMIO store (for stop requests)."""
+
+    def __init__(self, uc: Uc, ram: Ram) -> None:
+        self.uc = uc
+        self.ram = ram
+        self.mappings: list[Mapping] = [Mapping(ram.base, ram.size, None)]
+        self.on_error: Callable[[str], None] = lambda message: None
+        self.last_write_addr: int | None = None
+        self._map_ram(ram.base, ram.size)
+
+    def _map_ram(self, base: int, size: int) -> None:
+        if size > 0:
+            off = base - self.ram.base
+            self.uc.mem_map_ptr(base, size, UC_PROT_ALL, self.ram.buf[off:].ctypes.data)
+
+    def add(self, base: int, device: MmioDevice, size: int | None = None) -> None:
+        size = size or device.size
+        map_size = (size + 0xFFF) & ~0xFFF  # Unicorn maps whole pages
+
+        def read(uc: Uc, offset: int, width: int, _user: object) -> int:
+            if offset >= size:
+                return 0
+            try:
+                return device.read(offset, width) & ((1 << (8 * width)) - 1)
+            except Exception as e:  # noqa: BLE001 - reported as one line by the machine
+                self.on_error(f"internal error in {device.name} read at {base + offset:#x}: {e!r}")
+                return 0
+
+        def write(uc: Uc, offset: int, width: int, value: int, _user: object) -> None:
+            self.last_write_addr = base + offset
+            if offset >= size:
+                return
+            try:
+                device.write(offset, width, value)
+            except Exception as e:  # noqa: BLE001
+                self.on_error(f"internal error in {device.name} write at {base + offset:#x}: {e!r}")
+
+        self.uc.mmio_map(base, map_size, read, None, write, None)
+        self.mappings.append(Mapping(base, size, device))
+        self.mappings.sort(key=lambda m: m.base)
+
+    def carve_out_of_ram(self, base: int, device: MmioDevice) -> None:
+        """Put a device over one RAM page (HTIF): unmap the page and map the device there."""
+        self.uc.mem_unmap(base, device.size)
+        self.add(base, device)
+
+    def device_at(self, addr: int) -> Mapping | None:
+        for m in self.mappings:
+            if m.base <= addr < m.end and m.device is not None:
+                return m
+        return None
+
+    def check_load_range(self, start: int, end: int) -> None:
+        """A segment must land in RAM and on no device."""
+        if not (self.ram.base <= start and end <= self.ram.end):
+            for m in self.mappings:
+                if m.device is not None and start < m.end and m.base < end:
+                    raise ElfError(f"segment {start:#x}..{end:#x} lies on top of the {m.name} device")
+            raise ElfError(f"segment {start:#x}..{end:#x} is outside RAM {self.ram.base:#x}..{self.ram.end:#x}")
+
+    def describe(self) -> list[tuple[int, int, str]]:
+        return [(m.base, m.size, m.name) for m in self.mappings]

@@ -1,0 +1,215 @@
+"""The RISC-V hart: Unicorn plus the architectural pieces Unicorn 2.1.4 leaves out.
+
+Unicorn executes instructions but does not deliver traps to the guest (its
+UC_HOOK_INTR only reports a raw cause) and has no interrupt controller.  This
+module names registers and CSRs, and performs trap and interrupt *entry* as the
+privileged spec describes (mepc, mcause, mtval, mstatus MIE/MPIE/MPP, the
+privilege level, mtvec direct and vectored, delegation to S-mode through
+medeleg/mideleg).  ``mret``/``sret`` run natively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import unicorn.riscv_const as rc
+from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV32, UC_MODE_RISCV64, Uc
+
+ABI_NAMES = (
+    "zero", "ra", "sp", "gp", "tp", "t0", "t1", "t2", "s0", "s1", "a0", "a1", "a2", "a3", "a4", "a5",
+    "a6", "a7", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "t3", "t4", "t5", "t6",
+)
+
+# CSR number -> name, for the CSRs Unicorn exposes through reg_read/reg_write.
+CSR_NUMBERS: dict[str, int] = {
+    "sstatus": 0x100, "sie": 0x104, "stvec": 0x105, "scounteren": 0x106, "sscratch": 0x140,
+    "sepc": 0x141, "scause": 0x142, "stval": 0x143, "sip": 0x144, "satp": 0x180,
+    "mstatus": 0x300, "misa": 0x301, "medeleg": 0x302, "mideleg": 0x303, "mie": 0x304,
+    "mtvec": 0x305, "mcounteren": 0x306, "mscratch": 0x340, "mepc": 0x341, "mcause": 0x342,
+    "mtval": 0x343, "mip": 0x344, "mvendorid": 0xF11, "marchid": 0xF12, "mimpid": 0xF13,
+    "mhartid": 0xF14, "cycle": 0xC00, "time": 0xC01, "instret": 0xC02,
+}
+MACHINE_CSRS = ("mstatus", "misa", "medeleg", "mideleg", "mie", "mtvec", "mscratch", "mepc",
+                "mcause", "mtval", "mip", "mhartid")
+
+PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
+PRIV_NAMES = {PRIV_U: "U", PRIV_S: "S", PRIV_M: "M"}
+
+MSTATUS_SIE = 1 << 1
+MSTATUS_MIE = 1 << 3
+MSTATUS_SPIE = 1 << 5
+MSTATUS_MPIE = 1 << 7
+MSTATUS_SPP = 1 << 8
+MSTATUS_MPP_SHIFT = 11
+MSTATUS_MPP = 3 << MSTATUS_MPP_SHIFT
+
+# Exception causes
+CAUSE_FETCH_MISALIGNED = 0
+CAUSE_FETCH_ACCESS = 1
+CAUSE_ILLEGAL = 2
+CAUSE_BREAKPOINT = 3
+CAUSE_LOAD_MISALIGNED = 4
+CAUSE_LOAD_ACCESS = 5
+CAUSE_STORE_MISALIGNED = 6
+CAUSE_STORE_ACCESS = 7
+CAUSE_ECALL_U = 8
+CAUSE_ECALL_M = 11
+# Interrupt causes (mcause with the top bit set)
+IRQ_MSI, IRQ_MTI, IRQ_MEI = 3, 7, 11
+MIP_MSIP, MIP_MTIP, MIP_MEIP = 1 << IRQ_MSI, 1 << IRQ_MTI, 1 << IRQ_MEI
+IRQ_PRIORITY = (IRQ_MEI, IRQ_MSI, IRQ_MTI, 9, 1, 5)  # as the privileged spec orders them
+
+EXCEPTION_NAMES = {
+    0: "instruction address misaligned", 1: "instruction access fault", 2: "illegal instruction",
+    3: "breakpoint", 4: "load address misaligned", 5: "load access fault",
+    6: "store/AMO address misaligned", 7: "store/AMO access fault", 8: "ecall from U-mode",
+    9: "ecall from S-mode", 11: "ecall from M-mode", 12: "instruction page fault",
+    13: "load page fault", 15: "store/AMO page fault",
+}
+INTERRUPT_NAMES = {1: "supervisor software interrupt", 3: "machine software interrupt",
+                   5: "supervisor timer interrupt", 7: "machine timer interrupt",
+                   9: "supervisor external interrupt", 11: "machine external interrupt"}
+
+
+def _reg_ids() -> dict[str, int]:
+    ids = {f"x{i}": getattr(rc, f"UC_RISCV_REG_X{i}") for i in range(32)}
+    ids.update({name: getattr(rc, f"UC_RISCV_REG_X{i}") for i, name in enumerate(ABI_NAMES)})
+    ids["fp"] = rc.UC_RISCV_REG_X8
+    ids["pc"] = rc.UC_RISCV_REG_PC
+    ids["priv"] = rc.UC_RISCV_REG_PRIV
+    for name in CSR_NUMBERS:
+        ids[name] = getattr(rc, f"UC_RISCV_REG_{name.upper()}")
+    return ids
+
+
+REG_IDS = _reg_ids()
+CSR_IDS = {num: REG_IDS[name] for name, num in CSR_NUMBERS.items()}
+
+
+@dataclass(frozen=True)
+class TrapInfo:
+    """The last trap the hart took, for `info trap` and failure messages."""
+
+    cause: int
+    interrupt: bool
+    epc: int
+    tval: int
+    from_priv: int
+    to_priv: int
+
+    def describe(self) -> str:
+        names = INTERRUPT_NAMES if self.interrupt else EXCEPTION_NAMES
+        kind = "interrupt" if self.interrupt else "exception"
+        return (f"{kind} {self.cause} ({names.get(self.cause, 'unknown')}) at epc={self.epc:#x} "
+                f"tval={self.tval:#x}, {PRIV_NAMES.get(self.from_priv, '?')}->{PRIV_NAMES.get(self.to_priv, '?')}")
+
+
+class Cpu:
+    """One RISC-V hart on Unicorn, with named registers and trap/interrupt entry."""
+
+    def __init__(self, xlen: int) -> None:
+        if xlen not in (32, 64):
+            raise ValueError(f"xlen must be 32 or 64, not {xlen}")
+        self.xlen = xlen
+        self.mask = (1 << xlen) - 1
+        self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64 if xlen == 64 else UC_MODE_RISCV32)
+        self.last_trap: TrapInfo | None = None
+        self.trap_count = 0
+
+    # -- registers ---------------------------------------------------------------
+    @staticmethod
+    def register_names() -> list[str]:
+        return list(ABI_NAMES) + ["pc", "priv"] + list(CSR_NUMBERS)
+
+    def read(self, name: str) -> int:
+        """A register by name (x5, t0, pc, priv, mstatus...); KeyError for unknown names."""
+        return self.uc.reg_read(REG_IDS[name.lower()]) & self.mask
+
+    def write(self, name: str, value: int) -> None:
+        key = name.lower()
+        if key in ("x0", "zero"):
+            return
+        self.uc.reg_write(REG_IDS[key], value & self.mask)
+
+    def x(self, i: int) -> int:
+        return 0 if i == 0 else self.uc.reg_read(REG_IDS[f"x{i}"]) & self.mask
+
+    def set_x(self, i: int, value: int) -> None:
+        if i:
+            self.uc.reg_write(REG_IDS[f"x{i}"], value & self.mask)
+
+    @property
+    def pc(self) -> int:
+        return self.uc.reg_read(rc.UC_RISCV_REG_PC) & self.mask
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.uc.reg_write(rc.UC_RISCV_REG_PC, value & self.mask)
+
+    @property
+    def priv(self) -> int:
+        return self.uc.reg_read(rc.UC_RISCV_REG_PRIV)
+
+    @priv.setter
+    def priv(self, value: int) -> None:
+        self.uc.reg_write(rc.UC_RISCV_REG_PRIV, value)
+
+    def csr(self, num: int) -> int | None:
+        reg = CSR_IDS.get(num)
+        return None if reg is None else self.uc.reg_read(reg) & self.mask
+
+    def set_csr(self, num: int, value: int) -> bool:
+        reg = CSR_IDS.get(num)
+        if reg is None:
+            return False
+        self.uc.reg_write(reg, value & self.mask)
+        return True
+
+    # -- traps -------------------------------------------------------------------
+    def interrupts_enabled(self) -> bool:
+        """M-level interrupts are taken in M-mode only if mstatus.MIE, always below M."""
+        return self.priv < PRIV_M or bool(self.read("mstatus") & MSTATUS_MIE)
+
+    def take_trap(self, cause: int, epc: int, tval: int = 0, interrupt: bool = False) -> None:
+        """Trap entry as the privileged spec describes; sets PC to the handler."""
+        prev = self.priv
+        deleg = self.read("mideleg" if interrupt else "medeleg")
+        if prev <= PRIV_S and (deleg >> cause) & 1:
+            self._enter_s(cause, epc, tval, interrupt, prev)
+            return
+        top = 1 << (self.xlen - 1)
+        self.write("mepc", epc)
+        self.write("mcause", cause | (top if interrupt else 0))
+        self.write("mtval", tval)
+        mstatus = self.read("mstatus")
+        mpie = MSTATUS_MPIE if mstatus & MSTATUS_MIE else 0
+        mstatus = (mstatus & ~(MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP)) | mpie | (prev << MSTATUS_MPP_SHIFT)
+        self.write("mstatus", mstatus)
+        self.priv = PRIV_M
+        self.pc = self._vector(self.read("mtvec"), cause, interrupt)
+        self._record(cause, interrupt, epc, tval, prev, PRIV_M)
+
+    def _enter_s(self, cause: int, epc: int, tval: int, interrupt: bool, prev: int) -> None:
+        top = 1 << (self.xlen - 1)
+        self.write("sepc", epc)
+        self.write("scause", cause | (top if interrupt else 0))
+        self.write("stval", tval)
+        mstatus = self.read("mstatus")
+        spie = MSTATUS_SPIE if mstatus & MSTATUS_SIE else 0
+        spp = MSTATUS_SPP if prev == PRIV_S else 0
+        mstatus = (mstatus & ~(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP)) | spie | spp
+        self.write("mstatus", mstatus)
+        self.priv = PRIV_S
+        self.pc = self._vector(self.read("stvec"), cause, interrupt)
+        self._record(cause, interrupt, epc, tval, prev, PRIV_S)
+
+    @staticmethod
+    def _vector(tvec: int, cause: int, interrupt: bool) -> int:
+        base = tvec & ~3
+        if interrupt and tvec & 3 == 1:
+            return base + 4 * cause
+        return base
+
+    def _record(self, cause: int, interrupt: bool, epc: int, tval: int, prev: int, to: int) -> None:
+        self.last_trap = TrapInfo(cause, interrupt, epc, tval, prev, to)
+        self.trap_count += 1

@@ -1,0 +1,198 @@
+"""Looking at and changing state: ``info registers``, ``print``, ``set``, ``x``, ``info symbol``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from emu.debugger import expr
+from emu.debugger.cmd_code import print_insns
+from emu.debugger.errors import DebuggerError
+from emu.debugger.registers import ABI, CODE_POINTERS, MACHINE_CSRS, PRIV_NAMES, canonical
+from emu.debugger.registry import Command, Registry
+from emu.debugger.xformat import PER_LINE, Spec, c_string, format_scalar, format_value, parse_spec
+
+if TYPE_CHECKING:
+    from emu.debugger.commands import CommandShell
+
+
+def register(root: Registry, info: Registry) -> None:
+    info.add(Command("registers", info_registers, "info registers [NAME...] -- general registers, pc, "
+                     "privilege and machine CSRs.\nNames are ABI names (a0, sp), x0..x31, pc, priv or CSR names "
+                     "(mstatus, mcause...).\n  info registers a0 sp mcause", aliases=("r", "reg"),
+                     complete="register"))
+    info.add(Command("all-registers", info_registers, "info all-registers -- same as info registers."))
+    info.add(Command("symbol", info_symbol, "info symbol ADDR -- which symbol ADDR is in.\n"
+                     "  info symbol 0x80000010   ->   main + 16", complete="symbol"))
+    root.add(Command("print", print_cmd, "print[/FMT] EXPR -- evaluate an expression and print it.\n"
+                     "EXPR: C operators over numbers, $registers, symbols (a variable's value, a function's "
+                     "address),\n&var, *ADDR (an int), {TYPE} ADDR, $N (value history). FMT: x d u o t c a.\n"
+                     "An assignment (p $a0 = 5) also stores.\n  p counter    p/x $sp    p {char} 0x80001000",
+                     aliases=("p", "inspect"), complete="symbol"))
+    root.add(Command("set", set_cmd, "set [var] LVALUE = EXPR -- change a register, memory or a variable.\n"
+                     "  set $a0 = 1\n  set {int} 0x80001000 = 5\n  set var counter = 3", complete="symbol"))
+    root.add(Command("x", x_cmd, "x/NFU ADDR -- examine memory: N units of size U (b h w g) in format F\n"
+                     "(x d u o t a c s i).  Format and size are remembered; Enter continues after the last unit.\n"
+                     "  x/4xw $sp    x/s &message    x/8i $pc", complete="symbol", repeatable=True))
+
+
+def info_registers(shell: CommandShell, arg: str) -> None:
+    names = arg.replace("$", "").split() or [*ABI[1:], "pc", "priv", *MACHINE_CSRS]
+    for name in names:
+        value = shell.get_reg(name)
+        shell.out(f"{name:<15}{_hex(value):<19}{_natural(shell, canonical(name), value)}")
+
+
+def _hex(value: int) -> str:
+    return f"{value:#x}"
+
+
+def _natural(shell: CommandShell, reg: str, value: int) -> str:
+    """GDB's right-hand column: the symbol for code pointers, signed decimal for integers."""
+    if reg == "priv":
+        return PRIV_NAMES.get(value, "?")
+    if reg in CODE_POINTERS or reg in ("sp", "gp", "tp") or reg in MACHINE_CSRS:
+        name = shell.describe(value) if reg in CODE_POINTERS else None
+        return f"{value:#x} <{name}>" if name else f"{value:#x}"
+    return str(expr.to_signed(value, shell.xlen))
+
+
+def _print_spec(arg: str) -> tuple[str | None, str]:
+    if not arg.startswith("/"):
+        return None, arg
+    word, _, rest = arg[1:].partition(" ")
+    if len(word) != 1 or word not in "xduotca":
+        raise DebuggerError(f'Undefined output format "{word}".')
+    return word, rest.strip()
+
+
+def print_cmd(shell: CommandShell, arg: str) -> None:
+    fmt, text = _print_spec(arg.strip())
+    if not text:
+        value = shell.history(None)
+        shell.values.append(value)
+        shell.out(f"${len(shell.values)} = {format_scalar(value, fmt, shell.xlen)}")
+        return
+    node = expr.parse(text, shell.xlen)
+    sym = shell.machine.elf.lookup(text.strip()) if node.op == "sym" else None
+    if sym is not None and sym.kind == "object" and sym.size not in (1, 2, 4, 8):
+        shell.out(f"${len(shell.values) + 1} = {_array(shell, sym.addr, sym.size, fmt)}")
+        shell.values.append(sym.addr)
+        return
+    value = expr.evaluate(node, shell)
+    if node.op == "=":
+        shell.timeline.state_changed()
+    shell.values.append(value)
+    shell.out(f"${len(shell.values)} = {_typed(shell, node, value, fmt)}")
+
+
+def _typed(shell: CommandShell, node: expr.Node, value: int, fmt: str | None) -> str:
+    """Print like GDB: code pointers as ``(void (*)()) 0x... <main>``, functions as ``{...} 0x... <f>``."""
+    bits = shell.xlen
+    if node.op == "mem":
+        bits = 8 * node.size
+    elif node.op == "sym":
+        sym = shell.machine.elf.lookup(str(node.a))
+        if sym is not None and sym.kind == "object" and sym.size in (1, 2, 4, 8):
+            bits = 8 * sym.size
+        elif fmt is None and sym is not None:
+            return f"{{<text variable, no debug info>}} {value:#x} <{sym.name}>"
+    if fmt is None and node.op == "reg":
+        reg = canonical(str(node.a))
+        if reg in CODE_POINTERS:
+            name = shell.describe(value)
+            return f"(void (*)()) {value:#x}" + (f" <{name}>" if name else "")
+        if reg in ("sp", "gp", "tp"):
+            return f"(void *) {value:#x}"
+        value = expr.to_signed(value, bits)
+    return format_scalar(value, fmt, bits)
+
+
+def _array(shell: CommandShell, addr: int, size: int, fmt: str | None) -> str:
+    """An array-like variable: ints when the size allows, else bytes, at most 64 elements."""
+    unit = 4 if size % 4 == 0 else 1
+    data = shell.read_mem(addr, min(size, 64 * unit))
+    items = [int.from_bytes(data[i:i + unit], "little") for i in range(0, len(data), unit)]
+    shown = [format_scalar(expr.to_signed(v, 8 * unit) if fmt is None else v, fmt, 8 * unit) for v in items]
+    more = "..." if size > len(data) else ""
+    return "{" + ", ".join(shown) + more + "}"
+
+
+def set_cmd(shell: CommandShell, arg: str) -> None:
+    text = arg.strip()
+    for prefix in ("variable ", "var "):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    node = expr.parse(text, shell.xlen)
+    if node.op != "=":
+        raise DebuggerError("set: expected an assignment, e.g. set $a0 = 1 or set {int} 0x80001000 = 5")
+    expr.evaluate(node, shell)
+    shell.timeline.state_changed()
+
+
+def x_cmd(shell: CommandShell, arg: str) -> None:
+    spec, text = parse_spec(arg, shell.x_spec, shell.xlen)
+    if text:
+        addr = expr.eval_text(text, shell)
+    elif shell.x_next is not None:
+        addr = shell.x_next
+    else:
+        raise DebuggerError("Argument required (starting display address).")
+    shell.x_spec = spec
+    addr &= (1 << shell.xlen) - 1
+    if spec.fmt == "i":
+        shell.x_next = print_insns(shell, addr, spec.count)
+    elif spec.fmt == "s":
+        shell.x_next = _x_strings(shell, addr, spec.count)
+    else:
+        shell.x_next = _x_units(shell, addr, spec)
+    shell.last_repeatable = "x"
+
+
+def _label(shell: CommandShell, addr: int) -> str:
+    name = shell.describe(addr)
+    return f"{addr:#x} <{name}>:" if name else f"{addr:#x}:"
+
+
+def _x_units(shell: CommandShell, addr: int, spec: Spec) -> int:
+    data = shell.read_mem(addr, spec.count * spec.size)
+    per_line = PER_LINE[spec.size]
+    for start in range(0, spec.count, per_line):
+        cells = []
+        for i in range(start, min(start + per_line, spec.count)):
+            value = int.from_bytes(data[i * spec.size:(i + 1) * spec.size], "little")
+            cells.append(_cell(shell, value, spec))
+        shell.out(_label(shell, addr + start * spec.size) + "\t" + "\t".join(cells))
+    return addr + spec.count * spec.size
+
+
+def _cell(shell: CommandShell, value: int, spec: Spec) -> str:
+    if spec.fmt == "a":
+        name = shell.describe(value)
+        return f"{value:#x}" + (f" <{name}>" if name else "")
+    return format_value(value, spec.fmt, spec.size)
+
+
+def _x_strings(shell: CommandShell, addr: int, count: int) -> int:
+    for _ in range(count):
+        data = bytearray()
+        while len(data) < 200:
+            byte = shell.read_mem(addr + len(data), 1)[0]
+            if byte == 0:
+                break
+            data.append(byte)
+        text = c_string(bytes(data)) + ("..." if len(data) == 200 else "")
+        shell.out(f"{_label(shell, addr)}\t{text}")
+        addr += len(data) + 1
+    return addr
+
+
+def info_symbol(shell: CommandShell, arg: str) -> None:
+    if not arg.strip():
+        raise DebuggerError("Argument required (address).")
+    addr = expr.eval_text(arg, shell)
+    hit = shell.machine.elf.symbol_at(addr)
+    if hit is None:
+        shell.out(f"No symbol matches {arg.strip()}.")
+        return
+    sym, off = hit
+    shell.out(f"{sym.name} + {off}" if off else sym.name)

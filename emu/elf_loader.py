@@ -1,0 +1,228 @@
+"""Loading firmware ELF files: segments, entry point, symbols and the DWARF line table.
+
+Every way an ELF can be wrong becomes one :class:`ElfError` line; pyelftools
+raises many exception types on malformed input, so parsing is wrapped once here.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
+
+from emu.errors import ElfError
+
+EM_RISCV = 243
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A PT_LOAD segment: ``data`` goes at ``paddr``, then zeros up to ``memsz``."""
+
+    paddr: int
+    data: bytes
+    memsz: int
+    flags: int
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.flags & 1)
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    addr: int
+    size: int
+    kind: str  # "func", "object", "notype"
+
+
+@dataclass
+class LineTable:
+    """Address -> (file, line) rows from DWARF .debug_line, sorted by address."""
+
+    addrs: list[int] = field(default_factory=list)
+    rows: list[tuple[str, int]] = field(default_factory=list)
+    # address ranges [start, end) that have line info, to tell "no line" from "nearest line"
+    ends: list[int] = field(default_factory=list)
+
+
+class ElfImage:
+    """A parsed firmware ELF: what the machine loads and what the debuggers look up."""
+
+    def __init__(self, path: Path, xlen: int, entry: int, segments: list[Segment],
+                 symbols: list[Symbol], lines: LineTable, tohost: int | None, fromhost: int | None) -> None:
+        self.path = path
+        self.xlen = xlen
+        self.entry = entry
+        self.segments = segments
+        self.symbols = {s.name: s for s in symbols}
+        self._by_addr = sorted((s for s in symbols if s.size > 0 or s.kind == "func"), key=lambda s: s.addr)
+        self._addr_keys = [s.addr for s in self._by_addr]
+        self._lines = lines
+        self.tohost = tohost
+        self.fromhost = fromhost
+
+    # -- symbols --------------------------------------------------------------
+    def lookup(self, name: str) -> Symbol | None:
+        return self.symbols.get(name)
+
+    def symbol_at(self, addr: int) -> tuple[Symbol, int] | None:
+        """The symbol containing ``addr`` and the offset into it."""
+        i = bisect.bisect_right(self._addr_keys, addr) - 1
+        while i >= 0:
+            sym = self._by_addr[i]
+            if sym.addr <= addr < sym.addr + max(sym.size, 1):
+                return sym, addr - sym.addr
+            if sym.addr < addr and sym.size == 0:
+                return sym, addr - sym.addr
+            if sym.addr < addr:
+                return None
+            i -= 1
+        return None
+
+    def describe(self, addr: int) -> str:
+        """``0x80000010 <main+4>`` style text for messages."""
+        hit = self.symbol_at(addr)
+        if hit is None:
+            return f"{addr:#x}"
+        sym, off = hit
+        return f"{addr:#x} <{sym.name}+{off}>" if off else f"{addr:#x} <{sym.name}>"
+
+    # -- source lines -----------------------------------------------------------
+    def line_for(self, addr: int) -> tuple[str, int] | None:
+        t = self._lines
+        i = bisect.bisect_right(t.addrs, addr) - 1
+        if i < 0 or addr >= t.ends[i]:
+            return None
+        return t.rows[i]
+
+    def addresses_for_line(self, file: str, line: int) -> list[int]:
+        """Start addresses of the rows for ``file:line`` (file matched by basename or suffix)."""
+        out = []
+        for addr, (f, ln) in zip(self._lines.addrs, self._lines.rows, strict=True):
+            if ln == line and (f == file or f.endswith("/" + file) or os.path.basename(f) == file):
+                out.append(addr)
+        return sorted(set(out))
+
+    def source_files(self) -> list[str]:
+        return sorted({f for f, _ in self._lines.rows})
+
+    @property
+    def has_lines(self) -> bool:
+        return bool(self._lines.addrs)
+
+    def executable_ranges(self) -> list[tuple[int, int]]:
+        return [(s.paddr, s.paddr + len(s.data)) for s in self.segments if s.executable]
+
+
+def load_elf(path: str | os.PathLike) -> ElfImage:
+    """Parse ``path``; raises :class:`ElfError` with one line for anything malformed."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ElfError(f"cannot read {p}: {e.strerror or e}") from None
+    try:
+        return _parse(p, raw)
+    except ElfError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pyelftools raises many types on hostile input
+        # (_PyElfError, ValueError, KeyError, AssertionError, ...): all mean "malformed".
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ElfError(f"{p}: malformed ELF ({msg})") from None
+
+
+def _parse(path: Path, raw: bytes) -> ElfImage:
+    if raw[:4] != b"\x7fELF":
+        raise ElfError(f"{path}: not an ELF file")
+    if len(raw) < 52:
+        raise ElfError(f"{path}: truncated ELF header")
+    if raw[5] == 2:
+        raise ElfError(f"{path}: big-endian ELF; RISC-V firmware is little-endian")
+    if raw[4] not in (1, 2):
+        raise ElfError(f"{path}: bad ELF class {raw[4]}")
+    elf = ELFFile(io.BytesIO(raw))
+    if elf["e_machine"] != "EM_RISCV":
+        raise ElfError(f"{path}: not a RISC-V ELF (machine {elf['e_machine']})")
+    xlen = 64 if elf.elfclass == 64 else 32
+    segments = []
+    for seg in elf.iter_segments():
+        if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+            continue
+        off, filesz = seg["p_offset"], seg["p_filesz"]
+        if off + filesz > len(raw):
+            raise ElfError(f"{path}: truncated: segment at {seg['p_paddr']:#x} runs past the end of the file")
+        if filesz > seg["p_memsz"]:
+            raise ElfError(f"{path}: segment at {seg['p_paddr']:#x} has filesz > memsz")
+        segments.append(Segment(seg["p_paddr"], raw[off : off + filesz], seg["p_memsz"], seg["p_flags"]))
+    if not segments:
+        raise ElfError(f"{path}: no loadable segments")
+    symbols, tohost, fromhost = _symbols(elf)
+    return ElfImage(path, xlen, elf["e_entry"], segments, symbols, _line_table(elf), tohost, fromhost)
+
+
+def _symbols(elf: ELFFile) -> tuple[list[Symbol], int | None, int | None]:
+    table = elf.get_section_by_name(".symtab")
+    out: list[Symbol] = []
+    if table is None or not hasattr(table, "iter_symbols"):
+        return out, None, None
+    kinds = {"STT_FUNC": "func", "STT_OBJECT": "object", "STT_NOTYPE": "notype"}
+    for sym in table.iter_symbols():
+        kind = kinds.get(sym["st_info"]["type"])
+        if kind is None or not sym.name or sym["st_shndx"] == "SHN_UNDEF" or sym.name.startswith("$"):
+            continue
+        if kind == "notype" and sym.name.startswith(".L"):
+            continue
+        out.append(Symbol(sym.name, sym["st_value"], sym["st_size"], kind))
+    names = {s.name: s.addr for s in out}
+    return out, names.get("tohost"), names.get("fromhost")
+
+
+def _line_table(elf: ELFFile) -> LineTable:
+    table = LineTable()
+    if not elf.has_dwarf_info():
+        return table
+    dwarf = elf.get_dwarf_info()
+    rows: list[tuple[int, str, int, bool]] = []
+    for cu in dwarf.iter_CUs():
+        lp = dwarf.line_program_for_CU(cu)
+        if lp is None:
+            continue
+        header = lp.header
+        files = header["file_entry"]
+        dirs = header["include_directory"]
+        version = header["version"]
+        for entry in lp.get_entries():
+            st = entry.state
+            if st is None:
+                continue
+            idx = st.file if version >= 5 else st.file - 1
+            name = "?"
+            if 0 <= idx < len(files):
+                fe = files[idx]
+                name = fe.name.decode(errors="replace") if isinstance(fe.name, bytes) else str(fe.name)
+                d = fe.dir_index if version >= 5 else fe.dir_index - 1
+                if not os.path.isabs(name) and 0 <= d < len(dirs):
+                    dname = dirs[d].decode(errors="replace") if isinstance(dirs[d], bytes) else str(dirs[d])
+                    name = os.path.join(dname, name)
+            rows.append((st.address, os.path.normpath(name), st.line, st.end_sequence))
+    rows.sort(key=lambda r: (r[0], not r[3]))
+    # Keep the last row per address (GCC emits several), close each run at its end_sequence.
+    for i, (addr, name, line, end) in enumerate(rows):
+        if end:
+            if table.addrs and table.ends[-1] > addr:
+                table.ends[-1] = addr
+            continue
+        if table.addrs and table.addrs[-1] == addr:
+            table.rows[-1] = (name, line)
+            continue
+        nxt = rows[i + 1][0] if i + 1 < len(rows) else addr + 4
+        table.addrs.append(addr)
+        table.rows.append((name, line))
+        table.ends.append(nxt)
+    return table

@@ -1,0 +1,678 @@
+"""The machine: a RISC-V hart, DRAM and the QEMU-virt devices, and the run loop.
+
+The run loop executes the CPU in *slices* (``emu_start`` calls) and does,
+between slices, what Unicorn cannot: device events at their virtual time,
+interrupt delivery, ``wfi`` fast-forward, exits, stop requests.  Inside a slice
+the hooks emulate trap entry (Unicorn reports a raw cause and goes on).
+
+Time (see emu/clock.py): realtime by default, like QEMU without -icount, so the
+CPU runs with no per-instruction hook at near-QEMU speed; deterministic on
+request, with virtual time derived from the exact instruction count.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import BinaryIO
+
+from unicorn import (
+    UC_ERR_FETCH_PROT,
+    UC_ERR_FETCH_UNMAPPED,
+    UC_ERR_INSN_INVALID,
+    UC_ERR_READ_PROT,
+    UC_ERR_READ_UNMAPPED,
+    UC_ERR_WRITE_PROT,
+    UC_ERR_WRITE_UNMAPPED,
+    UC_HOOK_CODE,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_UNMAPPED,
+    UcError,
+)
+
+from emu import csr_sites
+from emu.breakpoints import DebugHooks, WatchHit
+from emu.bus import Bus
+from emu.clock import VirtualClock
+from emu.cpu import (
+    CAUSE_BREAKPOINT,
+    CAUSE_ECALL_U,
+    CAUSE_FETCH_ACCESS,
+    CAUSE_ILLEGAL,
+    CAUSE_LOAD_ACCESS,
+    CAUSE_LOAD_MISALIGNED,
+    CAUSE_STORE_ACCESS,
+    CAUSE_STORE_MISALIGNED,
+    EXCEPTION_NAMES,
+    IRQ_PRIORITY,
+    MIP_MEIP,
+    MIP_MSIP,
+    MIP_MTIP,
+    MSTATUS_SIE,
+    PRIV_M,
+    PRIV_S,
+    Cpu,
+)
+from emu.decode import insn_length, memory_target
+from emu.devices.clint import Clint
+from emu.devices.finisher import Finisher
+from emu.devices.htif import Htif
+from emu.devices.plic import Plic
+from emu.devices.semihosting import Semihosting
+from emu.devices.uart import Uart
+from emu.elf_loader import ElfImage, load_elf
+from emu.errors import BusError, ElfError
+from emu.host_input import HostInput
+from emu.icount import InstructionCounter
+from emu.memory import DEFAULT_RAM_SIZE, Ram
+
+FINISHER_BASE = 0x0010_0000
+CLINT_BASE = 0x0200_0000
+PLIC_BASE = 0x0C00_0000
+UART0_BASE = 0x1000_0000
+NPU_BASE = 0x1800_0000
+UART0_IRQ = 10
+NPU_IRQ = 40
+MIP_SEIP = 1 << 9
+
+WFI = 0x10500073
+EBREAK = 0x00100073
+SEMIHOST_PRE = 0x01F01013   # slli x0, x0, 0x1f
+SEMIHOST_POST = 0x40705013  # srai x0, x0, 7
+NEVER = 1                   # an `until` address the CPU can never reach (PCs are even)
+REALTIME_SLICE_US = 20_000  # longest slice without an event: bounds Ctrl-C and stdin latency
+DETERMINISTIC_QUANTUM = 200_000
+TRAP_STORM_LIMIT = 64       # traps in a row at the handler's own first instruction
+
+
+class StopReason(Enum):
+    EXITED = "exited"
+    BREAKPOINT = "breakpoint"
+    WATCHPOINT = "watchpoint"
+    STEPPED = "stepped"
+    INTERRUPTED = "interrupted"
+    INSN_LIMIT = "instruction limit"
+    TIMEOUT = "timeout"
+    FATAL = "fatal"
+
+
+@dataclass
+class Stop:
+    reason: StopReason
+    pc: int
+    message: str = ""
+    exit_code: int | None = None
+    watch: WatchHit | None = None
+
+
+class Machine:
+    """One hart on QEMU's virt memory map, with the NPU; built by :meth:`from_elf`."""
+
+    def __init__(self, xlen: int, *, ram_size: int = DEFAULT_RAM_SIZE, deterministic: bool = False,
+                 count_insns: bool = False, ns_per_insn: int = 10, args: tuple[str, ...] | list[str] = (),
+                 semihost_root: str | os.PathLike | None = None, npu_config: str | os.PathLike | None = None,
+                 stdout: Callable[[bytes], None] | None = None, stderr: Callable[[bytes], None] | None = None,
+                 stdin: BinaryIO | None = None) -> None:
+        self.xlen = xlen
+        self.cpu = Cpu(xlen)
+        self.uc = self.cpu.uc
+        self.ram = Ram(ram_size)
+        self.counter = InstructionCounter(self.uc)
+        self.deterministic = deterministic
+        if deterministic or count_insns:
+            self.counter.enable()
+        self.clock = VirtualClock(deterministic, ns_per_insn, insn_count=lambda: self.counter.count)
+        self.clock.on_new_deadline = self._on_new_deadline
+        self.clock.pause()
+        self.stdout_sink = stdout or (lambda data: None)
+        self.stderr_sink = stderr or (lambda data: None)
+        self.host_input = HostInput(stdin)
+        self.args = list(args)
+        self.semihost_root = semihost_root
+        self.elf: ElfImage | None = None
+
+        self.exited = False
+        self.exit_code: int | None = None
+        self._fatal: str | None = None
+        self._stop_requested = False
+        self._kicked_store: int | None = None
+        self._break_hit: int | None = None
+        self._watch_hit: WatchHit | None = None
+        self._unmapped_addr = 0
+        self._storm = 0
+        self._slice_deadline_ns: int | None = None
+        self._csr_hooks: dict[int, int] = {}
+        self._csr_sites: dict[int, csr_sites.CsrInsn] = {}
+        self._boot = None
+
+        self.bus = Bus(self.uc, self.ram)
+        self.bus.on_error = self._internal_error
+        self.plic = Plic()
+        self.clint = Clint(self.clock)
+        self.uart = Uart(self.plic.line(UART0_IRQ), self.clock)
+        self.uart.sink = self.stdout_sink
+        self.finisher = Finisher(self._exit, self._guest_reset)
+        self.bus.add(FINISHER_BASE, self.finisher)
+        self.bus.add(CLINT_BASE, self.clint)
+        self.bus.add(PLIC_BASE, self.plic)
+        self.bus.add(UART0_BASE, self.uart)
+        self.npu = self._make_npu(npu_config)
+        self.htif: Htif | None = None
+        self.semihost: Semihosting | None = None
+        self.devices = [d for d in (self.finisher, self.clint, self.plic, self.uart, self.npu) if d is not None]
+
+        self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch)
+        self.uc.hook_add(UC_HOOK_INTR, self._on_cpu_exception)
+        self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+
+    def _make_npu(self, config: str | os.PathLike | None):
+        try:  # TEMPORARY until emu.npu_device lands
+            from emu.npu_device import NpuConfig, NpuDevice
+        except ImportError:
+            return None
+
+        npu = NpuDevice(self.ram, self.clock, self.plic.line(NPU_IRQ), NpuConfig.load(config))
+        self.bus.add(NPU_BASE, npu)
+        return npu
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def from_elf(cls, path: str | os.PathLike, **options) -> Machine:
+        """Load ``path`` into a new machine; :class:`ElfError` (one line) when it cannot."""
+        image = load_elf(path)
+        options.setdefault("args", ())
+        options["args"] = [Path(path).name, *options["args"]]
+        machine = cls(image.xlen, **options)
+        machine.load(image)
+        return machine
+
+    def load(self, image: ElfImage) -> None:
+        for seg in image.segments:
+            self.bus.check_load_range(seg.paddr, seg.paddr + seg.memsz)
+        if not any(s.paddr <= image.entry < s.paddr + max(len(s.data), 1) and s.executable
+                   for s in image.segments):
+            raise ElfError(f"{image.path}: entry point {image.entry:#x} is not in a loaded executable segment")
+        for seg in image.segments:
+            view = self.ram.view(seg.paddr, seg.memsz)
+            view[: len(seg.data)] = memoryview(seg.data)
+            view[len(seg.data) :] = 0
+        self.elf = image
+        for start, end in image.executable_ranges():
+            self._hook_csr_sites(start, end)
+        if image.tohost is not None and self.ram.contains(image.tohost, 8):
+            page = image.tohost & ~0xFFF
+            self.htif = Htif(self.ram, page, image.tohost, image.fromhost, self.xlen, self._exit, self.stdout_sink)
+            self.bus.carve_out_of_ram(page, self.htif)
+        top = max(s.paddr + s.memsz for s in image.segments)
+        heap_base = (top + 15) & ~15
+        self.semihost = Semihosting(
+            self.ram, self.xlen, self.clock, argv=self.args, root=self.semihost_root,
+            stdout=self.stdout_sink, stderr=self.stderr_sink, read_stdin=self.host_input.read,
+            on_exit=self._exit, heap=(heap_base, self.ram.end - (1 << 20), self.ram.end, self.ram.end - (1 << 20)))
+        self.cpu.pc = image.entry
+        self.cpu.priv = PRIV_M
+        self.cpu.set_x(10, 0)  # a0 = hartid, as QEMU's reset vector
+        self.cpu.set_x(11, 0)  # a1 = device tree address: npuemu passes none
+        from emu.snapshot import take_snapshot
+
+        self._boot = take_snapshot(self)
+
+    def start_input(self) -> None:
+        """Start feeding host stdin to the UART (deterministic runs read it all first)."""
+        self.host_input.start(read_all_first=self.deterministic)
+        self._feed_uart()
+
+    # -- public state access ------------------------------------------------------------
+    @property
+    def insn_count(self) -> int | None:
+        return self.counter.count if self.counter.enabled else None
+
+    @property
+    def last_trap(self):
+        return self.cpu.last_trap
+
+    def read_reg(self, name: str) -> int:
+        key = name.lower().lstrip("$")
+        if key in ("mip",):
+            return self._mip()
+        if key in ("time", "mtime"):
+            return self.clock.mtime() & self.cpu.mask
+        return self.cpu.read(key)
+
+    def write_reg(self, name: str, value: int) -> None:
+        self.cpu.write(name.lower().lstrip("$"), value)
+
+    def register_names(self) -> list[str]:
+        return self.cpu.register_names()
+
+    def read_mem(self, addr: int, length: int) -> bytes:
+        """RAM contents (BusError elsewhere: device registers are not read behind the guest's back)."""
+        return self.ram.read(addr, length)
+
+    def write_mem(self, addr: int, data: bytes) -> None:
+        self.ram.write(addr, data)
+        self.uc.ctl_remove_cache(addr, addr + max(len(data), 1))
+        if self.elf is not None and any(s <= addr < e or addr <= s < addr + len(data)
+                                        for s, e in self.elf.executable_ranges()):
+            self._hook_csr_sites(addr, addr + len(data))
+
+    def symbol_name(self, addr: int) -> str:
+        return self.elf.describe(addr) if self.elf else f"{addr:#x}"
+
+    # -- breakpoints and watchpoints -------------------------------------------------------
+    def add_breakpoint(self, addr: int) -> None:
+        self.debug.add_breakpoint(addr)
+
+    def remove_breakpoint(self, addr: int) -> bool:
+        return self.debug.remove_breakpoint(addr)
+
+    def add_watchpoint(self, addr: int, length: int, kind: str = "w") -> None:
+        self.counter.enable()  # precise stop right after the accessing instruction
+        self.debug.add_watchpoint(addr, length, kind)
+
+    def remove_watchpoint(self, addr: int, length: int, kind: str = "w") -> bool:
+        return self.debug.remove_watchpoint(addr, length, kind)
+
+    # -- snapshots -----------------------------------------------------------------------
+    def snapshot(self):
+        from emu.snapshot import take_snapshot
+
+        return take_snapshot(self)
+
+    def restore(self, snapshot) -> None:
+        from emu.snapshot import restore_snapshot
+
+        restore_snapshot(self, snapshot)
+
+    def reset(self) -> None:
+        """Back to the state right after loading the ELF (the debugger's `run`)."""
+        self.restore(self._boot)
+
+    # -- run control -----------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Stop a running :meth:`run` soon; safe from any thread (Ctrl-C, gdb's 0x03)."""
+        self._stop_requested = True
+        if self.counter.enabled:
+            self.counter.stop_now()
+        self.uc.emu_stop()
+
+    def step(self, n: int = 1) -> Stop:
+        """Execute ``n`` instructions (a trap entry counts as the faulting instruction)."""
+        self.counter.enable()
+        return self._run(max_insns=n, timeout=None, stepping=True)
+
+    def run(self, max_insns: int | None = None, timeout: float | None = None) -> Stop:
+        """Run until the firmware exits or something stops it; see :class:`StopReason`."""
+        if max_insns is not None:
+            self.counter.enable()
+        return self._run(max_insns=max_insns, timeout=timeout, stepping=False)
+
+    def _run(self, max_insns: int | None, timeout: float | None, stepping: bool) -> Stop:
+        self._stop_requested = False
+        limit = self.counter.count + max_insns if max_insns is not None else None
+        host_deadline = time.monotonic() + timeout if timeout is not None else None
+        self.debug.skip_once = self.cpu.pc  # resuming from a breakpoint executes its instruction
+        self.clock.resume()
+        try:
+            return self._loop(limit, host_deadline, stepping)
+        finally:
+            self.clock.pause()
+            self.debug.skip_once = None
+
+    def _loop(self, limit: int | None, host_deadline: float | None, stepping: bool) -> Stop:
+        while True:
+            self.clock.run_due()
+            self._poll_devices()
+            if self.exited:
+                return Stop(StopReason.EXITED, self.cpu.pc, f"firmware exited with status {self.exit_code}",
+                             exit_code=self.exit_code)
+            if self._fatal is not None:
+                return Stop(StopReason.FATAL, self.cpu.pc, self._fatal_report(self._fatal))
+            if self._stop_requested:
+                return Stop(StopReason.INTERRUPTED, self.cpu.pc, "interrupted")
+            if limit is not None and self.counter.count >= limit:
+                if stepping:
+                    return Stop(StopReason.STEPPED, self.cpu.pc)
+                return Stop(StopReason.INSN_LIMIT, self.cpu.pc,
+                            f"stopped after {self.counter.count} instructions (--max-insns) at "
+                            f"{self.symbol_name(self.cpu.pc)}")
+            if host_deadline is not None and time.monotonic() >= host_deadline:
+                return Stop(StopReason.TIMEOUT, self.cpu.pc,
+                            f"stopped by --timeout at {self.symbol_name(self.cpu.pc)}")
+            self._deliver_interrupt()
+            outcome = self._run_slice(limit, host_deadline)
+            if self._break_hit is not None:
+                pc, self._break_hit = self._break_hit, None
+                return Stop(StopReason.BREAKPOINT, pc, f"breakpoint at {self.symbol_name(pc)}")
+            if self._watch_hit is not None and not self._fatal:
+                hit, self._watch_hit = self._watch_hit, None
+                return Stop(StopReason.WATCHPOINT, self.cpu.pc, f"watchpoint {hit.addr:#x} hit", watch=hit)
+            if outcome == "wfi":
+                fatal = self._sleep()
+                if fatal:
+                    self._fatal = fatal
+
+    # -- one slice ---------------------------------------------------------------------------
+    def _run_slice(self, limit: int | None, host_deadline: float | None) -> str:
+        """Run the CPU until the next event; returns "wfi", "done" or "trap"."""
+        deadline = self.clock.next_deadline()
+        self._slice_deadline_ns = deadline
+        timeout_us = 0
+        if self.counter.enabled:
+            budget = DETERMINISTIC_QUANTUM if self.deterministic else 1 << 40
+            if limit is not None:
+                budget = min(budget, limit - self.counter.count)
+            if deadline is not None and self.deterministic:
+                wait_ns = deadline - self.clock.now_ns()
+                budget = min(budget, max(1, -(-wait_ns // self.clock.ns_per_insn)))
+            self.counter.limit = self.counter.count + max(budget, 0)
+        if not self.deterministic:
+            timeout_us = REALTIME_SLICE_US
+            if deadline is not None:
+                timeout_us = max(1, min(timeout_us, (deadline - self.clock.now_ns()) // 1000))
+            if host_deadline is not None:
+                timeout_us = max(1, min(timeout_us, int((host_deadline - time.monotonic()) * 1e6)))
+        pc = self.cpu.pc
+        self._kicked_store = None
+        try:
+            self.uc.emu_start(pc, NEVER, timeout=timeout_us)
+        except UcError as e:
+            self._fix_kicked_store()
+            return self._on_uc_error(e)
+        except Exception as e:  # noqa: BLE001 - an exception raised inside one of our hooks
+            self._internal_error(f"internal error: {e!r}")
+            return "done"
+        self._fix_kicked_store()
+        if self._break_hit is None and self._kicked_store is None and not self._stop_requested:
+            try:
+                if self.cpu.pc >= 4 and self.ram.contains(self.cpu.pc - 4, 4) and \
+                        self.ram.read_int(self.cpu.pc - 4, 4) == WFI and not self.counter.at_limit:
+                    return "wfi"
+            except BusError:
+                pass
+        return "done"
+
+    def _fix_kicked_store(self) -> None:
+        """Unicorn stops *on* a store whose MMIO callback asked to stop; the store already happened."""
+        addr = self._kicked_store
+        if addr is None or self.counter.enabled:
+            return
+        pc = self.cpu.pc
+        try:
+            low = self.ram.read_int(pc, 2)
+            length = insn_length(low)
+            insn = self.ram.read_int(pc, length)
+        except BusError:
+            return
+        target = memory_target(insn, self.cpu.x, self.xlen)
+        if target is not None and target[1] and target[0] <= addr < target[0] + 8:
+            self.cpu.pc = pc + length
+
+    def _kick(self) -> None:
+        """A device needs the run loop now (exit, new event): stop after the current store."""
+        if self.counter.enabled:
+            self.counter.stop_now()
+        else:
+            self._kicked_store = self.bus.last_write_addr
+            self.uc.emu_stop()
+
+    def _on_new_deadline(self, when_ns: int) -> None:
+        if self._slice_deadline_ns is None or when_ns < self._slice_deadline_ns:
+            self._slice_deadline_ns = when_ns
+            if self.deterministic:
+                wait = max(0, -(-(when_ns - self.clock.now_ns()) // self.clock.ns_per_insn))
+                self.counter.limit = min(self.counter.limit, self.counter.count + wait)
+            elif when_ns <= self.clock.now_ns() + 1000 * REALTIME_SLICE_US:
+                self._kick()
+
+    # -- sleeping in wfi ------------------------------------------------------------------------
+    def _sleep(self) -> str | None:
+        """The CPU executed wfi: skip virtual time to the next event (or wait for input)."""
+        while True:
+            if self._stop_requested or self.exited:
+                return None
+            if self._mip() & self.cpu.read("mie"):
+                return None
+            self._feed_uart()
+            if self._mip() & self.cpu.read("mie"):
+                return None
+            deadline = self.clock.next_deadline()
+            if deadline is not None:
+                self.clock.skip_to(deadline)
+                self.clock.run_due()
+                continue
+            if self.host_input.eof:
+                return ("the firmware sleeps in wfi with no interrupt that can wake it "
+                        "(no timer armed, no pending input)")
+            self.host_input.wait(0.05)
+
+    # -- interrupts ------------------------------------------------------------------------------
+    def _mip(self) -> int:
+        native = self.cpu.read("mip")
+        bits = 0
+        if self.clint.msip:
+            bits |= MIP_MSIP
+        if self.clint.mtip():
+            bits |= MIP_MTIP
+        if self.plic.interrupt_pending(0):
+            bits |= MIP_MEIP
+        if self.plic.interrupt_pending(1):
+            bits |= MIP_SEIP
+        return native | bits
+
+    def _deliver_interrupt(self) -> bool:
+        pending = self._mip() & self.cpu.read("mie")
+        if not pending:
+            return False
+        priv = self.cpu.priv
+        mstatus = self.cpu.read("mstatus")
+        mideleg = self.cpu.read("mideleg")
+        for cause in IRQ_PRIORITY:
+            if not pending >> cause & 1:
+                continue
+            if mideleg >> cause & 1:
+                enabled = priv < PRIV_S or (priv == PRIV_S and mstatus & MSTATUS_SIE)
+            else:
+                enabled = self.cpu.interrupts_enabled()
+            if enabled:
+                self.cpu.take_trap(cause, self.cpu.pc, 0, interrupt=True)
+                return True
+        return False
+
+    # -- traps -----------------------------------------------------------------------------------
+    def _on_cpu_exception(self, uc, intno: int, _user: object) -> None:
+        """UC_HOOK_INTR: Unicorn reports the cause with PC already 4 past the instruction."""
+        epc = (self.cpu.pc - 4) & self.cpu.mask
+        cause, tval = intno, 0
+        if intno == CAUSE_ECALL_U:
+            cause = {0: 8, 1: 9, 3: 11}.get(self.cpu.priv, 11)
+        elif intno == CAUSE_ILLEGAL:
+            insn = self._insn_at(epc)
+            if insn is not None and self._emulate_csr_read(epc, insn):
+                return
+            tval = insn or 0
+        elif intno in (CAUSE_LOAD_MISALIGNED, CAUSE_STORE_MISALIGNED):
+            insn = self._insn_at(epc)
+            target = memory_target(insn, self.cpu.x, self.xlen) if insn is not None else None
+            tval = target[0] if target else 0
+        self._trap(cause, epc, tval)
+
+    def _trap(self, cause: int, epc: int, tval: int) -> None:
+        handler_was = self.cpu._vector(self.cpu.read("mtvec"), cause, False)
+        self.cpu.take_trap(cause, epc, tval)
+        if epc == handler_was:
+            self._storm += 1
+            if self._storm >= TRAP_STORM_LIMIT:
+                self._fatal = (f"trap storm: the trap handler at {self.symbol_name(handler_was)} itself "
+                               f"faults ({EXCEPTION_NAMES.get(cause, cause)}, tval={tval:#x})")
+                self.uc.emu_stop()
+        else:
+            self._storm = 0
+
+    def _insn_at(self, addr: int) -> int | None:
+        try:
+            low = self.ram.read_int(addr, 2)
+            return self.ram.read_int(addr, insn_length(low))
+        except BusError:
+            return None
+
+    def _on_unmapped(self, uc, access: int, address: int, size: int, value: int, _user: object) -> bool:
+        self._unmapped_addr = address
+        return False
+
+    def _on_uc_error(self, error: UcError) -> str:
+        pc = self.cpu.pc
+        code = error.errno
+        if code in (UC_ERR_FETCH_UNMAPPED, UC_ERR_FETCH_PROT):
+            self._trap(CAUSE_FETCH_ACCESS, pc, pc)
+        elif code in (UC_ERR_READ_UNMAPPED, UC_ERR_READ_PROT):
+            self._trap(CAUSE_LOAD_ACCESS, pc, self._unmapped_addr)
+        elif code in (UC_ERR_WRITE_UNMAPPED, UC_ERR_WRITE_PROT):
+            self._trap(CAUSE_STORE_ACCESS, pc, self._unmapped_addr)
+        elif code == UC_ERR_INSN_INVALID:
+            self._on_ebreak(pc)
+        else:
+            self._fatal = f"CPU error {error} at {self.symbol_name(pc)}"
+        return "trap"
+
+    def _on_ebreak(self, pc: int) -> None:
+        insn = self._insn_at(pc)
+        if insn == EBREAK and self._is_semihosting_call(pc):
+            result = self.semihost.call(self.cpu.x(10), self.cpu.x(11))
+            self.cpu.set_x(10, result)
+            self.cpu.pc = pc + 8
+            self._storm = 0
+            return
+        if insn is None or insn in (EBREAK, 0x9002):
+            self._trap(CAUSE_BREAKPOINT, pc, 0)
+        else:
+            self._trap(CAUSE_ILLEGAL, pc, insn)
+
+    def _is_semihosting_call(self, pc: int) -> bool:
+        if self.semihost is None or pc % 4 or (pc & 0xFFF) in (0, 0xFFC):
+            return False
+        try:
+            return (self.ram.read_int(pc - 4, 4) == SEMIHOST_PRE
+                    and self.ram.read_int(pc + 4, 4) == SEMIHOST_POST)
+        except BusError:
+            return False
+
+    # -- CSR instructions Unicorn gets wrong ---------------------------------------------------------
+    def _hook_csr_sites(self, start: int, end: int) -> None:
+        for addr in [a for a in self._csr_hooks if start <= a < end]:
+            self.uc.hook_del(self._csr_hooks.pop(addr))
+            self._csr_sites.pop(addr, None)
+        try:
+            code = self.ram.read(start, end - start)
+        except BusError:
+            return
+        for addr, insn in csr_sites.scan(code, start).items():
+            self._csr_sites[addr] = insn
+            self._csr_hooks[addr] = self.uc.hook_add(UC_HOOK_CODE, self._on_csr_site, begin=addr, end=addr)
+
+    def _counter_value(self, csr: int) -> int | None:
+        if csr in (0xC01, 0xC81):
+            value = self.clock.mtime()
+        elif csr in (0xC00, 0xC02, 0xB00, 0xB02, 0xC80, 0xC82, 0xB80, 0xB82):
+            value = self.counter.count if self.counter.enabled else self.clock.now_ns() // self.clock.ns_per_insn
+        else:
+            return None
+        return (value >> 32) & 0xFFFFFFFF if csr & 0x80 and self.xlen == 32 else value & self.cpu.mask
+
+    def _emulate_csr_read(self, pc: int, insn: int) -> bool:
+        """rdtime & co. reached through the illegal-instruction path (code outside the ELF)."""
+        decoded = csr_sites.decode_csr(insn)
+        if decoded is None or decoded.writes:
+            return False
+        value = self._counter_value(decoded.csr)
+        if value is None:
+            return False
+        self.cpu.set_x(decoded.rd, value)
+        self.cpu.pc = pc + 4
+        return True
+
+    def _on_csr_site(self, uc, addr: int, size: int, _user: object) -> None:
+        insn = self._csr_sites.get(addr)
+        if insn is None or self.cpu.priv < (insn.csr >> 8) & 3:
+            return  # let the CPU raise illegal-instruction natively
+        operand = insn.rs1 if insn.immediate else self.cpu.x(insn.rs1)
+        if insn.csr == csr_sites.CSR_MIP:
+            old = self._mip()
+            if insn.writes:
+                native = self.cpu.read("mip")
+                self.cpu.write("mip", csr_sites.new_value(insn, native, operand))
+        elif insn.csr in csr_sites.WRITE_WATCHED:
+            old = self.cpu.csr(insn.csr)
+            if insn.writes:
+                self.cpu.set_csr(insn.csr, csr_sites.new_value(insn, old, operand))
+        else:
+            old = self._counter_value(insn.csr)
+            if insn.writes or old is None:
+                return  # writes to counters: leave them to the CPU
+        self.cpu.set_x(insn.rd, old)
+        self.cpu.pc = addr + 4
+        if insn.csr in csr_sites.WRITE_WATCHED and insn.writes:
+            self._deliver_interrupt()
+
+    # -- devices ---------------------------------------------------------------------------------
+    def _poll_devices(self) -> None:
+        if self.htif is not None:
+            self.htif.poll()
+        self._feed_uart()
+
+    def _feed_uart(self) -> None:
+        data = self.host_input.take()
+        if data:
+            self.uart.send(data)
+
+    def feed_input(self, data: bytes) -> None:
+        """Type ``data`` into the UART (tests, the debugger)."""
+        self.uart.send(data)
+
+    def _exit(self, code: int) -> None:
+        if not self.exited:
+            self.exited = True
+            self.exit_code = code
+        self._kick()
+
+    def _guest_reset(self) -> None:
+        self.restore(self._boot)
+        self._kick()
+
+    def _internal_error(self, message: str) -> None:
+        self._fatal = message
+        self.uc.emu_stop()
+
+    def _on_break(self, addr: int) -> None:
+        self._break_hit = addr
+
+    def _on_watch(self, hit: WatchHit) -> None:
+        self._watch_hit = hit
+        self.counter.stop_now()
+
+    # -- reports --------------------------------------------------------------------------------------
+    def _fatal_report(self, message: str) -> str:
+        lines = [message, f"pc {self.symbol_name(self.cpu.pc)}"]
+        if self.cpu.last_trap is not None:
+            lines.append(f"last trap: {self.cpu.last_trap.describe()}")
+        lines.append(self.format_registers())
+        return "\n".join(lines)
+
+    def format_registers(self) -> str:
+        width = self.xlen // 4
+        names = [f"x{i}" for i in range(32)]
+        from emu.cpu import ABI_NAMES
+
+        cells = [f"{ABI_NAMES[i]:>4}={self.cpu.x(i):0{width}x}" for i in range(len(names))]
+        rows = [" ".join(cells[i : i + 4]) for i in range(0, 32, 4)]
+        rows.append(f"mstatus={self.cpu.read('mstatus'):#x} mcause={self.cpu.read('mcause'):#x} "
+                    f"mepc={self.cpu.read('mepc'):#x} mtval={self.cpu.read('mtval'):#x} priv={self.cpu.priv}")
+        return "\n".join(rows)
+
+    def close(self) -> None:
+        if self.semihost is not None:
+            self.semihost.close_all()

@@ -1,0 +1,55 @@
+"""In-memory snapshots of the whole machine: CPU, RAM, time and every device.
+
+Used by the debugger (snapshot/restore, reverse-stepi), the pytest plugin
+(boot once, restore per test) and `run` (restart from the boot state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from emu.machine import Machine
+
+
+@dataclass
+class Snapshot:
+    context: object
+    ram: np.ndarray
+    insn_count: int
+    clock: dict
+    devices: list
+    exited: bool
+    exit_code: int | None
+    last_trap: object
+
+
+def take_snapshot(machine: Machine) -> Snapshot:
+    uc = machine.uc
+    return Snapshot(
+        context=uc.context_save(),
+        ram=machine.ram.buf.copy(),
+        insn_count=machine.counter.count,
+        clock=machine.clock.get_state(),
+        devices=[d.get_state() for d in machine.devices],
+        exited=machine.exited,
+        exit_code=machine.exit_code,
+        last_trap=machine.cpu.last_trap,
+    )
+
+
+def restore_snapshot(machine: Machine, snap: Snapshot) -> None:
+    uc = machine.uc
+    uc.context_restore(snap.context)
+    machine.ram.buf[:] = snap.ram
+    uc.ctl_flush_tb()
+    machine.counter.count = snap.insn_count
+    machine.clock.set_state(snap.clock)
+    for device, state in zip(machine.devices, snap.devices, strict=True):
+        device.set_state(state)
+    machine.exited = snap.exited
+    machine.exit_code = snap.exit_code
+    machine.cpu.last_trap = snap.last_trap
