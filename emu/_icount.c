@@ -17,25 +17,47 @@
 #include <stdint.h>
 
 typedef int (*stop_fn)(void *uc);
+typedef void (*site_fn)(void *uc, uint64_t address, uint32_t size, void *user);
 
 struct icount_state {
-    uint64_t count;   /* instructions started so far */
-    uint64_t limit;   /* stop before the instruction that would make count exceed this */
-    stop_fn stop;     /* uc_emu_stop from libunicorn */
-    uint64_t stops;   /* how many times the limit stopped the CPU */
+    uint64_t count;         /* instructions started so far */
+    uint64_t limit;         /* stop before the instruction that would make count exceed this */
+    stop_fn stop;           /* uc_emu_stop from libunicorn */
+    uint64_t stops;         /* how many times the limit stopped the CPU */
+    const uint64_t *sites;  /* sorted addresses that need a Python callback (CSR sites) */
+    uint64_t nsites;
+    site_fn site;           /* called for those addresses, after counting */
 };
+
+/*
+ * Every extra UC_HOOK_CODE in Unicorn's list is checked on every instruction once a
+ * full-range hook exists, so the machine's per-address CSR hooks move in here when
+ * the counter is on: one binary search instead of one list walk per hook.
+ */
+static int is_site(const struct icount_state *s, uint64_t address)
+{
+    uint64_t lo = 0, hi = s->nsites;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (s->sites[mid] < address)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nsites && s->sites[lo] == address;
+}
 
 static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
 {
     struct icount_state *s = (struct icount_state *)user;
-    (void)address;
-    (void)size;
     if (s->count >= s->limit) {
         s->stops++;
         s->stop(uc);
         return;
     }
     s->count++;
+    if (s->nsites && is_site(s, address))
+        s->site(uc, address, size, NULL);
 }
 
 static PyObject *hook_address(PyObject *self, PyObject *args)

@@ -55,7 +55,7 @@ class ElfImage:
     """A parsed firmware ELF: what the machine loads and what the debuggers look up."""
 
     def __init__(self, path: Path, xlen: int, entry: int, segments: list[Segment],
-                 symbols: list[Symbol], lines: LineTable, tohost: int | None, fromhost: int | None) -> None:
+                 symbols: list[Symbol], raw: bytes, tohost: int | None, fromhost: int | None) -> None:
         self.path = path
         self.xlen = xlen
         self.entry = entry
@@ -63,7 +63,8 @@ class ElfImage:
         self.symbols = {s.name: s for s in symbols}
         self._by_addr = sorted((s for s in symbols if s.size > 0 or s.kind == "func"), key=lambda s: s.addr)
         self._addr_keys = [s.addr for s in self._by_addr]
-        self._lines = lines
+        self._raw = raw
+        self._line_cache: LineTable | None = None
         self.tohost = tohost
         self.fromhost = fromhost
 
@@ -94,6 +95,16 @@ class ElfImage:
         return f"{addr:#x} <{sym.name}+{off}>" if off else f"{addr:#x} <{sym.name}>"
 
     # -- source lines -----------------------------------------------------------
+    @property
+    def _lines(self) -> LineTable:
+        """Parsed on first use: DWARF decoding costs more than the rest of booting."""
+        if self._line_cache is None:
+            try:
+                self._line_cache = _line_table(ELFFile(io.BytesIO(self._raw)))
+            except Exception:  # noqa: BLE001 - bad debug info must not stop a run: no lines
+                self._line_cache = LineTable()
+        return self._line_cache
+
     def line_for(self, addr: int) -> tuple[str, int] | None:
         t = self._lines
         i = bisect.bisect_right(t.addrs, addr) - 1
@@ -163,7 +174,7 @@ def _parse(path: Path, raw: bytes) -> ElfImage:
     if not segments:
         raise ElfError(f"{path}: no loadable segments")
     symbols, tohost, fromhost = _symbols(elf)
-    return ElfImage(path, xlen, elf["e_entry"], segments, symbols, _line_table(elf), tohost, fromhost)
+    return ElfImage(path, xlen, elf["e_entry"], segments, symbols, raw, tohost, fromhost)
 
 
 def _symbols(elf: ELFFile) -> tuple[list[Symbol], int | None, int | None]:

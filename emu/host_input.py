@@ -20,9 +20,10 @@ class HostInput:
         self._fd = stream.fileno() if stream is not None else None
 
     def start(self, read_all_first: bool) -> None:
+        """Begin reading; ``read_all_first`` is ignored for a terminal (it never ends)."""
         if self._fd is None:
             return
-        if read_all_first:
+        if read_all_first and not os.isatty(self._fd):
             self._read_all()
             return
         threading.Thread(target=self._pump, name="npuemu-stdin", daemon=True).start()
@@ -30,7 +31,10 @@ class HostInput:
     def _read_all(self) -> None:
         chunks = []
         while True:
-            chunk = os.read(self._fd, 65536)
+            try:
+                chunk = os.read(self._fd, 65536)
+            except OSError:
+                chunk = b""
             if not chunk:
                 break
             chunks.append(chunk)

@@ -26,7 +26,13 @@ class _State(ctypes.Structure):
         ("limit", ctypes.c_uint64),
         ("stop", ctypes.c_void_p),
         ("stops", ctypes.c_uint64),
+        ("sites", ctypes.POINTER(ctypes.c_uint64)),
+        ("nsites", ctypes.c_uint64),
+        ("site", ctypes.c_void_p),
     ]
+
+
+SiteCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
 
 
 class InstructionCounter:
@@ -35,8 +41,10 @@ class InstructionCounter:
     def __init__(self, uc: Uc) -> None:
         self._uc = uc
         stop = ctypes.cast(_ucpy.uclib.uc_emu_stop, ctypes.c_void_p).value
-        self._state = _State(0, NO_LIMIT, stop, 0)
+        self._state = _State(0, NO_LIMIT, stop, 0, None, 0, None)
         self._handle: ctypes.c_size_t | None = None
+        self._sites = (ctypes.c_uint64 * 0)()
+        self._site_cb: object | None = None
 
     @property
     def enabled(self) -> bool:
@@ -65,6 +73,18 @@ class InstructionCounter:
             return
         self._uc.hook_del(self._handle.value)
         self._handle = None
+
+    def set_sites(self, addresses: list[int], callback) -> None:
+        """Call ``callback(addr, size)`` before the instructions at ``addresses`` (while enabled)."""
+
+        def trampoline(_uc: int, addr: int, size: int, _user: int) -> None:
+            callback(addr, size)
+
+        self._sites = (ctypes.c_uint64 * len(addresses))(*sorted(addresses))
+        self._site_cb = SiteCallback(trampoline)
+        self._state.sites = ctypes.cast(self._sites, ctypes.POINTER(ctypes.c_uint64))
+        self._state.nsites = len(addresses)
+        self._state.site = ctypes.cast(self._site_cb, ctypes.c_void_p)
 
     @property
     def count(self) -> int:

@@ -123,8 +123,6 @@ class Machine:
         self.ram = Ram(ram_size)
         self.counter = InstructionCounter(self.uc)
         self.deterministic = deterministic
-        if deterministic or count_insns:
-            self.counter.enable()
         self.clock = VirtualClock(deterministic, ns_per_insn, insn_count=lambda: self.counter.count)
         self.clock.on_new_deadline = self._on_new_deadline
         self.clock.pause()
@@ -168,6 +166,8 @@ class Machine:
         self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch)
         self.uc.hook_add(UC_HOOK_INTR, self._on_cpu_exception)
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
+        if deterministic or count_insns:
+            self.enable_counting()
 
     def _make_npu(self, config: str | os.PathLike | None):
         try:  # TEMPORARY until emu.npu_device lands
@@ -196,10 +196,7 @@ class Machine:
         if not any(s.paddr <= image.entry < s.paddr + max(len(s.data), 1) and s.executable
                    for s in image.segments):
             raise ElfError(f"{image.path}: entry point {image.entry:#x} is not in a loaded executable segment")
-        for seg in image.segments:
-            view = self.ram.view(seg.paddr, seg.memsz)
-            view[: len(seg.data)] = memoryview(seg.data)
-            view[len(seg.data) :] = 0
+        self._write_segments(image)
         self.elf = image
         for start, end in image.executable_ranges():
             self._hook_csr_sites(start, end)
@@ -219,7 +216,13 @@ class Machine:
         self.cpu.set_x(11, 0)  # a1 = device tree address: npuemu passes none
         from emu.snapshot import take_snapshot
 
-        self._boot = take_snapshot(self)
+        self._boot = take_snapshot(self, include_ram=False)
+
+    def _write_segments(self, image: ElfImage) -> None:
+        for seg in image.segments:
+            view = self.ram.view(seg.paddr, seg.memsz)
+            view[: len(seg.data)] = memoryview(seg.data)
+            view[len(seg.data) :] = 0
 
     def start_input(self) -> None:
         """Start feeding host stdin to the UART (deterministic runs read it all first)."""
@@ -270,8 +273,14 @@ class Machine:
     def remove_breakpoint(self, addr: int) -> bool:
         return self.debug.remove_breakpoint(addr)
 
+    def enable_counting(self) -> None:
+        """Turn on the exact instruction counter (deterministic time, limits, steps, watchpoints)."""
+        if not self.counter.enabled:
+            self.counter.enable()
+            self._sync_csr_hooks()
+
     def add_watchpoint(self, addr: int, length: int, kind: str = "w") -> None:
-        self.counter.enable()  # precise stop right after the accessing instruction
+        self.enable_counting()  # precise stop right after the accessing instruction
         self.debug.add_watchpoint(addr, length, kind)
 
     def remove_watchpoint(self, addr: int, length: int, kind: str = "w") -> bool:
@@ -289,7 +298,9 @@ class Machine:
         restore_snapshot(self, snapshot)
 
     def reset(self) -> None:
-        """Back to the state right after loading the ELF (the debugger's `run`)."""
+        """Back to the state right after loading the ELF (the debugger's `run`, finisher reset)."""
+        self.ram.buf.fill(0)
+        self._write_segments(self.elf)
         self.restore(self._boot)
 
     # -- run control -----------------------------------------------------------------------
@@ -302,13 +313,13 @@ class Machine:
 
     def step(self, n: int = 1) -> Stop:
         """Execute ``n`` instructions (a trap entry counts as the faulting instruction)."""
-        self.counter.enable()
+        self.enable_counting()
         return self._run(max_insns=n, timeout=None, stepping=True)
 
     def run(self, max_insns: int | None = None, timeout: float | None = None) -> Stop:
         """Run until the firmware exits or something stops it; see :class:`StopReason`."""
         if max_insns is not None:
-            self.counter.enable()
+            self.enable_counting()
         return self._run(max_insns=max_insns, timeout=timeout, stepping=False)
 
     def _run(self, max_insns: int | None, timeout: float | None, stepping: bool) -> Stop:
@@ -563,16 +574,32 @@ class Machine:
 
     # -- CSR instructions Unicorn gets wrong ---------------------------------------------------------
     def _hook_csr_sites(self, start: int, end: int) -> None:
-        for addr in [a for a in self._csr_hooks if start <= a < end]:
-            self.uc.hook_del(self._csr_hooks.pop(addr))
-            self._csr_sites.pop(addr, None)
+        for addr in [a for a in self._csr_sites if start <= a < end]:
+            del self._csr_sites[addr]
         try:
             code = self.ram.read(start, end - start)
         except BusError:
             return
-        for addr, insn in csr_sites.scan(code, start).items():
-            self._csr_sites[addr] = insn
+        self._csr_sites.update(csr_sites.scan(code, start))
+        self._sync_csr_hooks()
+
+    def _sync_csr_hooks(self) -> None:
+        """CSR sites are served by the counter's C hook when it runs, else by one hook per address."""
+        for handle in self._csr_hooks.values():
+            self.uc.hook_del(handle)
+        self._csr_hooks.clear()
+        if self.counter.enabled:
+            self.counter.set_sites(list(self._csr_sites), self._csr_site_from_counter)
+            return
+        self.counter.set_sites([], self._csr_site_from_counter)
+        for addr in self._csr_sites:
             self._csr_hooks[addr] = self.uc.hook_add(UC_HOOK_CODE, self._on_csr_site, begin=addr, end=addr)
+
+    def _csr_site_from_counter(self, addr: int, size: int) -> None:
+        try:
+            self._on_csr_site(self.uc, addr, size, None)
+        except Exception as e:  # noqa: BLE001 - ctypes would print and swallow it
+            self._internal_error(f"internal error at CSR site {addr:#x}: {e!r}")
 
     def _counter_value(self, csr: int) -> int | None:
         if csr in (0xC01, 0xC81):
@@ -640,7 +667,7 @@ class Machine:
         self._kick()
 
     def _guest_reset(self) -> None:
-        self.restore(self._boot)
+        self.reset()
         self._kick()
 
     def _internal_error(self, message: str) -> None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 @dataclass
 class Snapshot:
     context: object
-    ram: np.ndarray
+    ram: np.ndarray | None  # None: the caller restores RAM itself (boot state)
     insn_count: int
     clock: dict
     devices: list
@@ -27,11 +27,11 @@ class Snapshot:
     last_trap: object
 
 
-def take_snapshot(machine: Machine) -> Snapshot:
+def take_snapshot(machine: Machine, include_ram: bool = True) -> Snapshot:
     uc = machine.uc
     return Snapshot(
         context=uc.context_save(),
-        ram=machine.ram.buf.copy(),
+        ram=machine.ram.buf.copy() if include_ram else None,
         insn_count=machine.counter.count,
         clock=machine.clock.get_state(),
         devices=[d.get_state() for d in machine.devices],
@@ -44,7 +44,8 @@ def take_snapshot(machine: Machine) -> Snapshot:
 def restore_snapshot(machine: Machine, snap: Snapshot) -> None:
     uc = machine.uc
     uc.context_restore(snap.context)
-    machine.ram.buf[:] = snap.ram
+    if snap.ram is not None:
+        machine.ram.buf[:] = snap.ram
     uc.ctl_flush_tb()
     machine.counter.count = snap.insn_count
     machine.clock.set_state(snap.clock)

@@ -1,0 +1,1 @@
+"""npuemu benchmarks: `make bench` (python -m bench) runs them all and prints one table."""

@@ -1,0 +1,29 @@
+"""npuemu and qemu-system-riscv32/64 -M virt boot the same ELF: same console bytes, same exit status."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ARCHES
+from npuemu_cli import run_npuemu
+from support.qemu import run_qemu
+
+# (app, firmware args, stdin)
+CASES = [
+    ("hello", (), b""),
+    ("traps", (), b""),
+    ("timer", (), b""),
+    ("uart_irq", (), b"hello uart\nq"),
+    ("semihost", ("alpha", "beta"), b""),
+    ("sleep", (), b""),
+]
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize(("app", "args", "stdin"), CASES, ids=[c[0] for c in CASES])
+def test_same_console_and_exit_status_as_qemu(firmware, arch, app, args, stdin):
+    elf = firmware(app, arch)
+    ours = run_npuemu("run", elf, *(("--", *args) if args else ()), stdin=stdin)
+    qemu = run_qemu(elf, arch, args=args, stdin=stdin)
+    assert ours.output.decode(errors="replace") == qemu.output.decode(errors="replace")
+    assert ours.status == qemu.exit_code

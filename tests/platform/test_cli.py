@@ -1,0 +1,69 @@
+"""`npuemu run` as a user drives it: options, exit statuses, runaway firmware."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from npuemu_cli import run_npuemu
+
+from emu.cli import EXIT_FATAL, EXIT_INSN_LIMIT, EXIT_TIMEOUT
+
+
+def test_help_documents_every_run_option():
+    out = run_npuemu("run", "--help").output.decode()
+    for option in ("--max-insns", "--timeout", "--stats", "--deterministic", "--semihost-root",
+                   "--npu-trace", "--gdb", "--ram", "exit status"):
+        assert option in out
+
+
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_hello_exits_zero_with_its_console(firmware, arch):
+    result = run_npuemu("run", firmware("hello", arch))
+    assert result.status == 0
+    assert f"Hello from npuemu firmware ({arch})" in result.output.decode()
+
+
+def test_max_insns_stops_a_spinning_firmware(firmware):
+    result = run_npuemu("run", "--max-insns", "100000", firmware("spin", "rv32"))
+    assert result.status == EXIT_INSN_LIMIT
+    assert re.search(r"npuemu: stopped after 100000 instructions \(--max-insns\) at 0x[0-9a-f]+ <",
+                     result.output.decode())
+
+
+def test_timeout_stops_a_spinning_firmware(firmware):
+    result = run_npuemu("run", "--timeout", "0.3", firmware("spin", "rv64"))
+    assert result.status == EXIT_TIMEOUT
+    assert "stopped by --timeout" in result.output.decode()
+
+
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_trap_storm_is_reported_not_a_hang(firmware, arch):
+    result = run_npuemu("run", "--timeout", "20", firmware("runaway", arch))
+    text = result.output.decode()
+    assert result.status == EXIT_FATAL
+    assert "trap storm" in text
+    assert "last trap: exception 1 (instruction access fault)" in text
+    assert re.search(r"\bmcause=0x1\b", text) and " sp=" in text and "Traceback" not in text
+
+
+def test_stats_reports_instructions_time_and_speed(firmware):
+    result = run_npuemu("run", "--stats", firmware("hello", "rv32"), merge=False)
+    err = result.stderr.decode()
+    assert result.status == 0
+    insns = int(re.search(r"instructions\s+(\d+)", err).group(1))
+    assert insns > 100
+    for field in ("virtual time", "host time", "MIPS"):
+        assert field in err
+
+
+@pytest.mark.parametrize("bad", [["--max-insns", "-5"], ["--timeout", "soon"], ["--ram", "lots"], ["--bogus"]])
+def test_bad_options_are_one_line(firmware, bad):
+    result = run_npuemu("run", *bad, firmware("hello", "rv32"))
+    lines = result.output.decode().strip().splitlines()
+    assert result.status == 2 and len(lines) == 1 and lines[0].startswith("npuemu: ")
+
+
+def test_semihost_root_must_exist(firmware, tmp_path):
+    result = run_npuemu("run", "--semihost-root", tmp_path / "nope", firmware("hello", "rv32"))
+    assert result.status == 2 and "not a directory" in result.output.decode()
