@@ -42,6 +42,7 @@ class Bus:
         self.mappings: list[Mapping] = [Mapping(ram.base, ram.size, None)]
         self.on_error: Callable[[str], None] = lambda message: None
         self.last_write_addr: int | None = None
+        self.in_write = False  # inside a device write callback (a stop request is safe then)
         self._map_ram(ram.base, ram.size)
 
     def _map_ram(self, base: int, size: int) -> None:
@@ -66,10 +67,13 @@ class Bus:
             self.last_write_addr = base + offset
             if offset >= size:
                 return
+            self.in_write = True
             try:
                 device.write(offset, width, value)
             except Exception as e:  # noqa: BLE001
                 self.on_error(f"internal error in {device.name} write at {base + offset:#x}: {e!r}")
+            finally:
+                self.in_write = False
 
         self.uc.mmio_map(base, map_size, read, None, write, None)
         self.mappings.append(Mapping(base, size, device))

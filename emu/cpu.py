@@ -123,13 +123,34 @@ class Cpu:
 
     def read(self, name: str) -> int:
         """A register by name (x5, t0, pc, priv, mstatus...); KeyError for unknown names."""
-        return self.uc.reg_read(REG_IDS[name.lower()]) & self.mask
+        key = name.lower()
+        if key in CSR_NUMBERS:
+            return self._csr_op(REG_IDS[key])
+        return self.uc.reg_read(REG_IDS[key]) & self.mask
 
     def write(self, name: str, value: int) -> None:
         key = name.lower()
         if key in ("x0", "zero"):
             return
+        if key in CSR_NUMBERS:
+            self._csr_op(REG_IDS[key], value)
+            return
         self.uc.reg_write(REG_IDS[key], value & self.mask)
+
+    def _csr_op(self, reg: int, value: int | None = None) -> int:
+        """Unicorn checks the *guest's* privilege on CSR reg_read/reg_write (U-mode reads 0 and
+        writes are dropped), so access CSRs as M-mode and put the privilege back."""
+        priv = self.uc.reg_read(rc.UC_RISCV_REG_PRIV)
+        if priv != PRIV_M:
+            self.uc.reg_write(rc.UC_RISCV_REG_PRIV, PRIV_M)
+        try:
+            if value is None:
+                return self.uc.reg_read(reg) & self.mask
+            self.uc.reg_write(reg, value & self.mask)
+            return value
+        finally:
+            if priv != PRIV_M:
+                self.uc.reg_write(rc.UC_RISCV_REG_PRIV, priv)
 
     def x(self, i: int) -> int:
         return 0 if i == 0 else self.uc.reg_read(REG_IDS[f"x{i}"]) & self.mask
@@ -156,13 +177,13 @@ class Cpu:
 
     def csr(self, num: int) -> int | None:
         reg = CSR_IDS.get(num)
-        return None if reg is None else self.uc.reg_read(reg) & self.mask
+        return None if reg is None else self._csr_op(reg)
 
     def set_csr(self, num: int, value: int) -> bool:
         reg = CSR_IDS.get(num)
         if reg is None:
             return False
-        self.uc.reg_write(reg, value & self.mask)
+        self._csr_op(reg, value)
         return True
 
     # -- traps -------------------------------------------------------------------

@@ -17,6 +17,7 @@ class HostInput:
         self._buf = bytearray()
         self._cond = threading.Condition()
         self.eof = stream is None
+        self._stream = stream  # keep it open: the fd dies with the object
         self._fd = stream.fileno() if stream is not None else None
 
     def start(self, read_all_first: bool) -> None:
@@ -55,6 +56,12 @@ class HostInput:
                 self._cond.notify_all()
             if not chunk:
                 return
+
+    @property
+    def exhausted(self) -> bool:
+        """End of input reached and every byte handed out: nothing more will ever arrive."""
+        with self._cond:
+            return self.eof and not self._buf
 
     def take(self, n: int | None = None) -> bytes:
         """Whatever is buffered now (at most ``n`` bytes), without waiting."""

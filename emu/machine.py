@@ -69,6 +69,7 @@ from emu.errors import BusError, ElfError
 from emu.host_input import HostInput
 from emu.icount import InstructionCounter
 from emu.memory import DEFAULT_RAM_SIZE, Ram
+from emu.npu_device import NpuConfig, NpuDevice
 
 FINISHER_BASE = 0x0010_0000
 CLINT_BASE = 0x0200_0000
@@ -143,6 +144,7 @@ class Machine:
         self._unmapped_addr = 0
         self._storm = 0
         self._slice_deadline_ns: int | None = None
+        self._in_slice = False
         self._csr_hooks: dict[int, int] = {}
         self._csr_sites: dict[int, csr_sites.CsrInsn] = {}
         self._boot = None
@@ -150,7 +152,9 @@ class Machine:
         self.bus = Bus(self.uc, self.ram)
         self.bus.on_error = self._internal_error
         self.plic = Plic()
+        self.plic.on_change = self._kick
         self.clint = Clint(self.clock)
+        self.clint.on_change = self._kick
         self.uart = Uart(self.plic.line(UART0_IRQ), self.clock)
         self.uart.sink = self.stdout_sink
         self.finisher = Finisher(self._exit, self._guest_reset)
@@ -161,7 +165,7 @@ class Machine:
         self.npu = self._make_npu(npu_config)
         self.htif: Htif | None = None
         self.semihost: Semihosting | None = None
-        self.devices = [d for d in (self.finisher, self.clint, self.plic, self.uart, self.npu) if d is not None]
+        self.devices = [self.finisher, self.clint, self.plic, self.uart, self.npu]
 
         self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch)
         self.uc.hook_add(UC_HOOK_INTR, self._on_cpu_exception)
@@ -169,11 +173,7 @@ class Machine:
         if deterministic or count_insns:
             self.enable_counting()
 
-    def _make_npu(self, config: str | os.PathLike | None):
-        try:  # TEMPORARY until emu.npu_device lands
-            from emu.npu_device import NpuConfig, NpuDevice
-        except ImportError:
-            return None
+    def _make_npu(self, config: str | os.PathLike | None) -> NpuDevice:
 
         npu = NpuDevice(self.ram, self.clock, self.plic.line(NPU_IRQ), NpuConfig.load(config))
         self.bus.add(NPU_BASE, npu)
@@ -389,14 +389,18 @@ class Machine:
                 timeout_us = max(1, min(timeout_us, int((host_deadline - time.monotonic()) * 1e6)))
         pc = self.cpu.pc
         self._kicked_store = None
+        self._in_slice = True
         try:
             self.uc.emu_start(pc, NEVER, timeout=timeout_us)
         except UcError as e:
+            self._in_slice = False
             self._fix_kicked_store()
             return self._on_uc_error(e)
         except Exception as e:  # noqa: BLE001 - an exception raised inside one of our hooks
+            self._in_slice = False
             self._internal_error(f"internal error: {e!r}")
             return "done"
+        self._in_slice = False
         self._fix_kicked_store()
         if self._break_hit is None and self._kicked_store is None and not self._stop_requested:
             try:
@@ -424,10 +428,17 @@ class Machine:
             self.cpu.pc = pc + length
 
     def _kick(self) -> None:
-        """A device needs the run loop now (exit, new event): stop after the current store."""
+        """A device needs the run loop now (exit, interrupt, new event): stop after this instruction.
+
+        With the counter on, the stop lands cleanly before the next instruction.  Without it,
+        Unicorn stops *on* the current instruction and would run it again: harmless for the store
+        whose callback we are in (skipped by _fix_kicked_store), not for a load (a UART read would
+        pop a second byte), so from a read or between slices the end of the slice must do."""
+        if not self._in_slice:
+            return
         if self.counter.enabled:
             self.counter.stop_now()
-        else:
+        elif self.bus.in_write:
             self._kicked_store = self.bus.last_write_addr
             self.uc.emu_stop()
 
@@ -456,7 +467,7 @@ class Machine:
                 self.clock.skip_to(deadline)
                 self.clock.run_due()
                 continue
-            if self.host_input.eof:
+            if self.host_input.exhausted:
                 return ("the firmware sleeps in wfi with no interrupt that can wake it "
                         "(no timer armed, no pending input)")
             self.host_input.wait(0.05)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import os
 
+    from emu.clock import Event
     from emu.machine import Machine, Stop
 
 DEFAULT_MAX_INSNS = 50_000_000   # per run_until/expect call; about 2 s of host time
@@ -87,6 +88,7 @@ class Console:
         self._err = bytearray()
         self._cursor = 0
         self._armed: re.Pattern[str] | None = None
+        self._stop_event: Event | None = None
         self.matched: re.Match[str] | None = None
 
     # -- what the firmware wrote -------------------------------------------------------
@@ -157,7 +159,12 @@ class Console:
         if (data.endswith(b"\n") or len(self._out) - self._cursor <= EAGER_MATCH_WINDOW) and \
                 self._search(regex) is not None:
             self._armed = None
-            self._owner.machine.request_stop()
+            # Not request_stop() here: this runs inside the UART store's MMIO callback, and
+            # stopping Unicorn there would execute the store (and print the byte) again.  An event
+            # due now ends the slice after this instruction; the run loop then stops cleanly.
+            clock = self._owner.machine.clock
+            self._stop_event = clock.schedule(clock.now_ns(), self._owner.machine.request_stop,
+                                              "npuemu-expect-matched")
 
     def _on_stderr(self, data: bytes) -> None:
         self._err += data
@@ -261,17 +268,13 @@ class FirmwareMachine:
             raise LookupError(f"no symbol {name!r} in {self.path.name}{hint}")
         return sym
 
-    def npu_counters(self) -> dict:
-        """The NPU's performance counters (what ``info npu`` shows)."""
-        return self._npu().counters()
+    def npu_counters(self) -> dict[str, int]:
+        """The NPU's performance counters at the current virtual time (what ``npu stats`` shows)."""
+        return self.machine.npu.counters()
 
-    def npu_status(self) -> Any:
-        return self._npu().status()
-
-    def _npu(self) -> Any:
-        if self.machine.npu is None:
-            raise RuntimeError("this machine has no NPU (emu.npu_device is not available)")
-        return self.machine.npu
+    def npu_status(self) -> dict[str, Any]:
+        """The NPU's state: enabled, busy, error, ring head/tail (what ``npu status`` shows)."""
+        return self.machine.npu.status()
 
     # -- running ------------------------------------------------------------------------------
     def run_until(self, *, symbol: str | int | None = None, uart: str | re.Pattern[str] | None = None,
@@ -325,6 +328,7 @@ class FirmwareMachine:
         finally:
             self.uart._armed = None
             clock.cancel(deadline)
+            clock.cancel(self.uart._stop_event)  # the firmware may have exited in the same slice
         self._last_stop = stop
         if console is not None and (self.uart.matched is not None or self.uart._search(console) is not None):
             return stop

@@ -61,6 +61,13 @@ class BreakpointTable:
             del self._bp_refs[addr]
             self.machine.remove_breakpoint(addr)
 
+    def internal(self, addr: int) -> bool:
+        """Someone other than the user's enabled breakpoints holds ``addr`` (next, finish, until)."""
+        return self._bp_refs[addr] > len(self.at(addr)) if addr in self._bp_refs else False
+
+    def last_number(self) -> int:
+        return self._next - 1
+
     def _arm(self, p: Point) -> None:
         if p.kind == "b":
             self.hold(p.addr)
@@ -102,10 +109,9 @@ class BreakpointTable:
         """Enabled breakpoints at ``addr``, in number order."""
         return [p for p in self.points.values() if p.kind == "b" and p.enabled and p.addr == addr]
 
-    def watch_for(self, addr: int, kind: str | None) -> Point | None:
-        """The enabled watchpoint that covers a reported access."""
+    def watch_for(self, addr: int, length: int, kind: str) -> Point | None:
+        """The enabled watchpoint the Machine reported (it reports the range and kind it was given)."""
         for p in self.points.values():
-            if p.kind != "b" and p.enabled and p.addr <= addr < p.addr + max(p.length, 1):
-                if kind is None or p.kind == kind or p.kind == "a":
-                    return p
+            if p.kind == kind and p.enabled and p.addr == addr and p.length == length:
+                return p
         return None

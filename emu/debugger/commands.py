@@ -56,6 +56,7 @@ class CommandShell:
         self.last_repeatable = ""
         self.interrupted = threading.Event()
         self.quit_requested: int | None = None
+        self.source_depth = 0
         self.timeline = cmd_time.Timeline(self)
         self.last_stop: Any = None
 
@@ -175,8 +176,9 @@ class CommandShell:
         return f"{sym.name}+{off}" if off else sym.name
 
     def function_of(self, addr: int) -> str | None:
+        """The code symbol containing ``addr``: a C function or an assembly label (``trap_entry``)."""
         hit = self.machine.elf.symbol_at(addr)
-        return hit[0].name if hit is not None and hit[0].kind == "func" else None
+        return hit[0].name if hit is not None and hit[0].kind in ("func", "notype") else None
 
     def location_line(self, addr: int, prefix: str = "") -> None:
         """Print where ``addr`` is, as GDB does after a stop.

@@ -98,8 +98,12 @@ def unwind(shell: CommandShell, limit: int = MAX_FRAMES) -> list[Frame]:
         else:
             base = s0 - p.fp_offset if p.fp_offset is not None else sp
             cfa = base + p.frame_size
-            ret = shell.read_int(base + p.ra_offset, word) if p.ra_offset is not None else ra
-            caller_s0 = shell.read_int(base + p.s0_offset, word) if p.s0_offset is not None else s0
+            try:
+                ret = shell.read_int(base + p.ra_offset, word) if p.ra_offset is not None else ra
+                caller_s0 = shell.read_int(base + p.s0_offset, word) if p.s0_offset is not None else s0
+            except DebuggerError:  # a corrupt frame pointer: show what we have
+                frames.append(Frame(len(frames), pc, cfa))
+                break
         frames.append(Frame(len(frames), pc, cfa))
         if hit[0].name == "main" or ret is None or ret == 0 or cfa < sp or (frames[1:] and cfa == sp):
             break

@@ -52,10 +52,10 @@ class Registry:
         return sorted(self.commands)
 
     def all_words(self) -> list[str]:
-        """Names and aliases, for completion."""
+        """Names, and the aliases that are not just a name's prefix (``bt``, not ``reg``), for completion."""
         words = set(self.commands)
         for c in self.commands.values():
-            words.update(c.aliases)
+            words.update(a for a in c.aliases if not any(n.startswith(a) for n in self.commands))
         return sorted(words)
 
     def resolve(self, word: str) -> Command:

@@ -7,6 +7,8 @@ event at that time so a sleeping CPU wakes up exactly then.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from emu.clock import NS_PER_MTIME_TICK, Event, VirtualClock
 from emu.devices.base import MmioDevice
 
@@ -29,6 +31,8 @@ class Clint(MmioDevice):
 
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
+        # Called after writes that may make MSIP/MTIP pending, so the CPU can take them now.
+        self.on_change: Callable[[], None] = lambda: None
         self.reset()
 
     def reset(self) -> None:
@@ -59,6 +63,7 @@ class Clint(MmioDevice):
         elif MTIME <= offset < MTIME + 8:
             self.clock.set_mtime(_merge(self.clock.mtime(), offset - MTIME, width, value))
             self._reschedule()
+        self.on_change()
 
     def _reschedule(self) -> None:
         self.clock.cancel(self._event)

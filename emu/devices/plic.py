@@ -7,6 +7,8 @@ matching complete, after which a still-high wire is pending again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from emu.devices.base import IrqLine, MmioDevice
 
 NUM_SOURCES = 96
@@ -23,6 +25,8 @@ class Plic(MmioDevice):
     size = 0x400000
 
     def __init__(self) -> None:
+        # Called when an interrupt may have become deliverable, so the CPU can take it now.
+        self.on_change: Callable[[], None] = lambda: None
         self.reset()
 
     def reset(self) -> None:
@@ -41,6 +45,8 @@ class Plic(MmioDevice):
         if 0 < source < NUM_SOURCES:
             self.level[source] = level
             self.pending[source] = level and not self.claimed[source]
+            if self.pending[source]:
+                self.on_change()
 
     def _best(self, ctx: int) -> int:
         best, best_prio = 0, self.threshold[ctx]
@@ -100,6 +106,7 @@ class Plic(MmioDevice):
             elif reg == 4 and 0 < value < NUM_SOURCES and self.claimed[value]:
                 self.claimed[value] = False
                 self.pending[value] = self.level[value]
+        self.on_change()
 
     @staticmethod
     def _bits(flags: list[bool], word: int) -> int:

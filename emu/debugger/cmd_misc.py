@@ -1,0 +1,83 @@
+"""The shell itself: ``help``, ``source``, ``echo``, ``quit``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emu.debugger.errors import DebuggerError
+from emu.debugger.registry import Command, Registry, split_command
+from emu.debugger.xformat import decode_escapes
+
+if TYPE_CHECKING:
+    from emu.debugger.commands import CommandShell
+
+MAX_SOURCE_DEPTH = 8
+
+
+def register(root: Registry, info: Registry) -> None:
+    root.add(Command("help", help_cmd, "help [COMMAND] -- list commands, or describe one.\n"
+                     "  help x\n  help info registers", aliases=("h",), complete="command"))
+    root.add(Command("source", source_cmd, "source FILE -- run the commands in FILE (stops at the first "
+                     "error).\nLines starting with # are comments.", complete="file"))
+    root.add(Command("echo", echo_cmd, "echo TEXT -- print TEXT (C escapes such as \\n work), for scripts."))
+    root.add(Command("quit", quit_cmd, "quit [CODE] -- leave the debugger (exit status CODE, 0 by default).",
+                     aliases=("q", "exit")))
+
+
+def help_cmd(shell: CommandShell, arg: str) -> None:
+    text = arg.strip()
+    if not text:
+        shell.out("Commands (GDB names and abbreviations; \"help COMMAND\" for details):")
+        for c in shell.registry:
+            shell.out(f"  {c.summary}")
+            if c.subcommands is not None:
+                for sub in c.subcommands:
+                    shell.out(f"    {c.name} {sub.summary}" if not sub.summary.startswith(c.name)
+                              else f"    {sub.summary}")
+        return
+    command, rest = shell.resolve(text)
+    if rest and command.subcommands is None and split_command(rest)[0]:
+        raise DebuggerError(f'"{command.name}" has no sub-command "{rest}".')
+    shell.out(command.usage.strip())
+    if command.aliases:
+        shell.out(f"Aliases: {', '.join(command.aliases)}")
+    if command.subcommands is not None:
+        shell.out("")
+        for sub in command.subcommands:
+            shell.out(f"  {sub.summary}")
+
+
+def source_cmd(shell: CommandShell, arg: str) -> None:
+    path = Path(arg.strip()).expanduser()
+    if not arg.strip():
+        raise DebuggerError("source: argument required (file name).")
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as e:
+        raise DebuggerError(f"{path}: {e.strerror or e}.") from None
+    if shell.source_depth >= MAX_SOURCE_DEPTH:
+        raise DebuggerError(f"source: nested more than {MAX_SOURCE_DEPTH} deep.")
+    shell.source_depth += 1
+    try:
+        for number, line in enumerate(lines, 1):
+            if not line.strip() or line.strip().startswith("#"):
+                continue
+            if not shell.execute(line):
+                raise DebuggerError(f"{path}:{number}: stopped at this error.")
+            if shell.quit_requested is not None:
+                return
+    finally:
+        shell.source_depth -= 1
+
+
+def echo_cmd(shell: CommandShell, arg: str) -> None:
+    shell.write(decode_escapes(arg).decode("utf-8", errors="replace"))
+
+
+def quit_cmd(shell: CommandShell, arg: str) -> None:
+    text = arg.strip() or "0"
+    try:
+        shell.quit_requested = int(text, 0)
+    except ValueError:
+        raise DebuggerError(f'Invalid exit code "{text}".') from None

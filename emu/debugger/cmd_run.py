@@ -1,0 +1,376 @@
+"""Run control: ``run``, ``start``, ``continue``, ``stepi``, ``nexti``, ``step``, ``next``, ``finish``,
+``until``, ``advance``, and how a stop is reported.
+
+Source-line stepping is done here, over ``Machine.step`` and internal
+breakpoints, because it is debugger policy (GDB's rules), not machine
+behaviour: ``step`` single-steps until the pc starts a different source
+line; ``next`` runs over calls with a breakpoint at the return address that
+only counts in the caller's frame (``sp`` back to its value at the call), so
+recursion does not stop it early.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from emu.debugger import expr, frames, locations
+from emu.debugger.bptable import WATCH_KINDS, Point
+from emu.debugger.disasm import Insn, is_call
+from emu.debugger.errors import DebuggerError
+from emu.debugger.registry import Command, Registry
+
+if TYPE_CHECKING:
+    from emu.debugger.commands import CommandShell
+
+# A runaway ``step`` (a loop with no line info) gives the prompt back after this many instructions.
+STEP_LIMIT = 1_000_000
+
+
+def register(root: Registry, info: Registry) -> None:
+    root.add(Command("run", run_cmd, "run -- restart the firmware from its entry point and continue.\n"
+                     "Breakpoints are kept; RAM, registers and devices return to their power-on state.",
+                     aliases=("r",)))
+    root.add(Command("start", start_cmd, "start -- restart and stop at the first line of main."))
+    root.add(Command("continue", continue_cmd, "continue -- resume until a breakpoint, a watchpoint, exit or "
+                     "Ctrl-C.", aliases=("c", "cont", "fg")))
+    root.add(Command("stepi", lambda s, a: stepi(s, a, over=False), "stepi [N] -- execute N instructions "
+                     "(1), entering calls and traps.", aliases=("si",), repeatable=True))
+    root.add(Command("nexti", lambda s, a: stepi(s, a, over=True), "nexti [N] -- like stepi, but a call runs "
+                     "to its return.", aliases=("ni",), repeatable=True))
+    root.add(Command("step", lambda s, a: step_lines(s, a, over=False), "step [N] -- run to the next source "
+                     "line, entering functions that have line information.", aliases=("s",), repeatable=True))
+    root.add(Command("next", lambda s, a: step_lines(s, a, over=True), "next [N] -- run to the next source "
+                     "line in this function, running over calls.", aliases=("n",), repeatable=True))
+    root.add(Command("finish", finish_cmd, "finish -- run until the current function returns; prints a0.",
+                     aliases=("fin",)))
+    root.add(Command("until", until_cmd, "until [LOC] -- without LOC: like next, but never stops on a jump "
+                     "back (leave a loop).\nWith LOC: run until LOC or until the current function returns.",
+                     aliases=("u",), complete="location", repeatable=True))
+    root.add(Command("advance", advance_cmd, "advance LOC -- run until LOC (or the current function returns).",
+                     complete="location"))
+
+
+# -- running ----------------------------------------------------------------------------------------
+def _require_alive(shell: CommandShell) -> None:
+    if shell.machine.exited:
+        raise DebuggerError("The program is not being run.  Use \"run\" to restart it.")
+
+
+def _resume(shell: CommandShell) -> tuple[Any, list[Point]]:
+    """Run until a stop the user asked for: false conditions and other holders' breakpoints are skipped.
+
+    Returns the Stop and the user's breakpoints that caused it (empty for internal ones).
+    """
+    while True:
+        stop = shell.machine.run()  # the Machine executes a breakpoint it starts on
+        if _name(stop) == "WATCHPOINT" and _unchanged(shell, stop.watch):
+            continue
+        if _name(stop) != "BREAKPOINT":
+            return stop, []
+        hit = _user_hit(shell, stop)
+        if hit is not None:
+            return stop, hit
+
+
+def _unchanged(shell: CommandShell, hit: Any) -> bool:
+    """GDB's ``watch`` stops only when the value changes; a store of the same value goes on."""
+    return hit.kind == "w" and hit.access == "w" and hit.old == hit.new and not shell.interrupted.is_set()
+
+
+def _user_hit(shell: CommandShell, stop: Any) -> list[Point] | None:
+    """The user's breakpoints at the stop pc whose condition holds; None to keep going."""
+    points = shell.breakpoints.at(stop.pc)
+    if not points:
+        return []  # an internal breakpoint: the caller decides
+    hit = [p for p in points if p.condition_node is None or _condition(shell, p)]
+    for p in hit:
+        p.hits += 1
+    if hit:
+        return hit
+    return [] if shell.breakpoints.internal(stop.pc) else None
+
+
+def _condition(shell: CommandShell, p: Point) -> bool:
+    try:
+        return bool(expr.evaluate(p.condition_node, shell))  # type: ignore[arg-type]
+    except DebuggerError as e:
+        shell.out(f"Error in testing condition for breakpoint {p.number}: {e}")
+        return True  # GDB stops when a condition cannot be evaluated
+
+
+def _name(stop: Any) -> str:
+    return str(getattr(stop.reason, "name", stop.reason))
+
+
+def run_to(shell: CommandShell, targets: list[tuple[int, int]]) -> tuple[Any, list[Point]]:
+    """Run until one of ``(addr, min_sp)`` is reached with ``sp >= min_sp`` (a frame has returned)."""
+    for addr, _ in targets:
+        shell.breakpoints.hold(addr)
+    try:
+        while True:
+            stop, hit = _resume(shell)
+            if _name(stop) != "BREAKPOINT" or hit:
+                return stop, hit
+            sp = shell.get_reg("sp")
+            if any(addr == stop.pc and sp >= min_sp for addr, min_sp in targets):
+                return stop, []
+            if not any(addr == stop.pc for addr, _ in targets):
+                return stop, []  # someone else's breakpoint (the GDB stub's)
+    finally:
+        for addr, _ in targets:
+            shell.breakpoints.release(addr)
+
+
+# -- reporting ----------------------------------------------------------------------------------------
+def report(shell: CommandShell, stop: Any, hit: list[Point]) -> None:
+    """Print a stop the way GDB does, and drop hit temporary breakpoints."""
+    shell.last_stop = stop
+    reason = _name(stop)
+    if reason == "EXITED":
+        code = stop.exit_code if stop.exit_code is not None else shell.machine.exit_code
+        shell.out(f"[Inferior 1 (firmware) exited {'normally' if not code else f'with code {code:02o}'}]")
+        return
+    if reason == "BREAKPOINT" and hit:
+        p = hit[0]
+        title = "Temporary breakpoint" if p.temporary else "Breakpoint"
+        for q in hit:
+            if q.temporary:
+                shell.breakpoints.delete(q.number)
+        shell.out("")
+        shell.location_line(shell.pc, f"{title} {p.number}, ")
+        return
+    if reason == "WATCHPOINT" and stop.watch is not None:
+        _report_watch(shell, stop)
+        return
+    if reason == "INTERRUPTED":
+        shell.out("\nProgram received signal SIGINT, Interrupt.")
+    elif reason == "FATAL":
+        shell.out(f"\nProgram stopped: {stop.message}")
+    elif reason in ("INSN_LIMIT", "TIMEOUT"):
+        shell.out(f"\nProgram stopped: {stop.message or reason.lower()}")
+    elif reason == "BREAKPOINT":
+        shell.out("\nProgram stopped at a breakpoint.")
+    shell.location_line(shell.pc)
+
+
+def _report_watch(shell: CommandShell, stop: Any) -> None:
+    """GDB's watchpoint stop: title, old and new value (or the value read), then where."""
+    hit = stop.watch
+    p = shell.breakpoints.watch_for(hit.addr, hit.length, hit.kind)
+    if p is not None:
+        p.hits += 1
+        title = WATCH_KINDS[p.kind].replace("access", "access (read/write)")
+        shell.out(f"\n{title} {p.number}: {p.what}\n")
+    else:
+        shell.out(f"\nWatchpoint at {hit.addr:#x}\n")
+    if hit.access == "w":
+        shell.out(f"Old value = {hit.old}\nNew value = {hit.new}")
+    else:
+        shell.out(f"Value = {hit.old}")
+    shell.location_line(shell.pc)
+
+
+# -- commands -------------------------------------------------------------------------------------------
+def run_cmd(shell: CommandShell, arg: str) -> None:
+    shell.timeline.restart()
+    shell.out(f"Starting program: {shell.machine.elf.path}")
+    continue_cmd(shell, "")
+
+
+def start_cmd(shell: CommandShell, arg: str) -> None:
+    addr = locations.resolve(shell, "main")
+    shell.breakpoints.add("b", addr, what="main", temporary=True)
+    shell.out(f"Temporary breakpoint {shell.breakpoints.last_number()} at "
+              f"{locations.describe_location(shell, addr)}")
+    run_cmd(shell, "")
+
+
+def continue_cmd(shell: CommandShell, arg: str) -> None:
+    _require_alive(shell)
+    if not shell.timeline.fresh_start:
+        shell.out("Continuing.")
+    shell.timeline.fresh_start = False
+    report(shell, *_resume(shell))
+
+
+def _count(arg: str) -> int:
+    arg = arg.strip()
+    if not arg:
+        return 1
+    try:
+        n = int(arg, 0)
+    except ValueError:
+        raise DebuggerError(f'Invalid number "{arg}".') from None
+    if n < 1:
+        raise DebuggerError("Count must be a positive number.")
+    return n
+
+
+def _insn_at(shell: CommandShell, addr: int) -> Insn | None:
+    try:
+        got = shell.disassembler.decode(shell.read_mem(addr, 4), addr, 1)
+    except DebuggerError:
+        try:
+            got = shell.disassembler.decode(shell.read_mem(addr, 2), addr, 1)
+        except DebuggerError:
+            return None
+    return got[0] if got else None
+
+
+def _step_over_call(shell: CommandShell) -> tuple[Any, list[Point]] | None:
+    """When the pc is at a call, run to its return in this frame; None when it is not a call."""
+    insn = _insn_at(shell, shell.pc)
+    if insn is None or not is_call(insn):
+        return None
+    return run_to(shell, [(insn.addr + insn.size, shell.get_reg("sp"))])
+
+
+def stepi(shell: CommandShell, arg: str, over: bool) -> None:
+    _require_alive(shell)
+    n = _count(arg)
+    func_before = shell.function_of(shell.pc)
+    for _ in range(n):
+        if shell.interrupted.is_set():
+            _interrupted(shell)
+            return
+        result = _step_over_call(shell) if over else None
+        stop, hit = result if result is not None else (shell.machine.step(1), [])
+        shell.last_stop = stop
+        if hit or _name(stop) not in ("STEPPED", "BREAKPOINT"):
+            report(shell, stop, hit)
+            return
+    if shell.function_of(shell.pc) != func_before:
+        shell.location_line(shell.pc)
+    else:
+        shell.frame_line(shell.pc)
+
+
+def step_lines(shell: CommandShell, arg: str, over: bool, forward_only: bool = False) -> None:
+    _require_alive(shell)
+    for _ in range(_count(arg)):
+        if not _step_one_line(shell, over, forward_only):
+            return
+
+
+def _interrupted(shell: CommandShell) -> None:
+    shell.out("\nProgram received signal SIGINT, Interrupt.")
+    shell.location_line(shell.pc)
+
+
+def _enter_function(shell: CommandShell) -> tuple[Any, list[Point]]:
+    """After stepping into a call: run past the callee's prologue, as GDB's ``step`` does."""
+    hit = shell.machine.elf.symbol_at(shell.pc)
+    if hit is None or hit[1] != 0:
+        return shell.last_stop, []
+    target = locations.after_prologue(shell, hit[0].addr, hit[0].size)
+    if target == shell.pc:
+        return shell.last_stop, []
+    return run_to(shell, [(target, 0)])
+
+
+def _step_one_line(shell: CommandShell, over: bool, forward_only: bool) -> bool:
+    """One ``step``/``next``/``until``; prints where it stopped.  False when something else stopped it."""
+    elf = shell.machine.elf
+    start_pc = shell.pc
+    start_line = elf.line_for(start_pc)
+    start_func = shell.function_of(start_pc)
+    if start_line is None:
+        shell.out(f"Single stepping until exit from function {start_func or '??'},\n"
+                  "which has no line number information.")
+        return _finish(shell, announce=False)
+    for _ in range(STEP_LIMIT):
+        if shell.interrupted.is_set():
+            _interrupted(shell)
+            return False
+        insn = _insn_at(shell, shell.pc)
+        calling = insn is not None and is_call(insn)
+        if calling and over:
+            stop, hit = run_to(shell, [(insn.addr + insn.size, shell.get_reg("sp"))])  # type: ignore[union-attr]
+        else:
+            stop, hit = shell.machine.step(1), []
+            shell.last_stop = stop
+            if calling and _name(stop) == "STEPPED":
+                if elf.line_for(shell.pc) is None:  # no line info: run through it
+                    stop, hit = run_to(shell, [(insn.addr + insn.size, shell.get_reg("sp"))])  # type: ignore[union-attr]
+                else:
+                    stop, hit = _enter_function(shell)
+                    if _name(stop) in ("STEPPED", "BREAKPOINT") and not hit:
+                        shell.location_line(shell.pc)
+                        return True
+        if _name(stop) not in ("STEPPED", "BREAKPOINT") or hit:
+            report(shell, stop, hit)
+            return False
+        pc = shell.pc
+        where = elf.line_for(pc)
+        if where is None:
+            shell.location_line(pc)  # returned into code without lines (the startup code)
+            return True
+        if where != start_line and shell.sources.is_line_start(elf, pc):
+            if forward_only and pc < start_pc and shell.function_of(pc) == start_func:
+                continue
+            if shell.function_of(pc) != start_func:
+                shell.location_line(pc)
+            else:
+                shell.frame_line(pc)
+            return True
+    shell.out(f"Stepped {STEP_LIMIT} instructions without reaching a new line.")
+    shell.location_line(shell.pc)
+    return False
+
+
+def _caller(shell: CommandShell) -> frames.Frame:
+    stack = frames.unwind(shell, limit=2)
+    if len(stack) < 2:
+        raise DebuggerError('"finish" not meaningful in the outermost frame.')
+    return stack[1]
+
+
+def _finish(shell: CommandShell, announce: bool) -> bool:
+    """Run until the current frame returns; True when it did (not stopped by something else)."""
+    caller = _caller(shell)
+    inner = frames.unwind(shell, limit=1)[0]
+    if announce:
+        func = shell.function_of(shell.pc) or "??"
+        shell.out(f"Run till exit from #0  {func} ()")
+    stop, hit = run_to(shell, [(caller.pc, inner.cfa)])
+    if _name(stop) != "BREAKPOINT" or hit:
+        report(shell, stop, hit)
+        return False
+    shell.location_line(shell.pc)
+    return True
+
+
+def finish_cmd(shell: CommandShell, arg: str) -> None:
+    _require_alive(shell)
+    if _finish(shell, announce=True):
+        value = shell.get_reg("a0")
+        shell.values.append(value)
+        shell.out(f"Value returned is ${len(shell.values)} = {value}")
+
+
+def _run_to_location(shell: CommandShell, arg: str) -> None:
+    """``until LOC``/``advance LOC``: LOC, or the return of the current frame, whichever comes first."""
+    _require_alive(shell)
+    addr = locations.resolve(shell, arg)
+    targets = [(addr, 0)]
+    stack = frames.unwind(shell, limit=2)
+    if len(stack) == 2:
+        targets.append((stack[1].pc, stack[0].cfa))
+    stop, hit = run_to(shell, targets)
+    if _name(stop) != "BREAKPOINT" or hit:
+        report(shell, stop, hit)
+        return
+    shell.location_line(shell.pc)
+
+
+def until_cmd(shell: CommandShell, arg: str) -> None:
+    if arg.strip():
+        _run_to_location(shell, arg)
+    else:
+        step_lines(shell, "", over=True, forward_only=True)
+
+
+def advance_cmd(shell: CommandShell, arg: str) -> None:
+    if not arg.strip():
+        raise DebuggerError("Argument required (a location).")
+    _run_to_location(shell, arg)

@@ -1,0 +1,135 @@
+"""Time travel: ``snapshot``, ``restore``, ``info snapshots``, ``reverse-stepi``.
+
+Reverse execution falls out of snapshots and determinism: with deterministic
+time and the exact instruction counter, restoring a snapshot and executing
+``k`` instructions always arrives at the same state.  So ``reverse-stepi N``
+restores the *anchor* (the latest point the timeline is known to be
+reproducible from) and re-executes up to ``insn_count - N``.  Anything the
+user changes by hand (``set``, ``uart send``, ``restore``) cannot be
+replayed, so it moves the anchor to "now": reverse execution never crosses
+a manual change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from emu.debugger.errors import DebuggerError
+from emu.debugger.registry import Command, Registry
+
+if TYPE_CHECKING:
+    from emu.debugger.commands import CommandShell
+
+
+@dataclass
+class Saved:
+    name: str
+    snapshot: Any
+    insn_count: int | None
+    pc: int
+
+
+class Timeline:
+    """Named snapshots and the replay anchor."""
+
+    def __init__(self, shell: CommandShell) -> None:
+        self.shell = shell
+        self.saved: dict[str, Saved] = {}
+        self.anchor = self._take("(attach)")
+        self.fresh_start = False  # ``run`` prints "Starting program" instead of "Continuing."
+
+    def _take(self, name: str) -> Saved:
+        m = self.shell.machine
+        return Saved(name, m.snapshot(), m.insn_count, int(m.read_reg("pc")))
+
+    def restart(self) -> None:
+        self.shell.machine.reset()
+        self.anchor = self._take("(start)")
+        self.fresh_start = True
+
+    def state_changed(self) -> None:
+        """The user changed state by hand: replays must start from here."""
+        self.anchor = self._take("(anchor)")
+
+    def save(self, name: str) -> Saved:
+        saved = self.saved[name] = self._take(name)
+        return saved
+
+    def restore(self, name: str) -> Saved:
+        if name not in self.saved:
+            raise DebuggerError(f'No snapshot named "{name}".  Try "info snapshots".')
+        saved = self.saved[name]
+        self.shell.machine.restore(saved.snapshot)
+        self.anchor = saved
+        return saved
+
+    def rewind(self, n: int) -> None:
+        """Go back ``n`` instructions by replaying from the anchor."""
+        m = self.shell.machine
+        if m.insn_count is None or not getattr(m.clock, "deterministic", False):
+            raise DebuggerError("reverse-stepi needs deterministic time and the instruction counter "
+                                "(npuemu debug without --realtime).")
+        target = m.insn_count - n
+        if self.anchor.insn_count is None or target < self.anchor.insn_count:
+            raise DebuggerError("No more reverse-execution history (the history starts at the last "
+                                "restart, restore or manual change).")
+        m.restore(self.anchor.snapshot)
+        sink = m.uart.sink
+        m.uart.sink = None  # the replayed instructions must not print their UART output twice
+        try:
+            while m.insn_count < target:
+                stop = m.step(target - m.insn_count)
+                if getattr(stop.reason, "name", "") in ("EXITED", "FATAL"):
+                    break
+        finally:
+            m.uart.sink = sink
+
+
+def register(root: Registry, info: Registry) -> None:
+    root.add(Command("snapshot", snapshot_cmd, "snapshot [NAME] -- save the whole machine (CPU, RAM, devices, "
+                     "time) under NAME.\n  snapshot before_irq"))
+    root.add(Command("restore", restore_cmd, "restore NAME -- return the whole machine to a snapshot.",
+                     complete="snapshot"))
+    root.add(Command("reverse-stepi", reverse_stepi, "reverse-stepi [N] -- go back N instructions (1).\n"
+                     "Replays from the last restart, restore or manual change; needs deterministic time.",
+                     aliases=("rsi",), repeatable=True))
+    info.add(Command("snapshots", info_snapshots, "info snapshots -- list saved snapshots."))
+
+
+def snapshot_cmd(shell: CommandShell, arg: str) -> None:
+    name = arg.strip() or f"snap{len(shell.timeline.saved) + 1}"
+    if " " in name:
+        raise DebuggerError("A snapshot name is one word.")
+    saved = shell.timeline.save(name)
+    shell.out(f'Snapshot "{name}" saved at {_where(shell, saved.pc)}.')
+
+
+def restore_cmd(shell: CommandShell, arg: str) -> None:
+    if not arg.strip():
+        raise DebuggerError("Argument required (snapshot name).")
+    shell.timeline.restore(arg.strip())
+    shell.location_line(shell.pc)
+
+
+def info_snapshots(shell: CommandShell, arg: str) -> None:
+    if not shell.timeline.saved:
+        shell.out("No snapshots.")
+        return
+    shell.out(f"{'Name':<16} {'Instructions':>12}  Location")
+    for s in shell.timeline.saved.values():
+        count = "?" if s.insn_count is None else str(s.insn_count)
+        shell.out(f"{s.name:<16} {count:>12}  {_where(shell, s.pc)}")
+
+
+def _where(shell: CommandShell, pc: int) -> str:
+    name = shell.describe(pc)
+    return f"{pc:#x}" + (f" <{name}>" if name else "")
+
+
+def reverse_stepi(shell: CommandShell, arg: str) -> None:
+    text = arg.strip() or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise DebuggerError(f'Invalid count "{text}".')
+    shell.timeline.rewind(int(text))
+    shell.frame_line(shell.pc)

@@ -1,0 +1,121 @@
+"""``npuemu debug``: the prompt_toolkit shell around :class:`CommandShell`.
+
+Commands run in a worker thread while the main thread waits, so Ctrl-C (a
+SIGINT in the main thread) can reach a running firmware: it calls
+``Machine.request_stop()`` (thread-safe) and the command reports where the
+firmware stopped.  The machine is never torn down by Ctrl-C.  History is
+kept in ``$XDG_STATE_HOME/npuemu/history`` when XDG_STATE_HOME is set, else
+``~/.npuemu_history``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.output import Output
+
+from emu.debugger.commands import CommandShell
+from emu.debugger.completion import ShellCompleter
+
+PROMPT = "(npuemu) "
+
+
+def history_path() -> Path:
+    state = os.environ.get("XDG_STATE_HOME")
+    if state:
+        return Path(state) / "npuemu" / "history"
+    return Path.home() / ".npuemu_history"
+
+
+def _history() -> History:
+    path = history_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError:
+        return InMemoryHistory()  # a read-only home must not stop the debugger
+    return FileHistory(str(path))
+
+
+def run_command(shell: CommandShell, line: str) -> bool:
+    """Execute ``line`` in a worker thread; Ctrl-C meanwhile stops the machine, not the shell."""
+    result: list[bool] = []
+    worker = threading.Thread(target=lambda: result.append(shell.execute(line)), name="npuemu-command",
+                              daemon=True)
+    shell.interrupted.clear()
+    worker.start()
+    while worker.is_alive():
+        try:
+            worker.join(0.05)
+        except KeyboardInterrupt:
+            shell.interrupt()
+    shell.interrupted.clear()
+    return bool(result and result[0])
+
+
+class Repl:
+    """The interactive loop; ``input``/``output`` are for tests (pipe input, DummyOutput)."""
+
+    def __init__(self, shell: CommandShell, input: Input | None = None, output: Output | None = None,
+                 history: History | None = None) -> None:
+        self.shell = shell
+        self.session: PromptSession[str] = PromptSession(
+            completer=ShellCompleter(shell), history=history if history is not None else _history(),
+            input=input, output=output, complete_while_typing=False)
+
+    def run(self) -> int:
+        """Prompt until ``quit`` or end of input; returns the exit status."""
+        while self.shell.quit_requested is None:
+            try:
+                line = self.session.prompt(PROMPT)
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt only clears the line, as in GDB
+            except EOFError:
+                self.shell.out("quit")
+                break
+            run_command(self.shell, line)
+        return self.shell.quit_requested or 0
+
+
+def _stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def main_debug(opts: argparse.Namespace, make_machine: Callable[..., Any]) -> int:
+    """``npuemu debug [--batch FILE] [-ex CMD]... FIRMWARE``: returns the exit status.
+
+    ``-ex`` commands run first, in order; then ``--batch FILE`` runs and the
+    debugger exits (status 1 if a command failed, or ``quit N``'s N); without
+    ``--batch`` the prompt follows, or, when stdin is not a terminal, its lines
+    are read as commands.
+    """
+    machine = make_machine(opts, count_insns=True)
+    try:
+        shell = CommandShell(machine, _stdout)
+        ok = True
+        for command in opts.ex:
+            ok = run_command(shell, command) and ok
+            if shell.quit_requested is not None:
+                return shell.quit_requested
+        if opts.batch:
+            ok = run_command(shell, f"source {opts.batch}") and ok
+            return shell.quit_requested if shell.quit_requested is not None else (0 if ok else 1)
+        if not sys.stdin.isatty():
+            for line in sys.stdin:
+                run_command(shell, line)
+                if shell.quit_requested is not None:
+                    break
+            return shell.quit_requested or 0
+        return Repl(shell).run()
+    finally:
+        machine.close()

@@ -1,0 +1,165 @@
+"""Executing one decoded descriptor: the functional effect plus its modeled :class:`Cost`.
+
+Each handler validates every field before it writes anything, so an aborted
+command (an :class:`NpuFault`) leaves DRAM, the scratchpad, the accumulator
+and the tiles untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from emu.memory import Ram
+from emu.npu_device import dma, postproc
+from emu.npu_device.fault import NpuFault
+from emu.npu_device.regs import FLAGS, OPCODES
+from emu.npu_device.tiles import TileStore, unpack_int4
+from emu.npu_device.timing import Cost, CostModel
+
+F_ACC = FLAGS["ACC"]
+F_TRANSPOSE = FLAGS["TRANSPOSE"]
+F_INT4 = FLAGS["INT4"]
+F_STOCHASTIC = FLAGS["STOCHASTIC"]
+
+
+class Executor:
+    """The NPU datapath: on-chip memories, tiles, and one handler per opcode."""
+
+    def __init__(self, ram: Ram, tiles: TileStore, spad: np.ndarray, acc: np.ndarray, costs: CostModel) -> None:
+        self.ram = ram
+        self.tiles = tiles
+        self.spad = spad  # uint8 bytes of the scratchpad
+        self.spad8 = spad.view(np.int8)
+        self.acc = acc  # int32 accumulator entries
+        self.acc_bytes = acc.view(np.uint8)
+        self.costs = costs
+        self.handlers: dict[int, Callable[[Any], Cost]] = {
+            OPCODES[name]: getattr(self, name.lower()) for name in OPCODES
+        }
+
+    def execute(self, opcode: int, d: Any) -> Cost:
+        return self.handlers[opcode](d)
+
+    # -- data movement ---------------------------------------------------------------------
+    def _onchip(self, d: Any) -> tuple[np.ndarray, int]:
+        """The on-chip byte array a DMA targets and its alignment (4 for the accumulator)."""
+        return (self.acc_bytes, 4) if d.flags & F_ACC else (self.spad, 1)
+
+    def dma_in(self, d: Any) -> Cost:
+        base, align = self._onchip(d)
+        src = dma.dram(self.ram, d.dram_addr, d.rows, d.row_bytes, d.dram_stride, align=align)
+        dst = dma.sram(base, d.sram_addr, d.rows, d.row_bytes, d.sram_stride, dest=True, align=align)
+        dst[...] = src
+        return self.costs.dma(d.rows * d.row_bytes, inbound=True)
+
+    def dma_out(self, d: Any) -> Cost:
+        base, align = self._onchip(d)
+        src = dma.sram(base, d.sram_addr, d.rows, d.row_bytes, d.sram_stride, align=align)
+        dst = dma.dram(self.ram, d.dram_addr, d.rows, d.row_bytes, d.dram_stride, align=align, dest=True)
+        dst[...] = src
+        return self.costs.dma(d.rows * d.row_bytes, inbound=False)
+
+    def load_weights(self, d: Any) -> Cost:
+        int4 = bool(d.flags & F_INT4)
+        rows, cols = (d.n, d.k) if d.flags & F_TRANSPOSE else (d.k, d.n)
+        row_bytes = (cols + 1) // 2 if int4 else cols
+        self.tiles.grid(d.tile, d.k, d.n)
+        raw = dma.dram(self.ram, d.dram_addr, rows, row_bytes, d.dram_stride)
+        w = unpack_int4(raw, cols) if int4 else raw.view(np.int8)
+        self.tiles.store(d.tile, w.T if d.flags & F_TRANSPOSE else w, int4)
+        return self.costs.load_weights(rows * row_bytes, d.k * d.n)
+
+    # -- matrix products -------------------------------------------------------------------
+    def _product(self, d: Any, transposed: bool) -> Cost:
+        depth, width = (d.n, d.k) if transposed else (d.k, d.n)
+        self.tiles.grid(d.tile, d.k, d.n)
+        act = dma.sram(self.spad8, d.act_addr, d.m, depth, d.act_stride)
+        out = dma.sram(self.acc, d.acc_addr, d.m, width, d.acc_stride, dest=True)
+        accumulate = bool(d.flags & F_ACC)
+        if d.m and width:
+            result = self.tiles.matvec(d.tile, act, d.k, d.n, transposed)
+            if accumulate:
+                out += result  # int32 wrap-around, as the hardware adder
+            else:
+                out[...] = result
+        int4 = self.tiles.bound(d.tile, d.k, d.n) == 8
+        return self.costs.mvm(d.m, d.k, d.n, int4, transposed, accumulate)
+
+    def mvm(self, d: Any) -> Cost:
+        return self._product(d, transposed=False)
+
+    def mvm_t(self, d: Any) -> Cost:
+        return self._product(d, transposed=True)
+
+    def weight_update(self, d: Any) -> Cost:
+        if d.shift > postproc.MAX_SHIFT:
+            raise NpuFault("BAD_ARG", f"weight update shift {d.shift} > {postproc.MAX_SHIFT}")
+        self.tiles.grid(d.tile, d.k, d.n)
+        x = dma.sram(self.spad8, d.x_addr, d.m, d.k, d.x_stride)
+        delta = dma.sram(self.spad8, d.d_addr, d.m, d.n, d.d_stride)
+        if d.k and d.n:
+            self.tiles.update(d.tile, x, delta, d.shift, bool(d.flags & F_STOCHASTIC), d.seed)
+        return self.costs.weight_update(d.m, d.k, d.n, d.k * d.n)
+
+    # -- post-processing -------------------------------------------------------------------
+    def _int32_array(self, addr: int, count: int) -> np.ndarray:
+        """``count`` int32 read from DRAM (4-byte aligned)."""
+        return dma.dram(self.ram, addr, 1, 4 * count, 0, align=4).view(np.int32)[0]
+
+    def postproc(self, d: Any) -> Cost:
+        lo, hi = postproc.activation_bounds(d.act, d.zero_point, d.clamp_min, d.clamp_max)
+        acc = dma.sram(self.acc, d.acc_addr, d.m, d.n, d.acc_stride)
+        out = dma.sram(self.spad8, d.out_addr, d.m, d.n, d.out_stride, dest=True)
+        dram_in = 0
+        bias = np.zeros(d.n, dtype=np.int32)
+        if d.bias_addr:
+            bias = self._int32_array(d.bias_addr, d.n)
+            dram_in += 4 * d.n
+        if d.quant_addr:
+            quant = self._int32_array(d.quant_addr, 2 * d.n).reshape(d.n, 2)
+            mult, shift = quant[:, 0], quant[:, 1]
+            dram_in += 8 * d.n
+        else:
+            mult, shift = d.multiplier, d.shift
+        postproc.check_shift(shift)
+        if d.m and d.n:
+            y = postproc.requantize(acc + bias, mult, shift)  # acc + bias wraps in int32
+            out[...] = postproc.finish(y, d.zero_point, lo, hi)
+        return self.costs.vector(d.m * d.n, d.m * d.n * 5, dram_in=dram_in)
+
+    def eltwise(self, d: Any) -> Cost:
+        lo, hi = postproc.activation_bounds(d.act, d.zero_point, d.clamp_min, d.clamp_max)
+        postproc.check_shift(d.shift)
+        a = dma.sram(self.spad8, d.a_addr, d.m, d.n, d.a_stride)
+        b = dma.sram(self.spad8, d.b_addr, d.m, d.n, d.b_stride)
+        out = dma.sram(self.spad8, d.out_addr, d.m, d.n, d.out_stride, dest=True)
+        t = postproc.eltwise(d.op, a, b, d.a_offset, d.b_offset)
+        out[...] = postproc.finish(postproc.requantize(t, d.multiplier, d.shift), d.zero_point, lo, hi)
+        return self.costs.vector(d.m * d.n, d.m * d.n * 3)
+
+    def pool(self, d: Any) -> Cost:
+        oh, ow = postproc.pool_shape(d.h, d.w, d.kh, d.kw, d.sh, d.sw)
+        x = dma.sram(self.spad8, d.in_addr, 1, d.h * d.w * d.c, 0)
+        out = dma.sram(self.spad8, d.out_addr, 1, oh * ow * d.c, 0, dest=True)
+        if d.op not in (0, 1):
+            raise NpuFault("BAD_ARG", f"unknown pooling op {d.op}")
+        if d.c:
+            out[...] = postproc.pool(d.op, x.reshape(d.h, d.w, d.c), d.kh, d.kw, d.sh, d.sw).reshape(1, -1)
+        reads = oh * ow * d.c * d.kh * d.kw
+        return self.costs.vector(reads, reads + oh * ow * d.c)
+
+    def argmax(self, d: Any) -> Cost:
+        if d.n == 0 and d.m:
+            raise NpuFault("BAD_ARG", "argmax of an empty row")
+        src = dma.sram(self.acc if d.flags & F_ACC else self.spad8,
+                       d.src_addr, d.m, d.n, d.src_stride)
+        dst = dma.dram(self.ram, d.dram_addr, 1, 4 * d.m, 0, align=4, dest=True)
+        if d.m:
+            dst.view(np.int32)[0] = np.argmax(src, axis=1)
+        return self.costs.vector(d.m * d.n, d.m * d.n * src.itemsize, dram_out=4 * d.m)
+
+    def fence(self, d: Any) -> Cost:
+        return self.costs.fence()
