@@ -67,9 +67,9 @@ class Timeline:
     def rewind(self, n: int) -> None:
         """Go back ``n`` instructions by replaying from the anchor."""
         m = self.shell.machine
-        if m.insn_count is None or not getattr(m.clock, "deterministic", False):
-            raise DebuggerError("reverse-stepi needs deterministic time and the instruction counter "
-                                "(npuemu debug without --realtime).")
+        if m.insn_count is None or not m.clock.deterministic:
+            raise DebuggerError("reverse-stepi needs deterministic time: start npuemu debug with "
+                                "--deterministic.")
         target = m.insn_count - n
         if self.anchor.insn_count is None or target < self.anchor.insn_count:
             raise DebuggerError("No more reverse-execution history (the history starts at the last "

@@ -24,6 +24,6 @@ CASES = [
 def test_same_console_and_exit_status_as_qemu(firmware, arch, app, args, stdin):
     elf = firmware(app, arch)
     ours = run_npuemu("run", elf, *(("--", *args) if args else ()), stdin=stdin)
-    qemu = run_qemu(elf, arch, args=args, stdin=stdin)
+    qemu = run_qemu(elf, arch, args=(elf.name, *args), stdin=stdin)  # argv[0] as npuemu passes it
     assert ours.output.decode(errors="replace") == qemu.output.decode(errors="replace")
     assert ours.status == qemu.exit_code

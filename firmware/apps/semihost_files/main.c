@@ -1,0 +1,37 @@
+/* semihost_files: host file access through semihosting, for the confinement tests.
+ * Reads input.txt, writes output.txt, then tries to escape the root with "../escape.txt" and an
+ * absolute path.  Prints what succeeded; exits 0. */
+#include <stdio.h>
+#include <string.h>
+
+static void try_open(const char *name, const char *mode)
+{
+    FILE *f = fopen(name, mode);
+    printf("open %s (%s): %s\n", name, mode, f ? "ok" : "denied");
+    if (f)
+        fclose(f);
+}
+
+int main(void)
+{
+    char line[64] = {0};
+    FILE *in = fopen("input.txt", "r");
+    if (in) {
+        if (fgets(line, sizeof line, in))
+            printf("input.txt says: %s", line);
+        fclose(in);
+    } else {
+        printf("input.txt: cannot open\n");
+    }
+    FILE *out = fopen("output.txt", "w");
+    if (out) {
+        fputs("written by the firmware\n", out);
+        fclose(out);
+        printf("output.txt: written\n");
+    } else {
+        printf("output.txt: cannot open\n");
+    }
+    try_open("../escape.txt", "w");
+    try_open("/etc/hostname", "r");
+    return 0;
+}
