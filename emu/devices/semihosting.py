@@ -55,8 +55,12 @@ class Semihosting:
         self.on_exit = on_exit
         self.heap = heap
         self.errno = 0
-        self.handles: dict[int, _Handle] = {}
-        self._next_fd = 1
+        # Handles 0-2 are the console from the start, as QEMU 7 pre-opens them: picolibc's
+        # write(2, ...) uses handle 2 without an OPEN of ":tt".
+        self.handles: dict[int, _Handle] = {
+            0: _Handle("tty", stream="stdin"), 1: _Handle("tty", stream="stdout"),
+            2: _Handle("tty", stream="stderr")}
+        self._next_fd = 3
         self._wall_start = time.time()
 
     # -- helpers -------------------------------------------------------------------

@@ -7,7 +7,8 @@ from conftest import ARCHES
 from npuemu_cli import run_npuemu
 from support.qemu import run_qemu
 
-# (app, firmware args, stdin)
+# (app, firmware args, stdin).  semihost_files is not here on purpose: QEMU lets the guest open any host
+# file, npuemu only below --semihost-root (tests/platform/test_semihosting.py).
 CASES = [
     ("hello", (), b""),
     ("traps", (), b""),

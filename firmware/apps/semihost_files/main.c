@@ -1,8 +1,9 @@
 /* semihost_files: host file access through semihosting, for the confinement tests.
  * Reads input.txt, writes output.txt, then tries to escape the root with "../escape.txt" and an
- * absolute path.  Prints what succeeded; exits 0. */
+ * absolute path.  Prints what succeeded, writes one line to stderr; exits 0. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void try_open(const char *name, const char *mode)
 {
@@ -33,5 +34,8 @@ int main(void)
     }
     try_open("../escape.txt", "w");
     try_open("/etc/hostname", "r");
+    /* POSIX write() to fd 2 goes through a ":tt" handle opened for stderr. */
+    static const char msg[] = "semihost_files: to stderr through write(2)\n";
+    write(2, msg, sizeof msg - 1);
     return 0;
 }
