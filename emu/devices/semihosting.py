@@ -55,8 +55,8 @@ class Semihosting:
         self.on_exit = on_exit
         self.heap = heap
         self.errno = 0
-        # Handles 0-2 are the console from the start, as QEMU 7 pre-opens them: picolibc's
-        # write(2, ...) uses handle 2 without an OPEN of ":tt".
+        # Handles 0-2 are the console from the start: picolibc's write(2, ...) uses handle 2
+        # without an OPEN of ":tt" (QEMU 7.2 rejects it and the output is lost).
         self.handles: dict[int, _Handle] = {
             0: _Handle("tty", stream="stdin"), 1: _Handle("tty", stream="stdout"),
             2: _Handle("tty", stream="stderr")}
