@@ -12,6 +12,7 @@ from support.qemu import run_qemu
 CASES = [
     ("hello", (), b""),
     ("traps", (), b""),
+    ("delegation", (), b""),
     ("timer", (), b""),
     ("uart_irq", (), b"hello uart\nq"),
     ("semihost", ("alpha", "beta"), b""),
