@@ -143,6 +143,7 @@ class Machine:
         self._watch_hit: WatchHit | None = None
         self._unmapped_addr = 0
         self._storm = 0
+        self._last_trap_key: tuple[int, int] | None = None
         self._slice_deadline_ns: int | None = None
         self._in_slice = False
         self._csr_hooks: dict[int, int] = {}
@@ -524,16 +525,22 @@ class Machine:
         self._trap(cause, epc, tval)
 
     def _trap(self, cause: int, epc: int, tval: int) -> None:
-        handler_was = self.cpu._vector(self.cpu.read("mtvec"), cause, False)
-        self.cpu.take_trap(cause, epc, tval)
-        if epc == handler_was:
+        """Trap entry, watching for the two ways firmware can trap forever without progress:
+        the handler faulting at its own first instruction, and a handler that returns to a
+        fetch fault (a jump into nothing) again and again."""
+        handler = self.cpu._vector(self.cpu.read("mtvec"), cause, False)
+        key = (cause, epc)
+        if epc == handler or (cause == CAUSE_FETCH_ACCESS and key == self._last_trap_key):
             self._storm += 1
-            if self._storm >= TRAP_STORM_LIMIT:
-                self._fatal = (f"trap storm: the trap handler at {self.symbol_name(handler_was)} itself "
-                               f"faults ({EXCEPTION_NAMES.get(cause, cause)}, tval={tval:#x})")
-                self.uc.emu_stop()
         else:
             self._storm = 0
+        self._last_trap_key = key
+        self.cpu.take_trap(cause, epc, tval)
+        if self._storm >= TRAP_STORM_LIMIT:
+            where = f"the trap handler at {self.symbol_name(handler)} itself faults" if epc == handler \
+                else f"the firmware keeps jumping into nothing at {epc:#x} (its trap handler returns there)"
+            self._fatal = f"trap storm: {where} ({EXCEPTION_NAMES.get(cause, cause)}, tval={tval:#x})"
+            self.uc.emu_stop()
 
     def _insn_at(self, addr: int) -> int | None:
         try:
