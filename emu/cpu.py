@@ -42,6 +42,7 @@ MSTATUS_MPIE = 1 << 7
 MSTATUS_SPP = 1 << 8
 MSTATUS_MPP_SHIFT = 11
 MSTATUS_MPP = 3 << MSTATUS_MPP_SHIFT
+MSTATUS_MPRV = 1 << 17
 
 # Exception causes
 CAUSE_FETCH_MISALIGNED = 0
@@ -223,6 +224,26 @@ class Cpu:
         self.priv = PRIV_S
         self.pc = self._vector(self.read("stvec"), cause, interrupt)
         self._record(cause, interrupt, epc, tval, prev, PRIV_S)
+
+    def trap_return(self, machine_level: bool) -> None:
+        """mret / sret, done here (not by Unicorn) so the machine can take an interrupt that the
+        return enables right away, as hardware does."""
+        mstatus = self.read("mstatus")
+        if machine_level:
+            target = (mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
+            mie = MSTATUS_MIE if mstatus & MSTATUS_MPIE else 0
+            mstatus = (mstatus & ~(MSTATUS_MIE | MSTATUS_MPP)) | mie | MSTATUS_MPIE
+            pc = self.read("mepc")
+        else:
+            target = PRIV_S if mstatus & MSTATUS_SPP else PRIV_U
+            sie = MSTATUS_SIE if mstatus & MSTATUS_SPIE else 0
+            mstatus = (mstatus & ~(MSTATUS_SIE | MSTATUS_SPP)) | sie | MSTATUS_SPIE
+            pc = self.read("sepc")
+        if target != PRIV_M:
+            mstatus &= ~MSTATUS_MPRV
+        self.write("mstatus", mstatus)
+        self.priv = target
+        self.pc = pc
 
     @staticmethod
     def _vector(tvec: int, cause: int, interrupt: bool) -> int:

@@ -19,16 +19,22 @@ CSR_MSTATUS, CSR_MIE, CSR_MIP = 0x300, 0x304, 0x344
 READ_EMULATED = {CSR_MIP, 0xC00, 0xC01, 0xC02, 0xC80, 0xC81, 0xC82, 0xB00, 0xB02, 0xB80, 0xB82}
 WRITE_WATCHED = {CSR_MSTATUS, CSR_MIE}
 HOOKED_CSRS = READ_EMULATED | WRITE_WATCHED
+MRET, SRET = 0x30200073, 0x10200073
 
 
 @dataclass(frozen=True)
 class CsrInsn:
-    """A decoded Zicsr instruction (csrrw/s/c and their immediate forms)."""
+    """A decoded Zicsr instruction (csrrw/s/c and their immediate forms), or mret/sret (funct3 0:
+    returning from a trap can enable an interrupt that is already pending)."""
 
     csr: int
     funct3: int
     rd: int
     rs1: int  # register number, or the 5-bit immediate for the *i forms
+
+    @property
+    def is_xret(self) -> bool:
+        return self.funct3 == 0
 
     @property
     def immediate(self) -> bool:
@@ -41,6 +47,8 @@ class CsrInsn:
 
 
 def decode_csr(insn: int) -> CsrInsn | None:
+    if insn in (MRET, SRET):
+        return CsrInsn(insn >> 20, 0, 0, 0)
     if insn & 0x7F != 0x73:
         return None
     funct3 = (insn >> 12) & 7
@@ -60,8 +68,9 @@ def scan(code: bytes, base: int) -> dict[int, CsrInsn]:
     offsets = np.arange(0, n, 2)
     words = words[offsets]
     funct3 = (words >> 12) & 7
-    candidates = offsets[((words & 0x7F) == 0x73) & (funct3 != 0) & (funct3 != 4)
-                         & np.isin(words >> 20, np.array(sorted(HOOKED_CSRS), dtype=np.uint32))]
+    csr_insns = (((words & 0x7F) == 0x73) & (funct3 != 0) & (funct3 != 4)
+                 & np.isin(words >> 20, np.array(sorted(HOOKED_CSRS), dtype=np.uint32)))
+    candidates = offsets[csr_insns | (words == MRET) | (words == SRET)]
     sites = {}
     for off in candidates.tolist():
         insn = decode_csr(int.from_bytes(code[off : off + 4], "little"))

@@ -644,6 +644,10 @@ class Machine:
         insn = self._csr_sites.get(addr)
         if insn is None or self.cpu.priv < (insn.csr >> 8) & 3:
             return  # let the CPU raise illegal-instruction natively
+        if insn.is_xret:
+            self.cpu.trap_return(machine_level=insn.csr == 0x302)
+            self._deliver_interrupt()
+            return
         operand = insn.rs1 if insn.immediate else self.cpu.x(insn.rs1)
         if insn.csr == csr_sites.CSR_MIP:
             old = self._mip()

@@ -90,23 +90,32 @@ def _sym_label(shell: CommandShell, addr: int) -> str:
     return f" <{name}>" if name else ""
 
 
+def _list_start(shell: CommandShell, arg: str) -> tuple[str, int]:
+    """``(file, first line)`` for ``list ARG``: lines by number, functions and addresses by their line."""
+    file_part, _, line_part = arg.rpartition(":")
+    if line_part.isdigit() and not arg.startswith("*"):
+        file = locations.source_file(shell, file_part) if file_part else locations.current_file(shell)
+        return file, max(1, int(line_part) - LIST_SIZE // 2)
+    sym = shell.machine.elf.lookup(arg)
+    # A function lists around its opening line, as GDB centres ``list main``.
+    addr = sym.addr if sym is not None and sym.kind == "func" else locations.resolve(shell, arg)
+    where = shell.machine.elf.line_for(addr)
+    if where is None:
+        raise DebuggerError(f"No line number information available for address {addr:#x}")
+    return where[0], max(1, where[1] - LIST_SIZE // 2 + 1)
+
+
 def list_cmd(shell: CommandShell, arg: str) -> None:
     arg = arg.strip()
-    if not arg:
+    if arg:
+        file, first = _list_start(shell, arg)
+    else:
         if shell.list_next is None:
             where = shell.machine.elf.line_for(shell.pc)
             if where is None:
                 raise DebuggerError("No line number information available for the current address.")
             shell.list_next = (where[0], max(1, where[1] - LIST_SIZE // 2))
         file, first = shell.list_next
-    else:
-        addr = locations.resolve(shell, arg)
-        where = shell.machine.elf.line_for(addr)
-        if where is None:
-            raise DebuggerError(f"No line number information available for address {addr:#x}")
-        file, first = where[0], max(1, where[1] - LIST_SIZE // 2 + 1)
-        if ":" in arg and not arg.startswith("*"):
-            first = max(1, int(arg.rsplit(":", 1)[1]) - LIST_SIZE // 2 + 1)
     text = shell.sources.lines(file)
     if text is None:
         raise DebuggerError(f"{file}: No such file or directory.")
@@ -116,6 +125,7 @@ def list_cmd(shell: CommandShell, arg: str) -> None:
     for n in range(first, last + 1):
         shell.out(f"{n}\t{text[n - 1]}")
     shell.list_next = (file, last + 1)
+    shell.last_repeatable = "list"
 
 
 def backtrace(shell: CommandShell, arg: str) -> None:

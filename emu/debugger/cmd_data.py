@@ -20,7 +20,8 @@ def register(root: Registry, info: Registry) -> None:
                      "privilege and machine CSRs.\nNames are ABI names (a0, sp), x0..x31, pc, priv or CSR names "
                      "(mstatus, mcause...).\n  info registers a0 sp mcause", aliases=("r", "reg"),
                      complete="register"))
-    info.add(Command("all-registers", info_registers, "info all-registers -- same as info registers."))
+    info.add(Command("all-registers", info_all_registers, "info all-registers -- every register and CSR "
+                     "the hart has (supervisor CSRs and counters too)."))
     info.add(Command("symbol", info_symbol, "info symbol ADDR -- which symbol ADDR is in.\n"
                      "  info symbol 0x80000010   ->   main + 16", complete="symbol"))
     root.add(Command("print", print_cmd, "print[/FMT] EXPR -- evaluate an expression and print it.\n"
@@ -40,6 +41,10 @@ def info_registers(shell: CommandShell, arg: str) -> None:
     for name in names:
         value = shell.get_reg(name)
         shell.out(f"{name:<15}{_hex(value):<19}{_natural(shell, canonical(name), value)}")
+
+
+def info_all_registers(shell: CommandShell, arg: str) -> None:
+    info_registers(shell, " ".join(n for n in shell.machine.register_names() if n != "zero"))
 
 
 def _hex(value: int) -> str:
@@ -96,6 +101,10 @@ def _typed(shell: CommandShell, node: expr.Node, value: int, fmt: str | None) ->
             bits = 8 * sym.size
         elif fmt is None and sym is not None:
             return f"{{<text variable, no debug info>}} {value:#x} <{sym.name}>"
+    if fmt is None and node.op == "addr":
+        sym = shell.machine.elf.lookup(str(node.a))
+        kind = "text" if sym is not None and sym.kind == "func" else "data"
+        return f"(<{kind} variable, no debug info> *) {value:#x} <{node.a}>"
     if fmt is None and node.op == "reg":
         reg = canonical(str(node.a))
         if reg in CODE_POINTERS:

@@ -124,7 +124,6 @@ def run_to(shell: CommandShell, targets: list[tuple[int, int]]) -> tuple[Any, li
 # -- reporting ----------------------------------------------------------------------------------------
 def report(shell: CommandShell, stop: Any, hit: list[Point]) -> None:
     """Print a stop the way GDB does, and drop hit temporary breakpoints."""
-    shell.last_stop = stop
     reason = _name(stop)
     if reason == "EXITED":
         code = stop.exit_code if stop.exit_code is not None else shell.machine.exit_code
@@ -235,7 +234,6 @@ def stepi(shell: CommandShell, arg: str, over: bool) -> None:
             return
         result = _step_over_call(shell) if over else None
         stop, hit = result if result is not None else (shell.machine.step(1), [])
-        shell.last_stop = stop
         if hit or _name(stop) not in ("STEPPED", "BREAKPOINT"):
             report(shell, stop, hit)
             return
@@ -257,14 +255,17 @@ def _interrupted(shell: CommandShell) -> None:
     shell.location_line(shell.pc)
 
 
-def _enter_function(shell: CommandShell) -> tuple[Any, list[Point]]:
-    """After stepping into a call: run past the callee's prologue, as GDB's ``step`` does."""
+def _enter_function(shell: CommandShell) -> tuple[Any, list[Point]] | None:
+    """After stepping into a call: run past the callee's prologue, as GDB's ``step`` does.
+
+    None when there is nothing to skip (no symbol at the pc, or no prologue).
+    """
     hit = shell.machine.elf.symbol_at(shell.pc)
     if hit is None or hit[1] != 0:
-        return shell.last_stop, []
+        return None
     target = locations.after_prologue(shell, hit[0].addr, hit[0].size)
     if target == shell.pc:
-        return shell.last_stop, []
+        return None
     return run_to(shell, [(target, 0)])
 
 
@@ -288,15 +289,15 @@ def _step_one_line(shell: CommandShell, over: bool, forward_only: bool) -> bool:
             stop, hit = run_to(shell, [(insn.addr + insn.size, shell.get_reg("sp"))])  # type: ignore[union-attr]
         else:
             stop, hit = shell.machine.step(1), []
-            shell.last_stop = stop
             if calling and _name(stop) == "STEPPED":
                 if elf.line_for(shell.pc) is None:  # no line info: run through it
                     stop, hit = run_to(shell, [(insn.addr + insn.size, shell.get_reg("sp"))])  # type: ignore[union-attr]
                 else:
-                    stop, hit = _enter_function(shell)
-                    if _name(stop) in ("STEPPED", "BREAKPOINT") and not hit:
+                    entered = _enter_function(shell)
+                    if entered is None or (_name(entered[0]) == "BREAKPOINT" and not entered[1]):
                         shell.location_line(shell.pc)
                         return True
+                    stop, hit = entered
         if _name(stop) not in ("STEPPED", "BREAKPOINT") or hit:
             report(shell, stop, hit)
             return False

@@ -131,5 +131,9 @@ def reverse_stepi(shell: CommandShell, arg: str) -> None:
     text = arg.strip() or "1"
     if not text.isdigit() or int(text) < 1:
         raise DebuggerError(f'Invalid count "{text}".')
+    before = shell.function_of(shell.pc)
     shell.timeline.rewind(int(text))
-    shell.frame_line(shell.pc)
+    if shell.function_of(shell.pc) != before:
+        shell.location_line(shell.pc)
+    else:
+        shell.frame_line(shell.pc)

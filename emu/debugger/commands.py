@@ -58,7 +58,6 @@ class CommandShell:
         self.quit_requested: int | None = None
         self.source_depth = 0
         self.timeline = cmd_time.Timeline(self)
-        self.last_stop: Any = None
 
     # -- running lines ---------------------------------------------------------------------------
     def execute(self, line: str) -> bool:
@@ -197,7 +196,7 @@ class CommandShell:
         self.out(prefix + text)
         if where is not None:
             self.out(self.sources.line_text(where[0], where[1]))
-            self.list_next = (where[0], max(1, where[1] - 4))
+            self.list_next = (where[0], max(1, where[1] - 5))
 
     def frame_line(self, addr: int) -> None:
         """What ``stepi``/``step`` print: the source line, prefixed by the pc when mid-line."""
@@ -210,4 +209,4 @@ class CommandShell:
             self.out(f"{addr:#x}\t{self.sources.line_text(where[0], where[1])}")
         else:
             self.out(self.sources.line_text(where[0], where[1]))
-        self.list_next = (where[0], max(1, where[1] - 4))
+        self.list_next = (where[0], max(1, where[1] - 5))

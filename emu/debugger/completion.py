@@ -14,7 +14,6 @@ from prompt_toolkit.completion import CompleteEvent, Completer, Completion, Path
 from prompt_toolkit.document import Document
 
 from emu.debugger.errors import DebuggerError
-from emu.debugger.registers import all_names
 from emu.debugger.registry import Command, split_command
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ class ShellCompleter(Completer):
             yield from _matching(word, command.subcommands.all_words())
             return
         if word.startswith("$"):
-            yield from _matching(word, ["$" + n for n in all_names()])
+            yield from _matching(word, ["$" + n for n in self._registers()])
             return
         kind = command.complete
         if kind == "file":
@@ -50,7 +49,7 @@ class ShellCompleter(Completer):
         elif kind in ("symbol", "location"):
             yield from _matching(word.lstrip("*&"), self._symbols(kind == "location"), prefix=word[: len(word) - len(word.lstrip("*&"))])
         elif kind == "register":
-            yield from _matching(word, all_names())
+            yield from _matching(word, self._registers())
         elif kind == "command":
             yield from _matching(word, self.shell.registry.all_words())
         elif kind == "snapshot":
@@ -67,6 +66,9 @@ class ShellCompleter(Completer):
         except DebuggerError:
             return None, False
         return command, command.subcommands is not None and not rest.strip()
+
+    def _registers(self) -> list[str]:
+        return ["fp", *self.shell.machine.register_names()]
 
     def _symbols(self, with_files: bool) -> list[str]:
         elf = self.shell.machine.elf

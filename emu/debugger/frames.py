@@ -74,6 +74,20 @@ def analyze(insns: list[Insn], pc: int) -> Prologue:
     return p
 
 
+def prologue_end(insns: list[Insn]) -> int | None:
+    """The address after the leading run of prologue instructions; None when the function has none."""
+    end = None
+    for insn in insns:
+        parts = insn.operands.split(", ")
+        adjusts_sp = insn.mnemonic in ("addi", "c.addi", "c.addi16sp") and parts[0] == "sp"
+        saves = insn.mnemonic in ("sw", "sd", "c.swsp", "c.sdsp") and insn.operands.endswith("(sp)")
+        sets_fp = insn.mnemonic in ("addi", "c.addi4spn") and parts[:2] == ["s0", "sp"]
+        if not (adjusts_sp or saves or sets_fp):
+            break
+        end = insn.addr + insn.size
+    return end
+
+
 def _is_return(insn: Insn) -> bool:
     return (insn.mnemonic == "ret" or (insn.mnemonic == "c.jr" and insn.operands == "ra"))
 

@@ -207,6 +207,31 @@ class GdbStub:
         self._last_stop = b"T%02x" % SIGTRAP + THREAD
         self._shell: CommandShell | None = None  # created by the first `monitor` command
         self._done = False
+        # Packet letter -> handler(body).  'C'/'S' carry a signal gdb wants delivered; a bare-metal
+        # hart has no signals, so only the optional address after ';' matters.
+        self._handlers: dict[bytes, Callable[[bytes], bytes | None]] = {
+            b"?": lambda _body: self._last_stop,
+            b"g": lambda _body: self._read_all_registers(),
+            b"G": self._write_all_registers,
+            b"p": self._read_register,
+            b"P": self._write_register,
+            b"m": self._read_memory,
+            b"M": self._write_memory_hex,
+            b"X": self._write_memory_binary,
+            b"c": lambda body: self._resume(step=False, addr=body),
+            b"s": lambda body: self._resume(step=True, addr=body),
+            b"C": lambda body: self._resume(step=False, addr=body.partition(b";")[2]),
+            b"S": lambda body: self._resume(step=True, addr=body.partition(b";")[2]),
+            b"Z": lambda body: self._debug_point(body, insert=True),
+            b"z": lambda body: self._debug_point(body, insert=False),
+            b"q": self._query,
+            b"Q": self._set,
+            b"v": self._v_packet,
+            b"H": lambda _body: b"OK",  # one thread: any thread selection is fine
+            b"T": lambda _body: b"OK",  # ... and it is alive
+            b"D": self._detach,
+            b"k": self._kill,
+        }
 
     # -- the session -------------------------------------------------------------------------
     def serve(self) -> int:
@@ -235,46 +260,21 @@ class GdbStub:
             return E_MALFORMED  # only reached in no-ack mode, where nobody retransmits
         try:
             return self._handle(frame.data)
-        except (ValueError, IndexError):
+        except ValueError:  # bad hex, missing fields: everything the parsers reject
             return E_MALFORMED
         except Exception as exc:  # noqa: BLE001 - a bug must cost one reply, not the session
+            message = f"gdb stub: internal error on {frame.data[:60]!r}: {exc!r}"
             if self._log:
-                self._log(f"gdb: internal error on {frame.data[:60]!r}: {exc!r}")
+                self._log(message)
+            else:
+                print(f"npuemu: {message}", file=sys.stderr)
             return E_INVALID
 
     def _handle(self, packet: bytes) -> bytes | None:
         if not packet:
             return b""
-        cmd, body = packet[:1], packet[1:]
-        simple = {
-            b"?": lambda: self._last_stop,
-            b"g": self._read_all_registers,
-            b"H": lambda: b"OK",
-            b"T": lambda: b"OK",
-        }
-        if cmd in simple:
-            return simple[cmd]()
-        handlers: dict[bytes, Callable[[bytes], bytes | None]] = {
-            b"G": self._write_all_registers,
-            b"p": self._read_register,
-            b"P": self._write_register,
-            b"m": self._read_memory,
-            b"M": self._write_memory_hex,
-            b"X": self._write_memory_binary,
-            b"c": lambda b: self._resume(step=False, addr=b),
-            b"s": lambda b: self._resume(step=True, addr=b),
-            b"C": lambda b: self._resume(step=False, addr=b.partition(b";")[2]),
-            b"S": lambda b: self._resume(step=True, addr=b.partition(b";")[2]),
-            b"Z": lambda b: self._debug_point(b, insert=True),
-            b"z": lambda b: self._debug_point(b, insert=False),
-            b"q": self._query,
-            b"Q": self._set,
-            b"v": self._v_packet,
-            b"D": self._detach,
-            b"k": self._kill,
-        }
-        handler = handlers.get(cmd)
-        return handler(body) if handler else b""
+        handler = self._handlers.get(packet[:1])
+        return handler(packet[1:]) if handler else b""  # empty: "not supported", as the protocol says
 
     # -- registers -----------------------------------------------------------------------------
     def _read_all_registers(self) -> bytes:

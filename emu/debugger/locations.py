@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from emu.debugger import expr
+from emu.debugger import expr, frames
 from emu.debugger.errors import DebuggerError
 
 if TYPE_CHECKING:
@@ -22,14 +22,21 @@ _IDENT = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.$]*$")
 
 
 def after_prologue(shell: CommandShell, addr: int, size: int) -> int:
-    """The first address of ``[addr, addr+size)`` on a different source line than ``addr``."""
+    """Where ``break FUNCTION`` goes: the first line start after the prologue's stores and ``s0`` set-up.
+
+    A function without a prologue (a leaf, or shrink-wrapped code that tests its
+    arguments first) breaks at its first instruction, as GDB does.
+    """
     elf = shell.machine.elf
-    first = elf.line_for(addr)
-    if first is None:
+    try:
+        code = shell.read_mem(addr, min(max(size, 2), 128))
+    except DebuggerError:
         return addr
-    for a in range(addr + 2, addr + max(size, 2), 2):
-        where = elf.line_for(a)
-        if where is not None and where != first and shell.sources.is_line_start(elf, a):
+    end = frames.prologue_end(shell.disassembler.decode(code, addr))
+    if end is None:
+        return addr
+    for a in range(end, addr + max(size, 2), 2):
+        if shell.sources.is_line_start(elf, a):
             return a
     return addr
 
@@ -44,16 +51,22 @@ def current_file(shell: CommandShell) -> str:
     return where[0]
 
 
+def source_file(shell: CommandShell, name: str) -> str:
+    """The line table's path for ``name`` (a base name or a path suffix)."""
+    for f in shell.machine.elf.source_files():
+        if f == name or f.endswith("/" + name) or shell.sources.short(f) == name:
+            return f
+    raise DebuggerError(f"No source file named {name}.")
+
+
 def line_address(shell: CommandShell, file: str, line: int) -> int:
     """The lowest address of ``file:line`` or of the next line that has code (as GDB moves a breakpoint)."""
-    elf = shell.machine.elf
-    if not any(f == file or f.endswith("/" + file) or shell.sources.short(f) == file for f in elf.source_files()):
-        raise DebuggerError(f'No source file named {file}.')
+    path = source_file(shell, file)
     for candidate in range(line, line + 50):
-        addrs = elf.addresses_for_line(file, candidate)
+        addrs = shell.machine.elf.addresses_for_line(path, candidate)
         if addrs:
             return min(addrs)
-    raise DebuggerError(f'Line {line} in file "{file}" has no code.')
+    raise DebuggerError(f'Line {line} in file "{shell.sources.short(path)}" has no code.')
 
 
 def resolve(shell: CommandShell, text: str) -> int:

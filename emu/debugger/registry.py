@@ -68,15 +68,12 @@ class Registry:
         hits = [c for name, c in self.commands.items() if name.startswith(word)]
         if len(hits) == 1:
             return hits[0]
-        what = f'"{self.prefix} {word}"' if self.prefix else f'"{word}"'
-        if not hits:
-            if self.prefix:
-                return self._undefined_sub(word)
-            raise DebuggerError(f'Undefined command: {what}.  Try "help".')
-        raise DebuggerError(f"Ambiguous command {what}: {', '.join(sorted(c.name for c in hits))}.")
-
-    def _undefined_sub(self, word: str) -> Command:
-        raise DebuggerError(f'Undefined {self.prefix} command: "{word}".  Try "help {self.prefix}".')
+        if hits:
+            what = f"{self.prefix} {word}" if self.prefix else word
+            raise DebuggerError(f"Ambiguous command \"{what}\": {', '.join(sorted(c.name for c in hits))}.")
+        if self.prefix:
+            raise DebuggerError(f'Undefined {self.prefix} command: "{word}".  Try "help {self.prefix}".')
+        raise DebuggerError(f'Undefined command: "{word}".  Try "help".')
 
     def __iter__(self) -> Iterator[Command]:
         return iter(self.commands[n] for n in self.names())

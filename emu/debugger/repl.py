@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,15 +48,26 @@ def _history() -> History:
 
 
 def run_command(shell: CommandShell, line: str) -> bool:
-    """Execute ``line`` in a worker thread; Ctrl-C meanwhile stops the machine, not the shell."""
+    """Execute ``line`` in a worker thread; Ctrl-C meanwhile stops the machine, not the shell.
+
+    The wait polls an Event with ``time.sleep``: a ``Thread.join`` interrupted by
+    KeyboardInterrupt can mark a still-running thread as finished (CPython 3.11,
+    bpo-45274), which would let the prompt come back while the command still prints.
+    """
     result: list[bool] = []
-    worker = threading.Thread(target=lambda: result.append(shell.execute(line)), name="npuemu-command",
-                              daemon=True)
-    shell.interrupted.clear()
-    worker.start()
-    while worker.is_alive():
+    done = threading.Event()
+
+    def work() -> None:
         try:
-            worker.join(0.05)
+            result.append(shell.execute(line))
+        finally:
+            done.set()
+
+    shell.interrupted.clear()
+    threading.Thread(target=work, name="npuemu-command", daemon=True).start()
+    while not done.is_set():
+        try:
+            time.sleep(0.02)
         except KeyboardInterrupt:
             shell.interrupt()
     shell.interrupted.clear()

@@ -74,14 +74,23 @@ class NpuDevice(MmioDevice):
         self._spad[:] = 0
         self._acc[:] = 0
         self.r = dict.fromkeys(RW_REGS.values(), 0)
+        self.trace.clear()
+        self.totals = dict.fromkeys(COUNTERS, 0)
+        self.lifetime = dict.fromkeys(COUNTERS, 0)  # counters before the last CTRL.RESET, for --stats
+        self.reset_ns = self.clock.now_ns()
         self._soft_reset()
 
     def _soft_reset(self) -> None:
-        """CTRL.RESET: drop the queue, errors, interrupts and counters; keep memories and ring setup."""
+        """CTRL.RESET: drop the queue, errors, interrupts and counters; keep memories and ring setup.
+
+        The trace and the lifetime totals behind ``stats_lines`` survive: they describe the run.
+        """
+        now = self.clock.now_ns()
+        for name, value in self._counter_values(now).items():
+            self.lifetime[name] += value
         for event in self._events:
             self.clock.cancel(event)
         self._events.clear()
-        now = self.clock.now_ns()
         self.r["RING_TAIL"] = 0
         self.head = 0  # completed descriptors (free-running u32)
         self.fetched = 0  # descriptors executed functionally
@@ -93,7 +102,6 @@ class NpuDevice(MmioDevice):
         self.error_visible = False
         self.totals = dict.fromkeys(COUNTERS, 0)
         self.totals["energy_pj"] = 0.0
-        self.trace.clear()
         self.irq.set(False)
 
     # -- virtual-time progress -------------------------------------------------------------
@@ -267,10 +275,11 @@ class NpuDevice(MmioDevice):
             self._doorbell()
 
     def _counter(self, name: str, now: int) -> int:
+        cycles = self.costs.cycles_in(max(0, now - self.reset_ns))  # a guest may move mtime backwards
         if name == "cycles":
-            return self.costs.cycles_in(now - self.reset_ns)
+            return cycles
         if name == "energy_pj":
-            idle = max(0, self.costs.cycles_in(now - self.reset_ns) - self.totals["busy_cycles"])
+            idle = max(0, cycles - self.totals["busy_cycles"])
             return int(self.totals["energy_pj"] + idle * self.config.energy.idle_cycle)
         return self.totals[name]
 
@@ -281,6 +290,7 @@ class NpuDevice(MmioDevice):
             "r": self.r, "head": self.head, "fetched": self.fetched, "inflight": list(self.inflight),
             "last_end_ns": self.last_end_ns, "reset_ns": self.reset_ns, "int_status": self.int_status,
             "error": self.error, "error_visible": self.error_visible, "totals": self.totals,
+            "lifetime": self.lifetime,
         })
 
     def set_state(self, state: Any) -> None:
@@ -300,7 +310,7 @@ class NpuDevice(MmioDevice):
         self.last_end_ns, self.reset_ns = state["last_end_ns"], state["reset_ns"]
         self.int_status = state["int_status"]
         self.error, self.error_visible = state["error"], state["error_visible"]
-        self.totals = state["totals"]
+        self.totals, self.lifetime = state["totals"], state["lifetime"]
         for end, _, irq in self.inflight:
             if irq:
                 self._schedule(end)
@@ -372,8 +382,12 @@ class NpuDevice(MmioDevice):
         return self._acc
 
     def counters(self) -> dict[str, int]:
+        """The counter registers' values now (since the last reset)."""
         now = self.clock.now_ns()
         self._retire(now)
+        return self._counter_values(now)
+
+    def _counter_values(self, now: int) -> dict[str, int]:
         return {name: self._counter(name, now) for name in COUNTERS}
 
     @staticmethod
@@ -381,8 +395,8 @@ class NpuDevice(MmioDevice):
         return regs.decode_descriptor(data)
 
     def stats_lines(self) -> list[str]:
-        """The CLI's ``--stats`` lines."""
-        c = self.counters()
+        """The CLI's ``--stats`` lines: totals over the whole run, CTRL.RESETs included."""
+        c = {name: value + self.lifetime[name] for name, value in self.counters().items()}
         seconds = max(c["cycles"], 1) / (self.config.npu_mhz * 1e6)
         util = c["busy_cycles"] / max(c["cycles"], 1)
         return [

@@ -14,7 +14,6 @@ import numpy as np
 from emu.npu_device.fault import NpuFault
 
 F32_EXACT = 1 << 24  # every integer of magnitude <= 2^24 is a float32
-F64_EXACT = 1 << 53
 INT8_BOUND = 128  # max |x| of an int8
 INT4_BOUND = 8
 MASK64 = (1 << 64) - 1
@@ -26,13 +25,11 @@ def exact_matmul(a: np.ndarray, b: np.ndarray, bound_a: int, bound_b: int) -> np
     Every partial sum of a depth-L dot product of values bounded by bound_a and
     bound_b is an integer of magnitude <= L*bound_a*bound_b, so float32 is exact
     (in any summation order, with or without FMA) while that is <= 2^24 and float64
-    while it is <= 2^53.
+    while it is <= 2^53 (a depth of 2^39: more than any on-chip operand can hold).
     """
     depth = a.shape[1]
     worst = depth * bound_a * bound_b
     dtype = np.float32 if worst <= F32_EXACT else np.float64
-    if worst > F64_EXACT:  # pragma: no cover - needs > 2^39 elements of depth
-        raise NpuFault("BAD_ARG", "product depth too large to compute exactly")
     return as_int32(np.matmul(a.astype(dtype), b.astype(dtype)), worst)
 
 
@@ -69,7 +66,7 @@ class TileStore:
         self.count, self.rows, self.cols = tiles, rows, cols
         self.weights = np.zeros((tiles, rows, cols), dtype=np.int8)
         self.int4 = np.zeros(tiles, dtype=bool)
-        self._cache: dict[tuple[int, int, int, str], np.ndarray] = {}
+        self._cache: dict[tuple[int, int, int, type], np.ndarray] = {}
         self._workspace: dict[str, np.ndarray] = {}
 
     def reset(self) -> None:
@@ -120,7 +117,7 @@ class TileStore:
 
     def matrix_float(self, tile: int, k: int, n: int, dtype: type) -> np.ndarray:
         """The matrix as float32/float64 for BLAS, cached until the tiles are next written."""
-        key = (tile, k, n, np.dtype(dtype).char)
+        key = (tile, k, n, dtype)
         mat = self._cache.get(key)
         if mat is None:
             mat = self._cache[key] = np.ascontiguousarray(self.matrix(tile, k, n), dtype=dtype)
