@@ -195,45 +195,46 @@ def _symbols(elf: ELFFile) -> tuple[list[Symbol], int | None, int | None]:
 
 
 def _line_table(elf: ELFFile) -> LineTable:
+    """The statement rows of .debug_line as GDB uses them: where several rows share an address
+    the last one wins, and a row covers up to the next row or end of sequence."""
     table = LineTable()
     if not elf.has_dwarf_info():
         return table
     dwarf = elf.get_dwarf_info()
-    rows: list[tuple[int, str, int, bool]] = []
+    rows: dict[int, tuple[str, int]] = {}
+    boundaries: set[int] = set()
     for cu in dwarf.iter_CUs():
         lp = dwarf.line_program_for_CU(cu)
         if lp is None:
             continue
-        header = lp.header
-        files = header["file_entry"]
-        dirs = header["include_directory"]
-        version = header["version"]
+        names = _file_names(lp.header)
         for entry in lp.get_entries():
             st = entry.state
             if st is None:
                 continue
-            idx = st.file if version >= 5 else st.file - 1
-            name = "?"
-            if 0 <= idx < len(files):
-                fe = files[idx]
-                name = fe.name.decode(errors="replace") if isinstance(fe.name, bytes) else str(fe.name)
-                d = fe.dir_index if version >= 5 else fe.dir_index - 1
-                if not os.path.isabs(name) and 0 <= d < len(dirs):
-                    dname = dirs[d].decode(errors="replace") if isinstance(dirs[d], bytes) else str(dirs[d])
-                    name = os.path.join(dname, name)
-            rows.append((st.address, os.path.normpath(name), st.line, st.end_sequence))
-    rows.sort(key=lambda r: (r[0], not r[3]))
-    # Keep the last row per address (GCC emits several), close each run at its end_sequence.
-    for i, (addr, name, line, end) in enumerate(rows):
-        if end:
-            if table.addrs and table.ends[-1] > addr:
-                table.ends[-1] = addr
-            continue
-        if table.addrs and table.addrs[-1] == addr:
-            table.rows[-1] = (name, line)
-            continue
-        nxt = rows[i + 1][0] if i + 1 < len(rows) else addr + 4
+            boundaries.add(st.address)
+            if st.end_sequence or not st.is_stmt:
+                continue
+            rows[st.address] = (names.get(st.file, "?"), st.line)
+    edges = sorted(boundaries)
+    for addr in sorted(rows):
+        i = bisect.bisect_right(edges, addr)
         table.addrs.append(addr)
-        table.rows.append((name, line))
-        table.ends.append(nxt)
+        table.rows.append(rows[addr])
+        table.ends.append(edges[i] if i < len(edges) else addr + 4)
     return table
+
+
+def _file_names(header) -> dict[int, str]:
+    """DWARF file index -> path (indices start at 1 before DWARF 5, at 0 from 5 on)."""
+    files, dirs = header["file_entry"], header["include_directory"]
+    first = 0 if header["version"] >= 5 else 1
+    out = {}
+    for i, fe in enumerate(files):
+        name = fe.name.decode(errors="replace") if isinstance(fe.name, bytes) else str(fe.name)
+        d = fe.dir_index if header["version"] >= 5 else fe.dir_index - 1
+        if not os.path.isabs(name) and 0 <= d < len(dirs):
+            dname = dirs[d].decode(errors="replace") if isinstance(dirs[d], bytes) else str(dirs[d])
+            name = os.path.join(dname, name)
+        out[i + first] = os.path.normpath(name)
+    return out

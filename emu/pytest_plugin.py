@@ -38,12 +38,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="instruction budget of each run_until/expect (default: 50000000)")
     group.addoption("--npuemu-timeout", metavar="SECONDS", type=float, default=None,
                     help="virtual-time limit of each run_until/expect, in emulated seconds (default: 10)")
+    group.addoption("--npuemu-host-timeout", metavar="SECONDS", type=float, default=None,
+                    help="host-time safety net of each run_until/expect, against hangs (default: 120)")
     group.addoption("--npuemu-tail-lines", metavar="N", type=int, default=None,
                     help="console lines shown in failure reports (default: 20)")
     parser.addini("npuemu_firmware_dir", "directory relative ELF paths are resolved against "
                   "(relative to the ini file)", type="paths", default=[])
     parser.addini("npuemu_max_insns", "default instruction budget of run_until/expect", default="")
     parser.addini("npuemu_timeout", "default virtual-time limit of run_until/expect (seconds)", default="")
+    parser.addini("npuemu_host_timeout", "host-time safety net of run_until/expect (seconds)", default="")
     parser.addini("npuemu_tail_lines", "console lines shown in failure reports", default="")
 
 
@@ -70,6 +73,7 @@ def npuemu_defaults(pytestconfig: pytest.Config) -> dict[str, Any]:
     """Boot options every machine gets unless the test passes its own (from the CLI/ini)."""
     settings = {"max_insns": _setting(pytestconfig, "max_insns", int),
                 "timeout": _setting(pytestconfig, "timeout", float),
+                "host_timeout": _setting(pytestconfig, "host_timeout", float),
                 "tail_lines": _setting(pytestconfig, "tail_lines", int)}
     return {key: value for key, value in settings.items() if value is not None}
 

@@ -22,19 +22,24 @@ if TYPE_CHECKING:
     import os
 
     from emu.clock import Event
+    from emu.elf_loader import Symbol
     from emu.machine import Machine, Stop
 
 DEFAULT_MAX_INSNS = 50_000_000   # per run_until/expect call; about 2 s of host time
 DEFAULT_TIMEOUT = 10.0           # virtual seconds per call; wfi sleeps skip ahead, so this is cheap
 DEFAULT_TAIL_LINES = 20
+# A safety net, not a test timeout: instructions that trap cost far more host time than others,
+# so a firmware stuck in a trap loop can take minutes to use up its instruction budget.  Hitting
+# this fails the test (with the report) instead of hanging CI; it is the only host-time bound.
+DEFAULT_HOST_TIMEOUT = 120.0
 # Console matching runs on every byte the firmware prints while the text since the last match is
 # short (a prompt without a newline stops the run right after its last byte); past this size only
 # on newlines, so long outputs do not cost a regex search per byte.
 EAGER_MATCH_WINDOW = 4096
 WFI = 0x10500073
 
-__all__ = ["Console", "FirmwareError", "FirmwareMachine", "FirmwareSnapshot", "DEFAULT_MAX_INSNS",
-           "DEFAULT_TIMEOUT", "parse_size"]
+__all__ = ["Console", "FirmwareError", "FirmwareMachine", "FirmwareSnapshot", "DEFAULT_HOST_TIMEOUT",
+           "DEFAULT_MAX_INSNS", "DEFAULT_TIMEOUT", "parse_size"]
 
 
 class FirmwareError(AssertionError):
@@ -191,12 +196,14 @@ class FirmwareMachine:
     def __init__(self, elf: str | os.PathLike, *, args: tuple[str, ...] | list[str] = (),
                  ram: int | str | None = None, deterministic: bool = True,
                  max_insns: int = DEFAULT_MAX_INSNS, timeout: float = DEFAULT_TIMEOUT,
-                 tail_lines: int = DEFAULT_TAIL_LINES, **machine_options: Any) -> None:
+                 host_timeout: float = DEFAULT_HOST_TIMEOUT, tail_lines: int = DEFAULT_TAIL_LINES,
+                 **machine_options: Any) -> None:
         from emu.machine import Machine  # unicorn is heavy: the plugin imports this module lazily
 
         self.path = Path(elf)
         self.max_insns = max_insns
         self.timeout = timeout
+        self.host_timeout = host_timeout
         self.tail_lines = tail_lines
         self.uart = Console(self)
         if ram is not None:
@@ -258,7 +265,7 @@ class FirmwareMachine:
             raise ValueError(f"symbol {name!r} is {sym.size} bytes, not a scalar")
         self.machine.write_mem(sym.addr, (value & ((1 << (8 * sym.size)) - 1)).to_bytes(sym.size, "little"))
 
-    def _symbol(self, name: str):
+    def _symbol(self, name: str) -> Symbol:
         elf = self.machine.elf
         sym = elf.lookup(name) if elf is not None else None
         if sym is None:
@@ -324,7 +331,7 @@ class FirmwareMachine:
         self.uart._armed = console
         self.uart.matched = None
         try:
-            stop = self.machine.run(max_insns=budget)
+            stop = self.machine.run(max_insns=budget, timeout=self.host_timeout)
         finally:
             self.uart._armed = None
             clock.cancel(deadline)
@@ -354,6 +361,9 @@ class FirmwareMachine:
         if stop.reason is StopReason.INTERRUPTED and self._timed_out:
             idle = " (sleeping in wfi: nothing left to wake it)" if self._after_wfi() else ""
             return f"not reached within {seconds:g} s of virtual time (timeout){idle}"
+        if stop.reason is StopReason.TIMEOUT:
+            return (f"the host-time safety net ({self.host_timeout:g} s, --npuemu-host-timeout) ran out "
+                    f"after {self.machine.insn_count:,} instructions: a trap loop or a very slow run")
         if stop.reason is StopReason.FATAL:
             return stop.message.splitlines()[0]
         return f"stopped by a {stop.reason.value} at {self.machine.symbol_name(stop.pc)} first"

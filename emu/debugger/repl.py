@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,11 @@ def _history() -> History:
 def run_command(shell: CommandShell, line: str) -> bool:
     """Execute ``line`` in a worker thread; Ctrl-C meanwhile stops the machine, not the shell.
 
-    The wait polls an Event with ``time.sleep``: a ``Thread.join`` interrupted by
-    KeyboardInterrupt can mark a still-running thread as finished (CPython 3.11,
-    bpo-45274), which would let the prompt come back while the command still prints.
+    While the command runs, SIGINT calls :meth:`CommandShell.interrupt` instead of raising
+    KeyboardInterrupt, so a Ctrl-C at any moment (even before the worker starts) stops the
+    firmware and nothing else.  The main thread polls an Event rather than ``Thread.join``:
+    a join interrupted by a signal can mark a running thread as finished (CPython 3.11,
+    bpo-45274), and the prompt would come back while the command still prints.
     """
     result: list[bool] = []
     done = threading.Event()
@@ -64,12 +66,15 @@ def run_command(shell: CommandShell, line: str) -> bool:
             done.set()
 
     shell.interrupted.clear()
-    threading.Thread(target=work, name="npuemu-command", daemon=True).start()
-    while not done.is_set():
-        try:
-            time.sleep(0.02)
-        except KeyboardInterrupt:
-            shell.interrupt()
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, lambda _sig, _frame: shell.interrupt()) if in_main else None
+    try:
+        threading.Thread(target=work, name="npuemu-command", daemon=True).start()
+        while not done.wait(0.05):
+            pass
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     shell.interrupted.clear()
     return bool(result and result[0])
 
@@ -94,7 +99,10 @@ class Repl:
             except EOFError:
                 self.shell.out("quit")
                 break
-            run_command(self.shell, line)
+            try:
+                run_command(self.shell, line)
+            except KeyboardInterrupt:
+                continue  # Ctrl-C between the prompt and the command: nothing was running
         return self.shell.quit_requested or 0
 
 

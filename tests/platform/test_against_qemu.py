@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ARCHES
 from npuemu_cli import run_npuemu
 from support.qemu import run_qemu
+
+ARCHES = ("rv32", "rv64")
 
 # (app, firmware args, stdin).  semihost_files is not here on purpose: QEMU lets the guest open any host
 # file, npuemu only below --semihost-root (tests/platform/test_semihosting.py).

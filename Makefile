@@ -1,0 +1,62 @@
+# npuemu: the two commands are `make run` and `make test`; everything else is set up on the way.
+#
+#   make setup      RISC-V toolchain, picolibc, QEMU, gdb-multiarch, tmux (apt) + .venv
+#   make firmware   all firmware apps for rv32 and rv64 into build/firmware/<arch>/<app>.elf
+#   make run        boot the demo app ($(DEMO) on $(DEMO_ARCH)) in npuemu
+#   make test       the whole test suite (pytest -n auto); PYTEST_ARGS='-k traps' to narrow it
+#   make bench      benchmarks (python -m bench)
+#   make lint       ruff check
+#   make clean      remove build/ (make distclean also removes .venv)
+
+SHELL        := /bin/bash
+PYTHON       ?= python3
+VENV         := .venv
+VENV_BIN     := $(VENV)/bin
+VENV_STAMP   := $(VENV)/.npuemu-installed
+BUILD_DIR    := build
+FIRMWARE_DIR := $(BUILD_DIR)/firmware
+
+# The app `make run` boots (the NPU demo will replace hello).
+DEMO         ?= hello
+DEMO_ARCH    ?= rv32
+RUN_ARGS     ?=              # npuemu options for `make run`, e.g. RUN_ARGS=--stats
+PYTEST_ARGS  ?=
+
+.PHONY: all setup toolchain venv firmware run test bench lint clean distclean
+.DEFAULT_GOAL := all
+
+all: firmware
+
+setup: toolchain venv
+
+toolchain:
+	@$(PYTHON) toolchain/ensure_toolchain.py --quiet
+
+venv: $(VENV_STAMP)
+
+# Re-installed only when pyproject.toml changes (or the venv is gone).
+$(VENV_STAMP): pyproject.toml | toolchain
+	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+firmware: setup
+	@$(MAKE) --no-print-directory -s -f firmware/Makefile BUILD_DIR=$(FIRMWARE_DIR)
+
+run: firmware
+	$(VENV_BIN)/npuemu run $(RUN_ARGS) $(FIRMWARE_DIR)/$(DEMO_ARCH)/$(DEMO).elf
+
+test: firmware
+	$(VENV_BIN)/pytest -n auto $(PYTEST_ARGS)
+
+bench: firmware
+	$(VENV_BIN)/python -m bench
+
+lint: venv
+	$(VENV_BIN)/ruff check .
+
+clean:
+	rm -rf $(BUILD_DIR)
+
+distclean: clean
+	rm -rf $(VENV)

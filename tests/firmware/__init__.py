@@ -1,0 +1,1 @@
+"""Firmware integration tests written with the npuemu pytest plugin (a package: unique module names)."""

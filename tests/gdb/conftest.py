@@ -1,0 +1,152 @@
+"""Fixtures for the GDB stub tests: an in-process stub on a socket pair, and real gdb sessions.
+
+Every test module here sets ``pytestmark = pytest.mark.gdb``.  The in-process fixture joins the stub's
+thread with a timeout and fails if it is still alive, which is how "never
+hangs" is checked; the gdb-multiarch helper runs gdb with ``-batch`` under a
+timeout and always kills the emulator it started.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from gdb_rsp import RspClient
+
+from emu import Machine
+from emu.debugger.gdbstub import GdbStub
+
+GDB = shutil.which("gdb-multiarch")
+ROOT = Path(__file__).resolve().parents[2]
+FIRMWARE = ROOT / "build" / "firmware"
+
+
+@dataclass
+class StubRun:
+    """A stub serving one socket-pair client in a thread."""
+
+    machine: Machine
+    client: RspClient
+    thread: threading.Thread
+    result: dict
+
+    def wait(self, timeout: float = 10.0) -> int:
+        """The stub's return value; fails if it has not finished within ``timeout``."""
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the stub did not finish"
+        assert "error" not in self.result, self.result.get("error")
+        return self.result["status"]
+
+
+def start_stub(machine: Machine, log: list[str] | None = None) -> StubRun:
+    server, client = socket.socketpair()
+    result: dict = {}
+
+    def serve() -> None:
+        try:
+            result["status"] = GdbStub(machine, server, log=log.append if log is not None else None).serve()
+        except BaseException as exc:  # noqa: BLE001 - reported by StubRun.wait
+            result["error"] = repr(exc)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return StubRun(machine, RspClient(client), thread, result)
+
+
+@pytest.fixture
+def stub(firmware) -> Iterator:
+    """``stub("hello", "rv64")`` -> a :class:`StubRun` on a fresh Machine."""
+    runs: list[StubRun] = []
+
+    def make(app: str = "hello", arch: str = "rv32") -> StubRun:
+        run = start_stub(Machine.from_elf(firmware(app, arch)))
+        runs.append(run)
+        return run
+
+    yield make
+    for run in runs:
+        run.client.sock.close()
+        run.wait()
+
+
+# -- real gdb sessions --------------------------------------------------------------------------------
+
+
+@dataclass
+class GdbResult:
+    output: str       # gdb's stdout + stderr
+    emu_stdout: str
+    emu_stderr: str
+    emu_status: int | None
+
+
+def start_emulator(elf: Path) -> tuple[subprocess.Popen, int]:
+    """``npuemu run --gdb 127.0.0.1:0 ELF``; returns the process and the port it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "emu.cli", "run", "--gdb", "127.0.0.1:0", str(elf)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert proc.stderr is not None
+    line = proc.stderr.readline().decode()
+    match = re.fullmatch(r"npuemu: waiting for gdb on 127\.0\.0\.1:(\d+)\n", line)
+    if not match:
+        proc.kill()
+        pytest.fail(f"no 'waiting for gdb' line from npuemu: {line!r}")
+    return proc, int(match.group(1))
+
+
+def run_gdb(elf: Path, *commands: str, timeout: float = 30.0, python: str | None = None) -> GdbResult:
+    """One ``gdb-multiarch -batch`` session against a fresh emulator, ``commands`` as ``-ex``.
+
+    ``python`` is a gdb Python script run (with ``source``) right after connecting.
+    """
+    if GDB is None:
+        pytest.skip("gdb-multiarch is not installed")
+    proc, port = start_emulator(elf)
+    args = [GDB, "-batch", "-nx", "-ex", "set confirm off", "-ex", "set pagination off",
+            "-ex", f"target remote 127.0.0.1:{port}"]
+    script = None
+    if python is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+            f.write(python)
+        script = Path(f.name)
+        args += ["-ex", f"source {script}"]
+    for command in commands:
+        args += ["-ex", command]
+    args.append(str(elf))
+    try:
+        try:
+            gdb = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            printed = b"".join(x if isinstance(x, bytes) else (x or "").encode() for x in (exc.stdout, exc.stderr))
+            pytest.fail(f"gdb session timed out; it printed:\n{printed.decode(errors='replace')}")
+        output = gdb.stdout + gdb.stderr
+        try:
+            out, err = proc.communicate(timeout=10)
+            status: int | None = proc.returncode
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            status = None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if script is not None:
+            script.unlink(missing_ok=True)
+    result = GdbResult(output, out.decode(errors="replace"), err.decode(errors="replace"), status)
+    assert "Traceback" not in result.emu_stderr, result.emu_stderr
+    return result
+
+
+@pytest.fixture
+def gdb_session():
+    return run_gdb
+
