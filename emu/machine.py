@@ -13,6 +13,7 @@ request, with virtual time derived from the exact instruction count.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ SEMIHOST_POST = 0x40705013  # srai x0, x0, 7
 NEVER = 1                   # an `until` address the CPU can never reach (PCs are even)
 REALTIME_SLICE_US = 20_000  # longest slice without an event: bounds Ctrl-C and stdin latency
 DETERMINISTIC_QUANTUM = 200_000
-TRAP_STORM_LIMIT = 64       # traps in a row at the handler's own first instruction
+TRAP_STORM_LIMIT = 64       # identical faults in a row that mean "no progress"
+REPEATABLE_FAULTS = frozenset({1, 2, 4, 5, 6, 7})  # access, illegal, misaligned; not ecall or page faults
 
 
 class StopReason(Enum):
@@ -146,6 +148,7 @@ class Machine:
         self._last_trap_key: tuple[int, int] | None = None
         self._slice_deadline_ns: int | None = None
         self._in_slice = False
+        self._emu_thread: int | None = None
         self._csr_hooks: dict[int, int] = {}
         self._csr_sites: dict[int, csr_sites.CsrInsn] = {}
         self._boot = None
@@ -306,8 +309,12 @@ class Machine:
 
     # -- run control -----------------------------------------------------------------------
     def request_stop(self) -> None:
-        """Stop a running :meth:`run` soon; safe from any thread (Ctrl-C, gdb's 0x03)."""
+        """Stop a running :meth:`run` soon; safe from any thread (Ctrl-C, gdb's 0x03) and from a
+        device or hook callback on the emulation thread."""
         self._stop_requested = True
+        if self._in_slice and threading.get_ident() == self._emu_thread:
+            self._kick()  # inside a callback: emu_stop would replay the current instruction
+            return
         if self.counter.enabled:
             self.counter.stop_now()
         self.uc.emu_stop()
@@ -324,7 +331,12 @@ class Machine:
         return self._run(max_insns=max_insns, timeout=timeout, stepping=False)
 
     def _run(self, max_insns: int | None, timeout: float | None, stepping: bool) -> Stop:
+        # A fatal condition is reported once; running again tries again (the user may have fixed
+        # the cause: fed input, changed a register, restored a snapshot).
         self._stop_requested = False
+        self._fatal = None
+        self._storm = 0
+        self._emu_thread = threading.get_ident()
         limit = self.counter.count + max_insns if max_insns is not None else None
         host_deadline = time.monotonic() + timeout if timeout is not None else None
         self.debug.skip_once = self.cpu.pc  # resuming from a breakpoint executes its instruction
@@ -525,20 +537,22 @@ class Machine:
         self._trap(cause, epc, tval)
 
     def _trap(self, cause: int, epc: int, tval: int) -> None:
-        """Trap entry, watching for the two ways firmware can trap forever without progress:
-        the handler faulting at its own first instruction, and a handler that returns to a
-        fetch fault (a jump into nothing) again and again."""
-        handler = self.cpu._vector(self.cpu.read("mtvec"), cause, False)
+        """Trap entry, watching for firmware that traps forever without progress: the same fault
+        at the same instruction again and again (a handler that faults itself, or returns to a
+        jump into nothing).  ecall/ebreak loops and page faults are legitimate repetition."""
         key = (cause, epc)
-        if epc == handler or (cause == CAUSE_FETCH_ACCESS and key == self._last_trap_key):
+        if cause in REPEATABLE_FAULTS and key == self._last_trap_key:
             self._storm += 1
         else:
             self._storm = 0
         self._last_trap_key = key
         self.cpu.take_trap(cause, epc, tval)
         if self._storm >= TRAP_STORM_LIMIT:
-            where = f"the trap handler at {self.symbol_name(handler)} itself faults" if epc == handler \
-                else f"the firmware keeps jumping into nothing at {epc:#x} (its trap handler returns there)"
+            handler = self.cpu.pc
+            where = (f"the trap handler at {self.symbol_name(handler)} itself faults" if epc == handler
+                     else f"the same fault repeats at {self.symbol_name(epc)}")
+            if cause == CAUSE_FETCH_ACCESS and epc != handler:
+                where = f"the firmware keeps jumping into nothing at {epc:#x} (its trap handler returns there)"
             self._fatal = f"trap storm: {where} ({EXCEPTION_NAMES.get(cause, cause)}, tval={tval:#x})"
             self.uc.emu_stop()
 

@@ -51,6 +51,8 @@ def restore_snapshot(machine: Machine, snap: Snapshot) -> None:
     machine.clock.set_state(snap.clock)
     for device, state in zip(machine.devices, snap.devices, strict=True):
         device.set_state(state)
+    machine._fatal = None
+    machine._storm = 0
     machine.exited = snap.exited
     machine.exit_code = snap.exit_code
     machine.cpu.last_trap = snap.last_trap

@@ -410,10 +410,6 @@ class FirmwareMachine:
 
     def restore(self, snap: FirmwareSnapshot) -> None:
         self.machine.restore(snap.state)
-        # WORKAROUND: Machine.restore keeps a fatal stop (trap storm) latched, so every later run
-        # would stop at once; a restored state never had it.  Remove when Machine.restore resets it.
-        self.machine._fatal = None
-        self.machine._storm = 0
         self.uart._out[:] = snap.output
         self.uart._err[:] = snap.stderr
         self.uart._cursor = snap.cursor

@@ -304,7 +304,9 @@ def _step_one_line(shell: CommandShell, over: bool, forward_only: bool) -> bool:
         pc = shell.pc
         where = elf.line_for(pc)
         if where is None:
-            shell.location_line(pc)  # returned into code without lines (the startup code)
+            if shell.function_of(pc) == start_func:
+                continue  # an instruction the line table does not cover, still in this function
+            shell.location_line(pc)  # returned into code without lines
             return True
         if where != start_line and shell.sources.is_line_start(elf, pc):
             if forward_only and pc < start_pc and shell.function_of(pc) == start_func:

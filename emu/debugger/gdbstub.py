@@ -23,7 +23,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from emu.debugger.commands import CommandShell
 from emu.debugger.gdb_packets import (
@@ -46,17 +45,14 @@ from emu.debugger.gdb_target import (
     target_xml,
 )
 from emu.errors import ConfigError, EmuError
-from emu.machine import Stop, StopReason
-
-if TYPE_CHECKING:
-    from emu.machine import Machine
+from emu.machine import Machine, Stop, StopReason
 
 Log = Callable[[str], None]
 
 # Error replies.  gdb shows only "E" + number, so the numbers follow errno where one fits.
 E_MALFORMED = b"E01"
 E_FAULT = b"E0e"      # EFAULT: memory not backed by RAM
-E_INVALID = b"E16"    # EINVAL: unknown register, bad breakpoint, nothing to do after exit
+E_INVALID = b"E16"    # EINVAL: unknown register, empty watchpoint, an internal error
 E_ANNEX = b"E00"      # qXfer of an object we do not have
 
 SIGINT, SIGTRAP, SIGABRT = 0x02, 0x05, 0x06
@@ -176,7 +172,7 @@ class _Connection:
             if self._log:
                 self._log("gdb <- Ctrl-C")
             self._on_interrupt()
-        elif frame.kind is FrameKind.NACK:
+        elif frame.kind is FrameKind.NACK and not self.no_ack:  # the last reply was garbled: resend
             with self._send_lock:
                 last = self._last_sent
             self._write(last)

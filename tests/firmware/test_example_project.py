@@ -25,8 +25,6 @@ def test_example_project_tests_pass_on_two_workers():
     assert f"rootdir: {EXAMPLE}" in run.stdout  # its own pytest.ini, nothing from this repo's tests/
 
 
-@pytest.mark.xfail(strict=True, reason="emu/__init__.py imports emu.machine (Unicorn, numpy) eagerly; "
-                   "needs a lazy module __getattr__ there")
 def test_plugin_import_does_not_load_the_emulator():
     """Every pytest run in an environment with npuemu installed imports the plugin: it must be cheap."""
     probe = "import sys, emu.pytest_plugin; print(sorted(m for m in ('unicorn', 'numpy') if m in sys.modules))"
