@@ -47,12 +47,16 @@ class DebugHooks:
     def add_breakpoint(self, addr: int) -> None:
         if addr not in self.breakpoints:
             self.breakpoints[addr] = self.uc.hook_add(UC_HOOK_CODE, self._code_hit, begin=addr, end=addr)
+            # Unicorn decides at translation time whether an instruction calls code hooks: code
+            # already translated (run before, or stepped over the breakpoint) must be re-translated.
+            self.uc.ctl_remove_cache(addr, addr + 4)
 
     def remove_breakpoint(self, addr: int) -> bool:
         handle = self.breakpoints.pop(addr, None)
         if handle is None:
             return False
         self.uc.hook_del(handle)
+        self.uc.ctl_remove_cache(addr, addr + 4)
         return True
 
     def _code_hit(self, uc: Uc, addr: int, size: int, _user: object) -> None:

@@ -159,6 +159,7 @@ def cmd_run(opts: argparse.Namespace) -> int:
     if opts.gdb:
         from emu.debugger.gdbstub import serve_gdb
 
+        machine.start_input()
         return serve_gdb(machine, opts.gdb)
     previous = signal.signal(signal.SIGINT, lambda sig, frame: machine.request_stop())
     start = time.perf_counter()

@@ -20,6 +20,8 @@ READ_EMULATED = {CSR_MIP, 0xC00, 0xC01, 0xC02, 0xC80, 0xC81, 0xC82, 0xB00, 0xB02
 WRITE_WATCHED = {CSR_MSTATUS, CSR_MIE}
 HOOKED_CSRS = READ_EMULATED | WRITE_WATCHED
 MRET, SRET = 0x30200073, 0x10200073
+COUNTER_CSRS = {"cycle": 0xC00, "time": 0xC01, "mtime": 0xC01, "instret": 0xC02, "mcycle": 0xB00,
+                "minstret": 0xB02}
 
 
 @dataclass(frozen=True)

@@ -246,8 +246,9 @@ class Machine:
         key = name.lower().lstrip("$")
         if key in ("mip",):
             return self._mip()
-        if key in ("time", "mtime"):
-            return self.clock.mtime() & self.cpu.mask
+        counter = self._counter_value(csr_sites.COUNTER_CSRS.get(key, -1))
+        if counter is not None:
+            return counter
         return self.cpu.read(key)
 
     def write_reg(self, name: str, value: int) -> None:

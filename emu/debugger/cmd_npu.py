@@ -64,7 +64,7 @@ def npu_queue(shell: CommandShell, arg: str) -> None:
         shell.out("The NPU command queue is empty.")
         return
     shell.out(f"{'#':>5} {'addr':<12}{'op':<14}{'state':<9}{'start ns':>12}{'end ns':>12}  fields")
-    core = {"index", "addr", "op", "state", "start_ns", "end_ns"}
+    core = {"index", "addr", "op", "opcode", "state", "start_ns", "end_ns"}
     for e in entries:
         fields = " ".join(f"{k}={_value(k, v)}" for k, v in e.items() if k not in core)
         start = e.get("start_ns", "")

@@ -214,6 +214,36 @@ def test_npu_inspection(debug, tmp_path) -> None:
     assert "outside" in s("npu dump acc 5:1")
 
 
+def test_npu_queue_and_buffers_after_real_commands(debug) -> None:
+    """Queue two commands the way firmware does (descriptors in DRAM, MMIO stores to the ring
+    registers), then watch them in the shell as the firmware runs on."""
+    from emu.npu_device import regs
+
+    s = debug()
+    m, npu = s.machine, s.machine.npu
+    layouts = {layout.name: layout for layout in regs.LAYOUTS}
+    ring, weights, act = 0x80100000, 0x80101000, 0x80102000
+    m.write_mem(weights, bytes([1, 0xFE, 3, 4, 5, 0xFA]))  # W = [[1, -2, 3], [4, 5, -6]]
+    m.write_mem(act, bytes(range(16)))
+    m.write_mem(ring, layouts["LOAD_WEIGHTS"].pack(dram_addr=weights, tile=2, k=2, n=3, dram_stride=3, tag=7))
+    m.write_mem(ring + 64, layouts["DMA_IN"].pack(dram_addr=act, rows=1, row_bytes=16, dram_stride=16,
+                                                  sram_stride=16))
+    for name, value in (("RING_BASE_LO", ring), ("RING_SIZE", 4), ("CTRL", 1), ("RING_TAIL", 2), ("DOORBELL", 1)):
+        npu.write(regs.REG[name], 4, value)  # the guest's stores, as test setup
+    queue = s("npu queue")
+    assert "LOAD_WEIGHTS" in queue and "DMA_IN" in queue and f"{ring:#x}" in queue
+    s("stepi 5000")  # virtual time passes: the commands complete
+    queue = s("npu queue")
+    assert len(re.findall(r"\bdone\b", queue)) == 2, queue
+    assert re.search(r"^enabled\s+yes$", s("npu status"), re.M)
+    tile = s("npu dump 2 0:2,0:4").splitlines()
+    assert tile[2].split() == ["0:", "1", "-2", "3", "0"] and tile[3].split() == ["1:", "4", "5", "-6", "0"]
+    assert "tile 2   int8" in s("npu tiles") and "min -6 max 5" in s("npu tiles")
+    spad = s("npu dump scratchpad 0:16").splitlines()
+    assert spad[2].split()[1:] == [str(i) for i in range(16)]
+    assert re.search(r"^commands\s+2$", s("npu counters"), re.M)
+
+
 # -- time travel -------------------------------------------------------------------------------------------
 def test_snapshots_and_reverse_stepi(debug) -> None:
     s = debug()

@@ -17,9 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "toolchain"))  # the model tools (not an installed package)
 
-from npu_model import mlp  # noqa: E402 - needs the path above
+from npu_model import cnn, mlp  # noqa: E402 - needs the path above
 
 MODEL_CACHE = ROOT / "build" / "npu_model" / "digits_mlp.npz"
+CNN_CACHE = ROOT / "build" / "npu_model" / "digits_cnn.npz"
 DEMO_MAX_INSNS = 60_000_000  # the demo needs ~20 M on rv32, ~26 M on rv64
 
 
@@ -33,6 +34,12 @@ def npuemu_firmware_dir() -> Path:
 def digits_model() -> tuple[mlp.Digits, mlp.QuantMLP]:
     """The dataset and the quantized model the firmware was built from (the build's cache)."""
     return mlp.build(MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+def cnn_model() -> tuple[mlp.Digits, cnn.QuantCNN]:
+    """The dataset and the quantized CNN npu_cnn was built from."""
+    return cnn.build(CNN_CACHE)
 
 
 @dataclass(frozen=True)
