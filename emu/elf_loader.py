@@ -47,6 +47,7 @@ class LineTable:
 
     addrs: list[int] = field(default_factory=list)
     rows: list[tuple[str, int]] = field(default_factory=list)
+    stmt: list[bool] = field(default_factory=list)  # a statement start (where GDB puts breakpoints)
     # address ranges [start, end) that have line info, to tell "no line" from "nearest line"
     ends: list[int] = field(default_factory=list)
 
@@ -115,8 +116,9 @@ class ElfImage:
     def addresses_for_line(self, file: str, line: int) -> list[int]:
         """Start addresses of the rows for ``file:line`` (file matched by basename or suffix)."""
         out = []
-        for addr, (f, ln) in zip(self._lines.addrs, self._lines.rows, strict=True):
-            if ln == line and (f == file or f.endswith("/" + file) or os.path.basename(f) == file):
+        t = self._lines
+        for addr, (f, ln), stmt in zip(t.addrs, t.rows, t.stmt, strict=True):
+            if stmt and ln == line and (f == file or f.endswith("/" + file) or os.path.basename(f) == file):
                 out.append(addr)
         return sorted(set(out))
 
@@ -195,13 +197,14 @@ def _symbols(elf: ELFFile) -> tuple[list[Symbol], int | None, int | None]:
 
 
 def _line_table(elf: ELFFile) -> LineTable:
-    """The statement rows of .debug_line as GDB uses them: where several rows share an address
-    the last one wins, and a row covers up to the next row or end of sequence."""
+    """The rows of .debug_line as GDB uses them: where several rows share an address the last one
+    wins (a statement row over a non-statement one), and a row covers up to the next row or end
+    of sequence."""
     table = LineTable()
     if not elf.has_dwarf_info():
         return table
     dwarf = elf.get_dwarf_info()
-    rows: dict[int, tuple[str, int]] = {}
+    rows: dict[int, tuple[str, int, bool]] = {}
     boundaries: set[int] = set()
     for cu in dwarf.iter_CUs():
         lp = dwarf.line_program_for_CU(cu)
@@ -213,14 +216,19 @@ def _line_table(elf: ELFFile) -> LineTable:
             if st is None:
                 continue
             boundaries.add(st.address)
-            if st.end_sequence or not st.is_stmt:
+            if st.end_sequence:
                 continue
-            rows[st.address] = (names.get(st.file, "?"), st.line)
+            previous = rows.get(st.address)
+            if previous is not None and previous[2] and not st.is_stmt:
+                continue
+            rows[st.address] = (names.get(st.file, "?"), st.line, bool(st.is_stmt))
     edges = sorted(boundaries)
     for addr in sorted(rows):
         i = bisect.bisect_right(edges, addr)
+        name, line, stmt = rows[addr]
         table.addrs.append(addr)
-        table.rows.append(rows[addr])
+        table.rows.append((name, line))
+        table.stmt.append(stmt)
         table.ends.append(edges[i] if i < len(edges) else addr + 4)
     return table
 
