@@ -67,3 +67,27 @@ def test_bad_options_are_one_line(firmware, bad):
 def test_semihost_root_must_exist(firmware, tmp_path):
     result = run_npuemu("run", "--semihost-root", tmp_path / "nope", firmware("hello", "rv32"))
     assert result.status == 2 and "not a directory" in result.output.decode()
+
+
+def test_ctrl_c_stops_a_run_cleanly(firmware):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "emu.cli", "run", str(firmware("spin", "rv32"))],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert out.decode().strip().splitlines()[-1] == "npuemu: interrupted"
+    assert b"Traceback" not in out
+
+
+def test_bad_npu_config_is_one_line(firmware, tmp_path):
+    bad = tmp_path / "npu.toml"
+    bad.write_text("this is = = not toml")
+    result = run_npuemu("run", "--npu-config", bad, firmware("hello", "rv32"))
+    lines = result.output.decode().strip().splitlines()
+    assert result.status == 2 and len(lines) == 1 and lines[0].startswith("npuemu: ")
