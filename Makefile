@@ -16,10 +16,10 @@ VENV_STAMP   := $(VENV)/.npuemu-installed
 BUILD_DIR    := build
 FIRMWARE_DIR := $(BUILD_DIR)/firmware
 
-# The app `make run` boots (the NPU demo will replace hello).
-DEMO         ?= hello
+# The app `make run` boots: the flagship NPU demo (inference, then on-device learning).
+DEMO         ?= npu_demo
 DEMO_ARCH    ?= rv32
-RUN_ARGS     ?=              # npuemu options for `make run`, e.g. RUN_ARGS=--stats
+RUN_ARGS     ?= --deterministic  # reproducible demo numbers (NPU idle energy follows virtual time)
 PYTEST_ARGS  ?=
 
 .PHONY: all setup toolchain venv firmware run test bench lint clean distclean

@@ -19,7 +19,10 @@ REPEATS = 3
 
 def _measure() -> tuple[float, int, int]:
     """(best host seconds of the inference pass, NPU commands in it, modelled NPU busy ns)."""
+    from emu.npu_device.config import NpuConfig
     from emu.testing import FirmwareMachine
+
+    ns_per_cycle = 1000 / NpuConfig.load(None).npu_mhz
 
     machine = FirmwareMachine(ELF, deterministic=True)
     try:
@@ -34,7 +37,7 @@ def _measure() -> tuple[float, int, int]:
             best = min(best, time.perf_counter() - t0)
             after = machine.npu_counters()
             commands = after["commands"] - before["commands"]
-            busy_ns = (after["busy_cycles"] - before["busy_cycles"]) * 2  # 500 MHz default clock
+            busy_ns = round((after["busy_cycles"] - before["busy_cycles"]) * ns_per_cycle)
         return best, commands, busy_ns
     finally:
         machine.close()

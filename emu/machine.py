@@ -204,6 +204,10 @@ class Machine:
         self.elf = image
         for start, end in image.executable_ranges():
             self._hook_csr_sites(start, end)
+        if any(site.csr in csr_sites.INSN_COUNTERS and not site.is_xret for site in self._csr_sites.values()):
+            # The firmware measures itself with cycle/instret: give it exact counts (what it
+            # reads would otherwise be derived from host time), at the counter's cost in speed.
+            self.enable_counting()
         if image.tohost is not None and self.ram.contains(image.tohost, 8):
             page = image.tohost & ~0xFFF
             self.htif = Htif(self.ram, page, image.tohost, image.fromhost, self.xlen, self._exit, self.stdout_sink)

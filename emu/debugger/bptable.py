@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from emu.debugger.errors import DebuggerError
 from emu.debugger.expr import Node
+
+if TYPE_CHECKING:
+    from emu.machine import Machine
 
 WATCH_KINDS = {"w": "Hardware watchpoint", "r": "Hardware read watchpoint", "a": "Hardware access watchpoint"}
 
@@ -42,7 +45,7 @@ class Point:
 class BreakpointTable:
     """Numbered points; keeps the Machine's breakpoint and watchpoint sets in step with them."""
 
-    def __init__(self, machine: Any) -> None:
+    def __init__(self, machine: Machine) -> None:
         self.machine = machine
         self.points: dict[int, Point] = {}
         self._next = 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ def register(root: Registry, info: Registry) -> None:
                      "is non-zero; no EXPR removes the condition.\n  condition 1 counter > 2"))
     for name, kind in (("watch", "w"), ("rwatch", "r"), ("awatch", "a")):
         verb = {"w": "written (value changes)", "r": "read", "a": "read or written"}[kind]
-        root.add(Command(name, lambda s, a, k=kind: watch_cmd(s, a, k),
+        root.add(Command(name, functools.partial(watch_cmd, kind=kind),
                          f"{name} VAR|ADDR [LEN] -- stop when memory is {verb}.\nVAR watches the variable's "
                          f"size; ADDR watches LEN bytes (4 by default).\n  {name} counter\n  {name} 0x80001000 8",
                          complete="symbol"))
@@ -109,7 +110,7 @@ def condition_cmd(shell: CommandShell, arg: str) -> None:
         shell.out(f"Breakpoint {p.number} now unconditional.")
 
 
-def watch_cmd(shell: CommandShell, arg: str, kind: str) -> None:
+def watch_cmd(shell: CommandShell, arg: str, *, kind: str) -> None:
     words = arg.split()
     if not words:
         raise DebuggerError("Argument required (expression to compute).")
@@ -118,7 +119,7 @@ def watch_cmd(shell: CommandShell, arg: str, kind: str) -> None:
         length = int(words[-1], 0)
         words = words[:-1]
     what = " ".join(words)
-    sym = shell.machine.elf.lookup(what)
+    sym = shell.elf.lookup(what)
     if sym is not None and sym.kind == "object":
         addr, size = sym.addr, sym.size or 4
     else:
@@ -142,7 +143,7 @@ def info_breakpoints(shell: CommandShell, arg: str) -> None:
         disp = "del " if p.temporary else "keep"
         enb = "y" if p.enabled else "n"
         if p.kind == "b":
-            where = shell.machine.elf.line_for(p.addr)
+            where = shell.elf.line_for(p.addr)
             func = shell.function_of(p.addr)
             what = (f"in {func} " if func else "") + \
                    (f"at {shell.sources.short(where[0])}:{where[1]}" if where else "")

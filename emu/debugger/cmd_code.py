@@ -63,7 +63,7 @@ def _range(shell: CommandShell, arg: str) -> tuple[int, int, str | None]:
             raise DebuggerError("Invalid range: END must be after START.")
         return start, min(end, start + 4096), None
     addr = locations.resolve(shell, arg) if arg else shell.pc
-    hit = shell.machine.elf.symbol_at(addr)
+    hit = shell.elf.symbol_at(addr)
     if hit is None or hit[0].kind != "func" or hit[0].size == 0:
         raise DebuggerError(f"No function contains specified address ({addr:#x}); use START,+LEN.")
     sym = hit[0]
@@ -96,10 +96,10 @@ def _list_start(shell: CommandShell, arg: str) -> tuple[str, int]:
     if line_part.isdigit() and not arg.startswith("*"):
         file = locations.source_file(shell, file_part) if file_part else locations.current_file(shell)
         return file, max(1, int(line_part) - LIST_SIZE // 2)
-    sym = shell.machine.elf.lookup(arg)
+    sym = shell.elf.lookup(arg)
     # A function lists around its opening line, as GDB centres ``list main``.
     addr = sym.addr if sym is not None and sym.kind == "func" else locations.resolve(shell, arg)
-    where = shell.machine.elf.line_for(addr)
+    where = shell.elf.line_for(addr)
     if where is None:
         raise DebuggerError(f"No line number information available for address {addr:#x}")
     return where[0], max(1, where[1] - LIST_SIZE // 2 + 1)
@@ -111,7 +111,7 @@ def list_cmd(shell: CommandShell, arg: str) -> None:
         file, first = _list_start(shell, arg)
     else:
         if shell.list_next is None:
-            where = shell.machine.elf.line_for(shell.pc)
+            where = shell.elf.line_for(shell.pc)
             if where is None:
                 raise DebuggerError("No line number information available for the current address.")
             shell.list_next = (where[0], max(1, where[1] - LIST_SIZE // 2))
@@ -136,7 +136,7 @@ def backtrace(shell: CommandShell, arg: str) -> None:
         except ValueError:
             raise DebuggerError(f'No symbol "{arg.strip()}" in current context.') from None
     stack = frames.unwind(shell, limit=max(limit, 1))
-    elf = shell.machine.elf
+    elf = shell.elf
     for f in stack:
         func = shell.function_of(f.pc if f.level == 0 else f.pc - 1) or "??"
         where = elf.line_for(f.pc if f.level == 0 else f.pc - 1)
@@ -151,7 +151,7 @@ def backtrace(shell: CommandShell, arg: str) -> None:
 
 def info_line(shell: CommandShell, arg: str) -> None:
     addr = locations.resolve(shell, arg) if arg.strip() else shell.pc
-    elf = shell.machine.elf
+    elf = shell.elf
     where = elf.line_for(addr)
     if where is None:
         shell.out(f"No line number information available for address {addr:#x}")

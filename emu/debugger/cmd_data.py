@@ -78,7 +78,7 @@ def print_cmd(shell: CommandShell, arg: str) -> None:
         shell.out(f"${len(shell.values)} = {format_scalar(value, fmt, shell.xlen)}")
         return
     node = expr.parse(text, shell.xlen)
-    sym = shell.machine.elf.lookup(text.strip()) if node.op == "sym" else None
+    sym = shell.elf.lookup(text.strip()) if node.op == "sym" else None
     if sym is not None and sym.kind == "object" and sym.size not in (1, 2, 4, 8):
         shell.out(f"${len(shell.values) + 1} = {_array(shell, sym.addr, sym.size, fmt)}")
         shell.values.append(sym.addr)
@@ -96,17 +96,17 @@ def _typed(shell: CommandShell, node: expr.Node, value: int, fmt: str | None) ->
     if node.op == "mem":
         bits = 8 * node.size
     elif node.op == "sym":
-        sym = shell.machine.elf.lookup(str(node.a))
+        sym = shell.elf.lookup(node.name)
         if sym is not None and sym.kind == "object" and sym.size in (1, 2, 4, 8):
             bits = 8 * sym.size
         elif fmt is None and sym is not None:
             return f"{{<text variable, no debug info>}} {value:#x} <{sym.name}>"
     if fmt is None and node.op == "addr":
-        sym = shell.machine.elf.lookup(str(node.a))
+        sym = shell.elf.lookup(node.name)
         kind = "text" if sym is not None and sym.kind == "func" else "data"
-        return f"(<{kind} variable, no debug info> *) {value:#x} <{node.a}>"
+        return f"(<{kind} variable, no debug info> *) {value:#x} <{node.name}>"
     if fmt is None and node.op == "reg":
-        reg = canonical(str(node.a))
+        reg = canonical(node.name)
         if reg in CODE_POINTERS:
             name = shell.describe(value)
             return f"(void (*)()) {value:#x}" + (f" <{name}>" if name else "")
@@ -199,7 +199,7 @@ def info_symbol(shell: CommandShell, arg: str) -> None:
     if not arg.strip():
         raise DebuggerError("Argument required (address).")
     addr = expr.eval_text(arg, shell)
-    hit = shell.machine.elf.symbol_at(addr)
+    hit = shell.elf.symbol_at(addr)
     if hit is None:
         shell.out(f"No symbol matches {arg.strip()}.")
         return

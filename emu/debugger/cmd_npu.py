@@ -7,7 +7,7 @@ output; large ones are cut to a window the user can move with RANGE.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
+    from emu.npu_device.device import NpuDevice
 
 MAX_ROWS = 32
 MAX_COLS = 32
@@ -38,13 +39,13 @@ def register(root: Registry, info: Registry) -> None:
                      subcommands=npu))
 
 
-def _npu(shell: CommandShell) -> Any:
+def _npu(shell: CommandShell) -> NpuDevice:
     if shell.machine.npu is None:
         raise DebuggerError("This machine has no NPU.")
     return shell.machine.npu
 
 
-def _value(key: str, v: Any) -> str:
+def _value(key: str, v: object) -> str:
     """Addresses in hex, flags as yes/no, everything else as Python prints it."""
     if isinstance(v, bool):
         return "yes" if v else "no"

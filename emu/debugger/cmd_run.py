@@ -11,15 +11,17 @@ recursion does not stop it early.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from emu.debugger import expr, frames, locations
 from emu.debugger.bptable import WATCH_KINDS, Point
 from emu.debugger.disasm import Insn, is_call
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registry import Command, Registry
+from emu.machine import Stop, StopReason
 
 if TYPE_CHECKING:
+    from emu.breakpoints import WatchHit
     from emu.debugger.commands import CommandShell
 
 # A runaway ``step`` (a loop with no line info) gives the prompt back after this many instructions.
@@ -56,7 +58,7 @@ def _require_alive(shell: CommandShell) -> None:
         raise DebuggerError("The program is not being run.  Use \"run\" to restart it.")
 
 
-def _resume(shell: CommandShell) -> tuple[Any, list[Point]]:
+def _resume(shell: CommandShell) -> tuple[Stop, list[Point]]:
     """Run until a stop the user asked for: false conditions and other holders' breakpoints are skipped.
 
     Returns the Stop and the user's breakpoints that caused it (empty for internal ones).
@@ -72,12 +74,13 @@ def _resume(shell: CommandShell) -> tuple[Any, list[Point]]:
             return stop, hit
 
 
-def _unchanged(shell: CommandShell, hit: Any) -> bool:
+def _unchanged(shell: CommandShell, hit: WatchHit | None) -> bool:
     """GDB's ``watch`` stops only when the value changes; a store of the same value goes on."""
-    return hit.kind == "w" and hit.access == "w" and hit.old == hit.new and not shell.interrupted.is_set()
+    return (hit is not None and hit.kind == "w" and hit.access == "w" and hit.old == hit.new
+            and not shell.interrupted.is_set())
 
 
-def _user_hit(shell: CommandShell, stop: Any) -> list[Point] | None:
+def _user_hit(shell: CommandShell, stop: Stop) -> list[Point] | None:
     """The user's breakpoints at the stop pc whose condition holds; None to keep going."""
     points = shell.breakpoints.at(stop.pc)
     if not points:
@@ -92,17 +95,17 @@ def _user_hit(shell: CommandShell, stop: Any) -> list[Point] | None:
 
 def _condition(shell: CommandShell, p: Point) -> bool:
     try:
-        return bool(expr.evaluate(p.condition_node, shell))  # type: ignore[arg-type]
+        return p.condition_node is None or bool(expr.evaluate(p.condition_node, shell))
     except DebuggerError as e:
         shell.out(f"Error in testing condition for breakpoint {p.number}: {e}")
         return True  # GDB stops when a condition cannot be evaluated
 
 
-def _name(stop: Any) -> str:
-    return str(getattr(stop.reason, "name", stop.reason))
+def _name(stop: Stop) -> str:
+    return stop.reason.name
 
 
-def run_to(shell: CommandShell, targets: list[tuple[int, int]]) -> tuple[Any, list[Point]]:
+def run_to(shell: CommandShell, targets: list[tuple[int, int]]) -> tuple[Stop, list[Point]]:
     """Run until one of ``(addr, min_sp)`` is reached with ``sp >= min_sp`` (a frame has returned)."""
     for addr, _ in targets:
         shell.breakpoints.hold(addr)
@@ -122,7 +125,7 @@ def run_to(shell: CommandShell, targets: list[tuple[int, int]]) -> tuple[Any, li
 
 
 # -- reporting ----------------------------------------------------------------------------------------
-def report(shell: CommandShell, stop: Any, hit: list[Point]) -> None:
+def report(shell: CommandShell, stop: Stop, hit: list[Point]) -> None:
     """Print a stop the way GDB does, and drop hit temporary breakpoints."""
     reason = _name(stop)
     if reason == "EXITED":
@@ -139,12 +142,12 @@ def report(shell: CommandShell, stop: Any, hit: list[Point]) -> None:
         shell.location_line(shell.pc, f"{title} {p.number}, ")
         return
     if reason == "WATCHPOINT" and stop.watch is not None:
-        _report_watch(shell, stop)
+        _report_watch(shell, stop.watch)
         return
     if reason == "INTERRUPTED":
         shell.out("\nProgram received signal SIGINT, Interrupt.")
-    elif reason == "FATAL":
-        shell.out(f"\nProgram stopped: {stop.message}")
+    elif reason == "FATAL":  # the first line says why; the Machine's register dump is `info registers`
+        shell.out(f"\nProgram stopped: {stop.message.splitlines()[0] if stop.message else 'fatal'}")
     elif reason in ("INSN_LIMIT", "TIMEOUT"):
         shell.out(f"\nProgram stopped: {stop.message or reason.lower()}")
     elif reason == "BREAKPOINT":
@@ -152,9 +155,8 @@ def report(shell: CommandShell, stop: Any, hit: list[Point]) -> None:
     shell.location_line(shell.pc)
 
 
-def _report_watch(shell: CommandShell, stop: Any) -> None:
+def _report_watch(shell: CommandShell, hit: WatchHit) -> None:
     """GDB's watchpoint stop: title, old and new value (or the value read), then where."""
-    hit = stop.watch
     p = shell.breakpoints.watch_for(hit.addr, hit.length, hit.kind)
     if p is not None:
         p.hits += 1
@@ -172,7 +174,13 @@ def _report_watch(shell: CommandShell, stop: Any) -> None:
 # -- commands -------------------------------------------------------------------------------------------
 def run_cmd(shell: CommandShell, arg: str) -> None:
     shell.timeline.restart()
-    shell.out(f"Starting program: {shell.machine.elf.path}")
+    shell.out(f"Starting program: {shell.elf.path}")
+    at_entry = Stop(StopReason.BREAKPOINT, shell.pc)
+    hit = _user_hit(shell, at_entry)
+    if hit:  # a breakpoint on the entry point: Machine.run would execute it, GDB stops there
+        shell.timeline.fresh_start = False
+        report(shell, at_entry, hit)
+        return
     continue_cmd(shell, "")
 
 
@@ -216,7 +224,7 @@ def _insn_at(shell: CommandShell, addr: int) -> Insn | None:
     return got[0] if got else None
 
 
-def _step_over_call(shell: CommandShell) -> tuple[Any, list[Point]] | None:
+def _step_over_call(shell: CommandShell) -> tuple[Stop, list[Point]] | None:
     """When the pc is at a call, run to its return in this frame; None when it is not a call."""
     insn = _insn_at(shell, shell.pc)
     if insn is None or not is_call(insn):
@@ -255,12 +263,12 @@ def _interrupted(shell: CommandShell) -> None:
     shell.location_line(shell.pc)
 
 
-def _enter_function(shell: CommandShell) -> tuple[Any, list[Point]] | None:
+def _enter_function(shell: CommandShell) -> tuple[Stop, list[Point]] | None:
     """After stepping into a call: run past the callee's prologue, as GDB's ``step`` does.
 
     None when there is nothing to skip (no symbol at the pc, or no prologue).
     """
-    hit = shell.machine.elf.symbol_at(shell.pc)
+    hit = shell.elf.symbol_at(shell.pc)
     if hit is None or hit[1] != 0:
         return None
     target = locations.after_prologue(shell, hit[0].addr, hit[0].size)
@@ -271,7 +279,7 @@ def _enter_function(shell: CommandShell) -> tuple[Any, list[Point]] | None:
 
 def _step_one_line(shell: CommandShell, over: bool, forward_only: bool) -> bool:
     """One ``step``/``next``/``until``; prints where it stopped.  False when something else stopped it."""
-    elf = shell.machine.elf
+    elf = shell.elf
     start_pc = shell.pc
     start_line = elf.line_for(start_pc)
     start_func = shell.function_of(start_pc)
@@ -285,13 +293,14 @@ def _step_one_line(shell: CommandShell, over: bool, forward_only: bool) -> bool:
             return False
         insn = _insn_at(shell, shell.pc)
         calling = insn is not None and is_call(insn)
+        back = (insn.addr + insn.size, shell.get_reg("sp")) if insn is not None else (0, 0)  # a call's return
         if calling and over:
-            stop, hit = run_to(shell, [(insn.addr + insn.size, shell.get_reg("sp"))])  # type: ignore[union-attr]
+            stop, hit = run_to(shell, [back])
         else:
             stop, hit = shell.machine.step(1), []
             if calling and _name(stop) == "STEPPED":
                 if elf.line_for(shell.pc) is None:  # no line info: run through it
-                    stop, hit = run_to(shell, [(insn.addr + insn.size, shell.get_reg("sp"))])  # type: ignore[union-attr]
+                    stop, hit = run_to(shell, [back])
                 else:
                     entered = _enter_function(shell)
                     if entered is None or (_name(entered[0]) == "BREAKPOINT" and not entered[1]):

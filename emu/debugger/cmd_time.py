@@ -13,19 +13,20 @@ a manual change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
+    from emu.snapshot import Snapshot
 
 
 @dataclass
 class Saved:
     name: str
-    snapshot: Any
+    snapshot: Snapshot
     insn_count: int | None
     pc: int
 
@@ -76,7 +77,7 @@ class Timeline:
                                 "restart, restore or manual change).")
         m.restore(self.anchor.snapshot)
         sink = m.uart.sink
-        m.uart.sink = None  # the replayed instructions must not print their UART output twice
+        m.uart.sink = lambda data: None  # the replayed instructions must not print their UART output twice
         try:
             while m.insn_count < target:
                 stop = m.step(target - m.insn_count)

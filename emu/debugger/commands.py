@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from emu.debugger import cmd_break, cmd_code, cmd_data, cmd_misc, cmd_npu, cmd_platform, cmd_run, cmd_time
 from emu.debugger.bptable import BreakpointTable
@@ -24,6 +24,10 @@ from emu.debugger.registry import Command, Registry, split_command
 from emu.debugger.source import SourceCache
 from emu.debugger.xformat import Spec
 from emu.errors import EmuError
+
+if TYPE_CHECKING:
+    from emu.elf_loader import ElfImage
+    from emu.machine import Machine
 
 Write = Callable[[str], None]
 
@@ -42,7 +46,7 @@ def build_registry() -> Registry:
 class CommandShell:
     """Executes debugger command lines against one Machine; owns breakpoints, snapshots and history."""
 
-    def __init__(self, machine: Any, write: Write) -> None:
+    def __init__(self, machine: Machine, write: Write) -> None:
         self.machine = machine
         self.write = write
         self.registry = build_registry()
@@ -112,6 +116,12 @@ class CommandShell:
     def xlen(self) -> int:
         return int(self.machine.xlen)
 
+    @property
+    def elf(self) -> ElfImage:
+        if self.machine.elf is None:
+            raise DebuggerError("No firmware loaded.")
+        return self.machine.elf
+
     def get_reg(self, name: str) -> int:
         reg = canonical(name)
         try:
@@ -149,7 +159,7 @@ class CommandShell:
         self.timeline.state_changed()
 
     def symbol(self, name: str) -> tuple[int, int, bool] | None:
-        sym = self.machine.elf.lookup(name)
+        sym = self.elf.lookup(name)
         return None if sym is None else (sym.addr, sym.size, sym.kind == "object")
 
     def history(self, index: int | None) -> int:
@@ -168,7 +178,7 @@ class CommandShell:
     # -- symbols and lines -----------------------------------------------------------------------------
     def describe(self, addr: int) -> str | None:
         """``main+4`` for an address inside a symbol, else None."""
-        hit = self.machine.elf.symbol_at(addr)
+        hit = self.elf.symbol_at(addr)
         if hit is None:
             return None
         sym, off = hit
@@ -176,7 +186,7 @@ class CommandShell:
 
     def function_of(self, addr: int) -> str | None:
         """The code symbol containing ``addr``: a C function or an assembly label (``trap_entry``)."""
-        hit = self.machine.elf.symbol_at(addr)
+        hit = self.elf.symbol_at(addr)
         return hit[0].name if hit is not None and hit[0].kind in ("func", "notype") else None
 
     def location_line(self, addr: int, prefix: str = "") -> None:
@@ -185,7 +195,7 @@ class CommandShell:
         ``main () at hello.c:10`` then the source line; ``0x... in main () at ...`` when
         ``addr`` is not the start of a line; ``0x... in ?? ()`` without symbols.
         """
-        elf = self.machine.elf
+        elf = self.elf
         func = self.function_of(addr)
         where = elf.line_for(addr)
         at_start = where is not None and self.sources.is_line_start(elf, addr)
@@ -200,7 +210,7 @@ class CommandShell:
 
     def frame_line(self, addr: int) -> None:
         """What ``stepi``/``step`` print: the source line, prefixed by the pc when mid-line."""
-        elf = self.machine.elf
+        elf = self.elf
         where = elf.line_for(addr)
         if where is None:
             self.out(f"{addr:#x} in {self.function_of(addr) or '??'} ()")

@@ -71,7 +71,7 @@ class ShellCompleter(Completer):
         return ["fp", *self.shell.machine.register_names()]
 
     def _symbols(self, with_files: bool) -> list[str]:
-        elf = self.shell.machine.elf
+        elf = self.shell.elf
         names = [n for n, s in elf.symbols.items() if s.kind in ("func", "object")]
         if with_files:
             names += [self.shell.sources.short(f) + ":" for f in elf.source_files()]

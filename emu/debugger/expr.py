@@ -14,7 +14,9 @@ A top-level ``LVALUE = EXPR`` assigns (``$a0 = 1``, ``{int} 0x80001000 = 5``, ``
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -35,7 +37,8 @@ _XLEN_TYPES = {"long": True, "unsigned long": False, "size_t": False, "uintptr_t
 class EvalContext(Protocol):
     """What an expression can reach; the command layer implements it over the Machine."""
 
-    xlen: int
+    @property
+    def xlen(self) -> int: ...
 
     def get_reg(self, name: str) -> int: ...
     def set_reg(self, name: str, value: int) -> None: ...
@@ -94,13 +97,30 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 # -- tree ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Node:
-    """``op`` is "num", "reg", "hist", "sym", "addr", "mem", a unary ("neg", "not", "inv") or a binary operator."""
+    """One tree node; which fields matter depends on ``op``.
+
+    ``num`` (value), ``hist`` (value: N of ``$N``, None for ``$``), ``reg``/``sym``/``addr`` (name),
+    ``mem`` (left: address, size, signed), unary ``neg not inv`` (left), ``=`` and binary
+    operators (left, right).
+    """
 
     op: str
-    a: object = None
-    b: object = None
+    left: Node | None = None
+    right: Node | None = None
+    value: int | None = None
+    name: str = ""
     size: int = 0
     signed: bool = False
+
+    @property
+    def lhs(self) -> Node:
+        assert self.left is not None, self.op
+        return self.left
+
+    @property
+    def rhs(self) -> Node:
+        assert self.right is not None, self.op
+        return self.right
 
 
 _BINARY = [("||",), ("&&",), ("|",), ("^",), ("&",), ("==", "!="), ("<", ">", "<=", ">="),
@@ -152,7 +172,7 @@ class _Parser:
             if tok == "&":
                 if operand.op != "sym":
                     raise DebuggerError("Attempt to take address of value not located in memory.")
-                return Node("addr", operand.a)
+                return Node("addr", name=operand.name)
             if tok == "*":
                 return Node("mem", operand, size=4, signed=True)
             return operand if tok == "+" else Node({"-": "neg", "!": "not", "~": "inv"}[tok], operand)
@@ -167,19 +187,19 @@ class _Parser:
         if kind == "num":
             base = 16 if tok[:2] in ("0x", "0X") else 2 if tok[:2] in ("0b", "0B") else 8 if len(tok) > 1 and tok[0] == "0" else 10
             try:
-                return Node("num", int(tok[2:] if base in (16, 2) else tok, base))
+                return Node("num", value=int(tok[2:] if base in (16, 2) else tok, base))
             except ValueError:
                 raise DebuggerError(f'Invalid number "{tok}".') from None
         if kind == "char":
             body = tok[1:-1]
-            return Node("num", ord(_ESCAPES.get(body[1], body[1]) if body.startswith("\\") else body))
+            return Node("num", value=ord(_ESCAPES.get(body[1], body[1]) if body.startswith("\\") else body))
         if kind == "reg":
             name = tok[1:]
             if name == "" or name.isdigit():
-                return Node("hist", int(name) if name else None)
-            return Node("reg", name)
+                return Node("hist", value=int(name) if name else None)
+            return Node("reg", name=name)
         if kind == "name":
-            return Node("sym", tok)
+            return Node("sym", name=tok)
         if tok == "(":
             node = self.binary(0)
             if self.take()[1] != ")":
@@ -195,38 +215,45 @@ def parse(text: str, xlen: int) -> Node:
     return _Parser(text, xlen).top()
 
 
+_OPERATORS: dict[str, Callable[[int, int], int]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "&": operator.and_, "|": operator.or_,
+    "^": operator.xor, "<<": operator.lshift, ">>": operator.rshift,
+    "==": lambda a, b: int(a == b), "!=": lambda a, b: int(a != b), "<": lambda a, b: int(a < b),
+    ">": lambda a, b: int(a > b), "<=": lambda a, b: int(a <= b), ">=": lambda a, b: int(a >= b),
+}
+
+
 def evaluate(node: Node, ctx: EvalContext) -> int:
     """The value of ``node``; assignments write through ``ctx`` and yield the stored value."""
     op = node.op
     if op == "num":
-        return int(node.a)  # type: ignore[arg-type]
+        return int(node.value or 0)
     if op == "reg":
-        return ctx.get_reg(str(node.a))
+        return ctx.get_reg(node.name)
     if op == "hist":
-        return ctx.history(node.a)  # type: ignore[arg-type]
+        return ctx.history(node.value)
     if op == "sym":
-        addr, size, variable = _symbol(ctx, str(node.a))
+        addr, size, variable = _symbol(ctx, node.name)
         if not variable or size not in (1, 2, 4, 8):
             return addr  # functions and arrays stand for their address, as in C
         value = ctx.read_int(addr, size)
         return value if size == 1 else to_signed(value, 8 * size)
     if op == "addr":
-        return _symbol(ctx, str(node.a))[0]
+        return _symbol(ctx, node.name)[0]
     if op == "mem":
-        value = ctx.read_int(evaluate(node.a, ctx), node.size)  # type: ignore[arg-type]
+        value = ctx.read_int(evaluate(node.lhs, ctx), node.size)
         return to_signed(value, 8 * node.size) if node.signed else value
     if op == "=":
-        return _assign(node.a, evaluate(node.b, ctx), ctx)  # type: ignore[arg-type]
+        return _assign(node.lhs, evaluate(node.rhs, ctx), ctx)
     if op in ("neg", "not", "inv"):
-        v = evaluate(node.a, ctx)  # type: ignore[arg-type]
+        v = evaluate(node.lhs, ctx)
         return -v if op == "neg" else int(not v) if op == "not" else ~v
-    left = evaluate(node.a, ctx)  # type: ignore[arg-type]
+    left = evaluate(node.lhs, ctx)
     if op == "&&":
-        return int(bool(left) and bool(evaluate(node.b, ctx)))  # type: ignore[arg-type]
+        return int(bool(left) and bool(evaluate(node.rhs, ctx)))
     if op == "||":
-        return int(bool(left) or bool(evaluate(node.b, ctx)))  # type: ignore[arg-type]
-    right = evaluate(node.b, ctx)  # type: ignore[arg-type]
-    return _binary(op, left, right)
+        return int(bool(left) or bool(evaluate(node.rhs, ctx)))
+    return _binary(op, left, evaluate(node.rhs, ctx))
 
 
 def _binary(op: str, a: int, b: int) -> int:
@@ -237,13 +264,7 @@ def _binary(op: str, a: int, b: int) -> int:
         return q if op == "/" else a - q * b
     if op in ("<<", ">>") and not 0 <= b < 4096:
         raise DebuggerError(f"Shift count {b} out of range")
-    table = {
-        "+": a + b, "-": a - b, "*": a * b, "&": a & b, "|": a | b, "^": a ^ b,
-        "<<": a << b if op == "<<" else 0, ">>": a >> b if op == ">>" else 0,
-        "==": int(a == b), "!=": int(a != b), "<": int(a < b), ">": int(a > b),
-        "<=": int(a <= b), ">=": int(a >= b),
-    }
-    return table[op]
+    return _OPERATORS[op](a, b)
 
 
 def _symbol(ctx: EvalContext, name: str) -> tuple[int, int, bool]:
@@ -255,14 +276,14 @@ def _symbol(ctx: EvalContext, name: str) -> tuple[int, int, bool]:
 
 def _assign(target: Node, value: int, ctx: EvalContext) -> int:
     if target.op == "reg":
-        ctx.set_reg(str(target.a), value)
-        return ctx.get_reg(str(target.a))
+        ctx.set_reg(target.name, value)
+        return ctx.get_reg(target.name)
     if target.op == "mem":
-        ctx.write_int(evaluate(target.a, ctx), target.size, value)  # type: ignore[arg-type]
+        ctx.write_int(evaluate(target.lhs, ctx), target.size, value)
         return value
-    addr, size, variable = _symbol(ctx, str(target.a))
+    addr, size, variable = _symbol(ctx, target.name)
     if not variable:
-        raise DebuggerError(f'Cannot assign to function "{target.a}".')
+        raise DebuggerError(f'Cannot assign to function "{target.name}".')
     ctx.write_int(addr, size, value)
     return value
 

@@ -99,7 +99,7 @@ def unwind(shell: CommandShell, limit: int = MAX_FRAMES) -> list[Frame]:
     ra: int | None = shell.get_reg("ra")
     frames: list[Frame] = []
     while len(frames) < limit:
-        hit = shell.machine.elf.symbol_at(pc if not frames else pc - 1)
+        hit = shell.elf.symbol_at(pc if not frames else pc - 1)
         if hit is None or hit[0].kind != "func":
             frames.append(Frame(len(frames), pc, sp))
             break

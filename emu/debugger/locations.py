@@ -27,7 +27,7 @@ def after_prologue(shell: CommandShell, addr: int, size: int) -> int:
     A function without a prologue (a leaf, or shrink-wrapped code that tests its
     arguments first) breaks at its first instruction, as GDB does.
     """
-    elf = shell.machine.elf
+    elf = shell.elf
     try:
         code = shell.read_mem(addr, min(max(size, 2), 128))
     except DebuggerError:
@@ -45,7 +45,7 @@ def current_file(shell: CommandShell) -> str:
     """The file ``list`` last showed, else the pc's file; for bare ``LINE`` locations."""
     if shell.list_next is not None:
         return shell.list_next[0]
-    where = shell.machine.elf.line_for(shell.pc)
+    where = shell.elf.line_for(shell.pc)
     if where is None:
         raise DebuggerError("No default source file: use FILE:LINE.")
     return where[0]
@@ -53,7 +53,7 @@ def current_file(shell: CommandShell) -> str:
 
 def source_file(shell: CommandShell, name: str) -> str:
     """The line table's path for ``name`` (a base name or a path suffix)."""
-    for f in shell.machine.elf.source_files():
+    for f in shell.elf.source_files():
         if f == name or f.endswith("/" + name) or shell.sources.short(f) == name:
             return f
     raise DebuggerError(f"No source file named {name}.")
@@ -63,7 +63,7 @@ def line_address(shell: CommandShell, file: str, line: int) -> int:
     """The lowest address of ``file:line`` or of the next line that has code (as GDB moves a breakpoint)."""
     path = source_file(shell, file)
     for candidate in range(line, line + 50):
-        addrs = shell.machine.elf.addresses_for_line(path, candidate)
+        addrs = shell.elf.addresses_for_line(path, candidate)
         if addrs:
             return min(addrs)
     raise DebuggerError(f'Line {line} in file "{shell.sources.short(path)}" has no code.')
@@ -82,7 +82,7 @@ def resolve(shell: CommandShell, text: str) -> int:
     if text.isdigit():
         return line_address(shell, current_file(shell), int(text))
     if _IDENT.match(text):
-        sym = shell.machine.elf.lookup(text)
+        sym = shell.elf.lookup(text)
         if sym is None:
             raise DebuggerError(f'Function "{text}" not defined.')
         return after_prologue(shell, sym.addr, sym.size) if sym.kind == "func" else sym.addr
@@ -91,7 +91,7 @@ def resolve(shell: CommandShell, text: str) -> int:
 
 def describe_location(shell: CommandShell, addr: int) -> str:
     """``0x80000010: file hello.c, line 12.`` as GDB confirms a new breakpoint."""
-    where = shell.machine.elf.line_for(addr)
+    where = shell.elf.line_for(addr)
     if where is None:
         name = shell.describe(addr)
         return f"{addr:#x}" + (f" <{name}>" if name else "")

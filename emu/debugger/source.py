@@ -9,7 +9,10 @@ and where ``step`` may stop, so they are cached per (file, line).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from emu.elf_loader import ElfImage
 
 
 class SourceCache:
@@ -40,7 +43,7 @@ class SourceCache:
             return f"{line}\tin {path}"
         return f"{line}\t{text[line - 1]}"
 
-    def is_line_start(self, elf: Any, addr: int) -> bool:
+    def is_line_start(self, elf: ElfImage, addr: int) -> bool:
         """True when ``addr`` begins a row of its source line (where GDB prints no address)."""
         where = elf.line_for(addr)
         if where is None:

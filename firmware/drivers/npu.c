@@ -272,6 +272,28 @@ npu_desc_t *npu_postproc(const int32_t *bias, const int32_t *quant, uint32_t m, 
     return d;
 }
 
+npu_desc_t *npu_eltwise(uint8_t op, uint32_t a_addr, uint32_t a_stride, uint32_t b_addr, uint32_t b_stride,
+                        uint32_t out_addr, uint32_t out_stride, uint32_t m, uint32_t n, uint8_t act)
+{
+    npu_desc_t *d = npu_next(NPU_OP_ELTWISE);
+    npu_eltwise_t *x = &d->eltwise;
+    x->a_addr = a_addr;
+    x->a_stride = a_stride;
+    x->b_addr = b_addr;
+    x->b_stride = b_stride;
+    x->out_addr = out_addr;
+    x->out_stride = out_stride;
+    x->m = m;
+    x->n = n;
+    x->multiplier = 1 << 30;
+    x->shift = 1;
+    x->act = act;
+    x->op = op;
+    x->clamp_min = -128;
+    x->clamp_max = 127;
+    return d;
+}
+
 npu_desc_t *npu_pool(uint8_t op, uint32_t in_addr, uint32_t out_addr, uint16_t h, uint16_t w, uint16_t c,
                      uint8_t kh, uint8_t kw, uint8_t sh, uint8_t sw)
 {

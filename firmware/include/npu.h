@@ -91,6 +91,10 @@ npu_desc_t *npu_weight_update(uint8_t flags, uint16_t tile, uint32_t m, uint32_t
 npu_desc_t *npu_postproc(const int32_t *bias, const int32_t *quant, uint32_t m, uint32_t n,
                          uint32_t acc_addr, uint32_t acc_stride, uint32_t out_addr, uint32_t out_stride,
                          uint8_t act);
+/* ELTWISE out = act(requant(op(a, b))) over m x n int8 in the scratchpad, identity requantization
+ * (multiplier 2^30, shift 1), offsets and zero point 0, clamp = int8 range (adjust via the result). */
+npu_desc_t *npu_eltwise(uint8_t op, uint32_t a_addr, uint32_t a_stride, uint32_t b_addr, uint32_t b_stride,
+                        uint32_t out_addr, uint32_t out_stride, uint32_t m, uint32_t n, uint8_t act);
 npu_desc_t *npu_pool(uint8_t op, uint32_t in_addr, uint32_t out_addr, uint16_t h, uint16_t w, uint16_t c,
                      uint8_t kh, uint8_t kw, uint8_t sh, uint8_t sw);
 npu_desc_t *npu_argmax(uint8_t flags, int32_t *dram, uint32_t src_addr, uint32_t src_stride, uint32_t m,

@@ -53,8 +53,9 @@ def test_stepi_nexti_over_a_call(debug) -> None:
     assert s.reg("pc") != pc + 4
 
 
-def test_step_next_finish_by_source_line(debug) -> None:
-    s = debug()
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_step_next_finish_by_source_line(debug, arch) -> None:
+    s = debug("hello", arch)
     _at_main(s)
     assert s("next") == "11\t    for (int i = 0; i < 5; i++)\n"
     s("tbreak main.c:13")
@@ -91,6 +92,22 @@ def test_breakpoint_kinds_and_table(debug) -> None:
     assert s("info breakpoints") == "No breakpoints or watchpoints.\n"
 
 
+def test_run_stops_at_a_breakpoint_on_the_entry_point(debug) -> None:
+    s = debug()
+    s(f"break *{s.machine.elf.entry:#x}")
+    assert "Breakpoint 1, _start () at crt0.S:" in s("run")
+    assert s.reg("pc") == s.machine.elf.entry
+    assert "Breakpoint 1, _start ()" in s("run")  # again after a restart
+    assert "Continuing." in s("continue") and "bye" in s.uart.decode()
+
+
+def test_start_stops_at_main(debug) -> None:
+    s = debug("hello", "rv64")
+    out = s("start")
+    assert out.startswith("Temporary breakpoint 1 at 0x") and "Temporary breakpoint 1, main () at main.c:10" in out
+    assert s("info breakpoints") == "No breakpoints or watchpoints.\n"
+
+
 def test_condition_command_and_hit_counts(debug) -> None:
     s = debug()
     s("b factorial")
@@ -101,8 +118,9 @@ def test_condition_command_and_hit_counts(debug) -> None:
     assert "now unconditional" in s("condition 1")
 
 
-def test_watchpoints_show_old_and_new(debug) -> None:
-    s = debug()
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_watchpoints_show_old_and_new(debug, arch) -> None:
+    s = debug("hello", arch)
     assert s("watch counter") == "Hardware watchpoint 1: counter\n"
     out = s("c")
     assert "Hardware watchpoint 1: counter\n\nOld value = 0\nNew value = 1\n" in out
@@ -186,6 +204,13 @@ def test_devices_uart_time_trap(debug) -> None:
     assert bt.startswith("#0  timer_handler () at main.c:") and "trap_dispatch" in bt
 
 
+def test_uart_input_typed_after_the_firmware_started_waiting(debug) -> None:
+    s = debug("uart_irq")
+    assert "sleeps in wfi" in s("continue")  # waiting for input that nobody has typed yet
+    s("uart send q")
+    assert "exited normally" in s("continue")
+
+
 def test_uart_send_reaches_the_firmware(debug) -> None:
     s = debug("uart_irq")
     assert s("uart send ab\\x63q") == "Sent 4 byte(s) to uart0.\n"
@@ -245,8 +270,9 @@ def test_npu_queue_and_buffers_after_real_commands(debug) -> None:
 
 
 # -- time travel -------------------------------------------------------------------------------------------
-def test_snapshots_and_reverse_stepi(debug) -> None:
-    s = debug()
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_snapshots_and_reverse_stepi(debug, arch) -> None:
+    s = debug("hello", arch)
     _at_main(s)
     assert s("snapshot before").startswith('Snapshot "before" saved at 0x')
     s("set var counter = 0")  # a manual change: reverse execution starts here
@@ -343,3 +369,19 @@ def test_random_command_lines_never_break_the_shell(firmware, lines) -> None:
         assert s("p 1 + 1").endswith("= 2\n")  # the shell still works
     finally:
         s.machine.close()
+
+
+def test_less_common_forms(debug) -> None:
+    s = debug()
+    _at_main(s)
+    assert s("echo a\\tb\\n") == "a\tb\n"
+    regs = s("info all-registers")
+    assert re.search(r"^satp\s", regs, re.M) and re.search(r"^mhartid\s", regs, re.M)
+    s("p 7")
+    assert s("p") == "$2 = 7\n"  # the last value again
+    assert s("p/c 65") == "$3 = 65 'A'\n" and s("p/o 8") == "$4 = 010\n"
+    assert re.match(r"0x[0-9a-f]+:\t0x[0-9a-f]+ <_start\+\d+>\n", s("x/a $s0 - " + str(s.machine.xlen // 8)))  # saved ra
+    assert "npu dump TILE" in s("help npu") and "npu dump" in s("help npu dump")
+    assert re.match(r"main \(\) at main.c:13\n13\t", s("until 13"))
+    assert s("info line") .startswith('Line 13 of "main.c"')
+    assert "Undefined info command" in s("info frobs") and "Ambiguous command" in s("info s")

@@ -9,7 +9,7 @@ from npu_model import mlp
 from .conftest import DemoResult, run_polled_to_exit
 
 MIN_ACCURACY = 0.95
-MIN_LEARNING_GAIN = 0.25  # the reference gains ~43 points (46% -> 90%) on shifted digits
+MIN_LEARNING_GAIN = 0.35  # the reference gains ~49 points (46% -> 96%) on shifted digits
 
 
 def predictions(machine, symbol: str) -> np.ndarray:
@@ -42,7 +42,7 @@ def test_on_device_learning_matches_the_reference_and_gains(demo, digits_model) 
     data, q = digits_model
     shifted = mlp.quantize_input(data.shifted_test_x)
     before = mlp.predict(q, shifted)
-    after = mlp.predict(q, shifted, mlp.learn(q, mlp.quantize_input(data.shifted_train_x), data.train_y))
+    after = mlp.predict(mlp.learn(q, mlp.quantize_input(data.shifted_train_x), data.train_y), shifted)
     assert np.array_equal(predictions(demo, "shifted_before"), before)
     assert np.array_equal(predictions(demo, "shifted_after"), after)
     gain = float((after == data.test_y).mean() - (before == data.test_y).mean())

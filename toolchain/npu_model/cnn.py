@@ -174,7 +174,7 @@ def build(cache: Path) -> tuple[mlp.Digits, QuantCNN]:
     return data, q
 
 
-def emit_header(data: mlp.Digits, q: QuantCNN, path: Path) -> bool:
+def emit_header(data: mlp.Digits, q: QuantCNN, path: Path) -> None:
     """The C header of Demo 3: weights, quantization, spad plan, test images (+1 padding image)."""
     geometry = layout.Geometry.default()
     t_conv, t_dense = layout.place_weights([(9, CHANNELS), (DENSE_K, CLASSES)], geometry)
@@ -191,4 +191,4 @@ def emit_header(data: mlp.Digits, q: QuantCNN, path: Path) -> bool:
     body += emit.c_array("cnn_wd", q.wd) + emit.c_array("cnn_bd", q.bd)
     body += emit.c_array("test_x", images) + emit.c_array("test_y", data.test_y.astype(np.uint8))
     doc = f"Digits CNN conv3x3x{CHANNELS}-maxpool2-dense{CLASSES} quantized to int8 for the NPU."
-    return emit.write_if_changed(path, emit.header("NPU_CNN_MODEL_H", doc, body))
+    emit.write(path, emit.header("NPU_CNN_MODEL_H", doc, body))

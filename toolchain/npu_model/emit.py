@@ -1,8 +1,4 @@
-"""Writing C headers: constant arrays (DMA-able, 64-byte aligned) and #defines.
-
-Headers are written only when their text changes, so make does not rebuild the firmware after a
-no-op regeneration.
-"""
+"""Writing C headers: constant arrays (DMA-able, 64-byte aligned) and #defines."""
 
 from __future__ import annotations
 
@@ -37,15 +33,12 @@ def defines(values: dict[str, int]) -> str:
     return "".join(f"#define {k:<{width}} {v}\n" for k, v in values.items())
 
 
-def write_if_changed(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` unless it already holds exactly that; True when written."""
-    if path.exists() and path.read_text() == text:
-        return False
+def write(path: Path, text: str) -> None:
+    """Replace ``path`` atomically: an interrupted build never leaves a truncated header behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
-    return True
 
 
 def header(guard: str, doc: str, body: str) -> str:

@@ -5,14 +5,15 @@ int8 weights, an int32 bias and per-channel requantization (POSTPROC); its outpu
 calibrated on the training set. The classifier takes the hidden vector plus one constant input
 (:data:`BIAS_INPUT`), so its bias is an ordinary weight row: the logits are a pure MVM (ARGMAX
 reads them straight from the accumulator) and WEIGHT_UPDATE trains the bias with the weights.
-It uses one per-tensor scale because on-device learning applies a single learning-rate shift to
-every column (per-channel scales would need one learning rate per column).
+It uses one per-tensor scale: ARGMAX compares its int32 logits directly, which per-channel
+scales would make incomparable, and on-device learning's single learning-rate shift then means
+the same step for every class.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +25,17 @@ TEST_FRACTION = 0.25
 HIDDEN = 64
 CLASSES = 10
 BATCH = 64  # rows per NPU forward pass (inference); the scratchpad plan below is sized for it
+IDENTITY_MULT = 2**30  # with shift 1: the identity requantization (docs/npu.md, ELTWISE)
 BIAS_INPUT = 127  # the constant extra input of the classifier (its real value is 127 * hidden scale)
 CALIBRATION_PERCENTILE = 99.99  # hidden-activation range: robust max over the training set
 
-# On-device learning (Demo 2): a margin perceptron on the classifier, nearest-rounded updates.
+# On-device learning (Demo 2): margin-perceptron error at the logits, back-propagated through the
+# classifier with MVM_T into the hidden layer; both layers updated with nearest-rounded WEIGHT_UPDATE.
 LEARN_EPOCHS = 5
 LEARN_BATCH = 32
-LEARN_SHIFT = 9  # WEIGHT_UPDATE right shift: the learning rate is ERROR_STEP / 2^LEARN_SHIFT
+LEARN_SHIFT = 9  # classifier WEIGHT_UPDATE right shift: learning rate ERROR_STEP / 2^LEARN_SHIFT
+LEARN_SHIFT_HIDDEN = 12  # hidden-layer WEIGHT_UPDATE right shift
+DELTA_SHIFT = 5  # back-propagated error d @ W2^T (|.| <= ~4000) >> 5 -> int8
 ERROR_STEP = 16  # |d| of the error signal
 MARGIN = 2.0  # update a sample while logit(true) - logit(best other) < MARGIN (float logit units)
 
@@ -156,9 +161,9 @@ def logits(h_aug: np.ndarray, w2: np.ndarray) -> np.ndarray:
     return quant.wrap32(h_aug.astype(np.int64) @ w2.astype(np.int64))
 
 
-def predict(q: QuantMLP, x_q: np.ndarray, w2: np.ndarray | None = None) -> np.ndarray:
+def predict(q: QuantMLP, x_q: np.ndarray) -> np.ndarray:
     """Predictions of the quantized network (ARGMAX of the logits), bit-exact with the firmware."""
-    return quant.first_argmax(logits(hidden(q, x_q), q.w2 if w2 is None else w2))
+    return quant.first_argmax(logits(hidden(q, x_q), q.w2))
 
 
 def error_signal(z: np.ndarray, labels: np.ndarray, margin: int) -> np.ndarray:
@@ -175,17 +180,28 @@ def error_signal(z: np.ndarray, labels: np.ndarray, margin: int) -> np.ndarray:
     return d
 
 
-def learn(q: QuantMLP, x_q: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Demo 2 on the classifier, in the firmware's order: per batch, forward with the current weights,
-    error, WEIGHT_UPDATE. Returns the final classifier weights."""
-    h = hidden(q, x_q)  # the hidden layer is frozen: compute it once
-    w2 = q.w2.copy()
+def backprop(h_aug: np.ndarray, d: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """The hidden layer's int8 error, as the NPU computes it: MVM_T (d @ W2^T, the bias row dropped),
+    POSTPROC to int8 (multiplier 2^30 = x 1/2, shift 1 - DELTA_SHIFT: / 2^DELTA_SHIFT rounded), and the ReLU
+    derivative as ELTWISE MAX(h, h) clamped to [0, 1] times it (ELTWISE MUL)."""
+    dh = quant.wrap32(d.astype(np.int64) @ w2.astype(np.int64).T)[:, :HIDDEN]
+    dh8 = quant.postproc(dh, None, np.int64(IDENTITY_MULT), np.int64(1 - DELTA_SHIFT), -128, 127)
+    mask = np.clip(quant.requantize(h_aug[:, :HIDDEN], IDENTITY_MULT, 1), 0, 1)
+    return np.clip(quant.requantize(dh8.astype(np.int64) * mask, IDENTITY_MULT, 1), -128, 127).astype(np.int8)
+
+
+def learn(q: QuantMLP, x_q: np.ndarray, labels: np.ndarray) -> QuantMLP:
+    """Demo 2 in the firmware's order: per batch, forward with the current weights, error,
+    back-propagation through the old classifier, then both WEIGHT_UPDATEs. Returns the new model."""
     for _ in range(LEARN_EPOCHS):
         for start in range(0, len(x_q), LEARN_BATCH):
-            hb, yb = h[start:start + LEARN_BATCH], labels[start:start + LEARN_BATCH]
-            d = error_signal(logits(hb, w2), yb, q.margin)
-            w2 = quant.weight_update(w2, hb, d, LEARN_SHIFT)
-    return w2
+            xb, yb = x_q[start:start + LEARN_BATCH], labels[start:start + LEARN_BATCH]
+            h = hidden(q, xb)
+            d = error_signal(logits(h, q.w2), yb, q.margin)
+            delta = backprop(h, d, q.w2)
+            q = replace(q, w2=quant.weight_update(q.w2, h, d, LEARN_SHIFT),
+                        w1=quant.weight_update(q.w1, xb, delta, LEARN_SHIFT_HIDDEN))
+    return q
 
 
 def _digest() -> str:
@@ -210,6 +226,10 @@ def build(cache: Path) -> tuple[Digits, QuantMLP]:
 SPAD_INPUT = 0
 SPAD_HIDDEN = 64 * BATCH
 SPAD_ERROR = SPAD_HIDDEN + (HIDDEN + 1) * BATCH
+SPAD_DH = SPAD_ERROR + CLASSES * BATCH  # back-propagated error, int8 (learning)
+SPAD_MASK = SPAD_DH + HIDDEN * BATCH  # ReLU derivative, 0/1
+SPAD_DELTA = SPAD_MASK + HIDDEN * BATCH  # hidden-layer error
+SPAD_END = SPAD_DELTA + HIDDEN * BATCH
 
 
 def tiles(geometry: layout.Geometry) -> list[int]:
@@ -232,18 +252,20 @@ def inference_counts(n_images: int) -> dict[str, int]:
     }
 
 
-def emit_header(data: Digits, q: QuantMLP, path: Path) -> bool:
+def emit_header(data: Digits, q: QuantMLP, path: Path) -> None:
     """The C header of Demo 1 and 2: weights, layer table, data sets, learning constants."""
     geometry = layout.Geometry.default()
     t1, t2 = tiles(geometry)
-    layout.check_buffers(SPAD_ERROR + CLASSES * BATCH, 4 * HIDDEN * BATCH, geometry)
+    layout.check_buffers(SPAD_END, 4 * HIDDEN * BATCH, geometry)
     quant1 = np.stack([q.mult1, q.shift1], axis=1).astype(np.int32)
     consts = {
         "MODEL_INPUTS": 64, "MODEL_HIDDEN": HIDDEN, "MODEL_CLASSES": CLASSES, "MODEL_LAYERS": 2,
-        "MODEL_BATCH": BATCH, "MODEL_CLASSIFIER_TILE": t2, "MODEL_CLASSIFIER_K": q.k2,
+        "MODEL_BATCH": BATCH, "MODEL_HIDDEN_TILE": t1, "MODEL_CLASSIFIER_TILE": t2, "MODEL_CLASSIFIER_K": q.k2,
         "SPAD_INPUT": SPAD_INPUT, "SPAD_HIDDEN": SPAD_HIDDEN, "SPAD_ERROR": SPAD_ERROR,
+        "SPAD_DH": SPAD_DH, "SPAD_MASK": SPAD_MASK, "SPAD_DELTA": SPAD_DELTA,
         "N_TEST": len(data.test_y), "N_LEARN": len(data.train_y),
         "LEARN_EPOCHS": LEARN_EPOCHS, "LEARN_BATCH": LEARN_BATCH, "LEARN_SHIFT": LEARN_SHIFT,
+        "LEARN_SHIFT_HIDDEN": LEARN_SHIFT_HIDDEN, "DELTA_SHIFT": DELTA_SHIFT,
         "ERROR_STEP": ERROR_STEP, "MODEL_MARGIN": q.margin,
     }
     body = emit.defines(consts) + "\n"
@@ -265,4 +287,4 @@ def emit_header(data: Digits, q: QuantMLP, path: Path) -> bool:
     body += emit.c_array("shifted_test_x", quantize_input(data.shifted_test_x))
     doc = (f"Digits MLP 64-{HIDDEN}-{CLASSES} quantized to int8 for the NPU, {len(data.test_y)} held-out "
            f"digits, {len(data.train_y)} shifted training digits (Demo 2).")
-    return emit.write_if_changed(path, emit.header("NPU_DEMO_MODEL_H", doc, body))
+    emit.write(path, emit.header("NPU_DEMO_MODEL_H", doc, body))

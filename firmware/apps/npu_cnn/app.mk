@@ -11,6 +11,5 @@ $(NPU_CNN_HEADER): $(wildcard $(FW_DIR)/../toolchain/npu_model/*.py)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  GEN   $@")
 	$(Q)PYTHONPATH=$(FW_DIR)/../toolchain $(NPU_MODEL_PY) -m npu_model cnn --cache $(NPU_CNN_CACHE) --header $@
-	$(Q)touch $@
 
 $(foreach a,$(ARCHES),$(BUILD_DIR)/$(a)/obj/apps/npu_cnn/main.o): $(NPU_CNN_HEADER)

@@ -12,6 +12,5 @@ $(NPU_DEMO_HEADER): $(wildcard $(FW_DIR)/../toolchain/npu_model/*.py)
 	@$(if $(Q),echo "  GEN   $@")
 	$(Q)PYTHONPATH=$(FW_DIR)/../toolchain $(NPU_MODEL_PY) -m npu_model digits \
 	    --cache $(NPU_MODEL_CACHE) --header $@
-	$(Q)touch $@
 
 $(foreach a,$(ARCHES),$(BUILD_DIR)/$(a)/obj/apps/npu_demo/main.o): $(NPU_DEMO_HEADER)

@@ -3,8 +3,9 @@
  * Demo 1, inference: an int8 MLP trained at build time on the 8x8 digits classifies the whole
  * held-out split on the NPU, then the same network runs on the CPU alone; prints accuracy, NPU
  * cycles and energy per inference, speed-up and energy ratio.
- * Demo 2, on-device learning: the classifier layer is fine-tuned in the tiles (forward MVMs,
- * error on the CPU, WEIGHT_UPDATE) on digits shifted one pixel right, which the network never saw;
+ * Demo 2, on-device learning: both layers are fine-tuned in the tiles on digits shifted one pixel
+ * right, which the network never saw: forward MVMs, error at the logits on the CPU, back-propagation
+ * through the classifier with MVM_T, ReLU derivative with ELTWISE, WEIGHT_UPDATE of both layers;
  * prints held-out accuracy on shifted digits before and after.
  *
  * Results are also left in globals for tests (npu_pred, cpu_pred, shifted_before, shifted_after,
@@ -28,6 +29,7 @@ volatile uint32_t npu_wait_irq = 1;
 
 uint8_t npu_pred[N_TEST], cpu_pred[N_TEST], shifted_before[N_TEST], shifted_after[N_TEST];
 static int32_t argmax_out[N_TEST];
+static uint64_t e2e_speedup_x100, energy_ratio_x100;  /* for the closing summary */
 static int32_t learn_logits[LEARN_BATCH][MODEL_CLASSES];
 static int8_t learn_error[LEARN_BATCH][MODEL_CLASSES];
 
@@ -145,13 +147,15 @@ static void demo_inference(void)
     printf("    CPU per inference: %lu instructions (%lu ns at 100 MIPS), %lu pJ at %u pJ/instruction\n",
            (unsigned long)(cpu / N_TEST), (unsigned long)(cpu_ns / N_TEST), (unsigned long)(cpu_pj / N_TEST),
            CPU_PJ_PER_INSN);
+    e2e_speedup_x100 = 100 * cpu_ns / (e2e_ns ? e2e_ns : 1);
+    energy_ratio_x100 = 100 * cpu_pj / (d.energy_pj ? d.energy_pj : 1);
     printf("    speed-up NPU vs CPU: ");
     print_fixed2(100 * cpu_ns / (npu_ns ? npu_ns : 1));
     printf("x (NPU busy time), ");
-    print_fixed2(100 * cpu_ns / (e2e_ns ? e2e_ns : 1));
+    print_fixed2(e2e_speedup_x100);
     printf("x end to end (+ %lu driver instructions per inference); energy ratio ",
            (unsigned long)(driver / N_TEST));
-    print_fixed2(100 * cpu_pj / (d.energy_pj ? d.energy_pj : 1));
+    print_fixed2(energy_ratio_x100);
     printf("x\n");
 }
 
@@ -176,7 +180,7 @@ static void error_signal(uint32_t m, const uint8_t *labels)
 
 static void demo_learning(void)
 {
-    const npu_dense_layer_t *cls = &model_layers[MODEL_LAYERS - 1];
+    const npu_dense_layer_t *hid = &model_layers[0], *cls = &model_layers[1];
     npu_classify(shifted_test_x, N_TEST, shifted_before);
     for (uint32_t epoch = 0; epoch < LEARN_EPOCHS; epoch++)
         for (uint32_t start = 0; start < N_LEARN; start += LEARN_BATCH) {
@@ -189,21 +193,35 @@ static void demo_learning(void)
             if (err)
                 die("learning forward", err);
             error_signal(m, &learn_y[start]);
-            /* W += (h^T d) >> shift in the tiles; h (with its constant column) is still in the
-             * scratchpad. Queued: it runs before the next batch's forward pass. */
+            /* Backward pass, queued (it runs before the next batch's forward pass); the inputs x and
+             * the hidden rows h (with their constant column) are still in the scratchpad. */
             npu_dma_in(0, learn_error, SPAD_ERROR, 1, m * MODEL_CLASSES, 0, 0);
+            /* error at the hidden layer: d @ W2^T through the classifier tile, to int8 */
+            npu_mvm(NPU_OP_MVM_T, 0, cls->tile, m, cls->k, cls->n, SPAD_ERROR, MODEL_CLASSES, 0, 4 * cls->k);
+            npu_postproc(0, 0, m, MODEL_HIDDEN, 0, 4 * cls->k, SPAD_DH, MODEL_HIDDEN, NPU_ACT_NONE)
+                ->postproc.shift = 1 - DELTA_SHIFT;  /* x 2^30/2^31 then >> (DELTA_SHIFT - 1) */
+            /* ReLU derivative: clamp(max(h, h), 0, 1), times the error */
+            npu_desc_t *mask = npu_eltwise(NPU_ELT_MAX, hid->out_addr, hid->out_stride, hid->out_addr,
+                                           hid->out_stride, SPAD_MASK, MODEL_HIDDEN, m, MODEL_HIDDEN, NPU_ACT_CLAMP);
+            mask->eltwise.clamp_min = 0;
+            mask->eltwise.clamp_max = 1;
+            npu_eltwise(NPU_ELT_MUL, SPAD_DH, MODEL_HIDDEN, SPAD_MASK, MODEL_HIDDEN, SPAD_DELTA, MODEL_HIDDEN, m,
+                        MODEL_HIDDEN, NPU_ACT_NONE);
+            /* W2 += (h^T d) >> LEARN_SHIFT, W1 += (x^T delta) >> LEARN_SHIFT_HIDDEN, in the tiles */
             npu_weight_update(0, cls->tile, m, cls->k, cls->n, cls->in_addr, cls->in_stride, SPAD_ERROR,
                               MODEL_CLASSES, 0, LEARN_SHIFT);
+            npu_weight_update(0, hid->tile, m, hid->k, hid->n, hid->in_addr, hid->in_stride, SPAD_DELTA,
+                              MODEL_HIDDEN, 0, LEARN_SHIFT_HIDDEN);
         }
     npu_classify(shifted_test_x, N_TEST, shifted_after);
 
     struct demo_result *r = &demo_result;
     r->shifted_correct_before = correct(shifted_before, N_TEST);
     r->shifted_correct_after = correct(shifted_after, N_TEST);
-    printf("[2] on-device learning: classifier fine-tuned in the tiles on %u digits shifted 1 pixel right,\n",
+    printf("[2] on-device learning: both layers fine-tuned in the tiles on %u digits shifted 1 pixel right,\n",
            N_LEARN);
-    printf("    %u epochs x %u batches (forward MVM, error on the CPU, WEIGHT_UPDATE >> %u)\n", LEARN_EPOCHS,
-           (N_LEARN + LEARN_BATCH - 1) / LEARN_BATCH, LEARN_SHIFT);
+    printf("    %u epochs x %u batches: forward MVMs, error on the CPU, MVM_T back-propagation, WEIGHT_UPDATE\n",
+           LEARN_EPOCHS, (N_LEARN + LEARN_BATCH - 1) / LEARN_BATCH);
     printf("    held-out shifted digits: accuracy ");
     print_fixed2(10000ull * r->shifted_correct_before / N_TEST);
     printf("%% before -> ");
@@ -222,6 +240,17 @@ int main(void)
            (unsigned)info->tile_rows, (unsigned)info->tile_cols, (unsigned)info->clock_khz, npu_wait_irq ? "interrupt" : "polling", XLEN);
     demo_inference();
     demo_learning();
+    const struct demo_result *r = &demo_result;
+    printf("summary: NPU accuracy ");
+    print_fixed2(10000ull * r->npu_correct / N_TEST);
+    printf("%% (CPU agrees on %u/%u), ", r->cpu_npu_agree, N_TEST);
+    print_fixed2(e2e_speedup_x100);
+    printf("x faster and ");
+    print_fixed2(energy_ratio_x100);
+    int gained = (int)r->shifted_correct_after - (int)r->shifted_correct_before;
+    printf("x less energy than the CPU; on-device learning %c", gained < 0 ? '-' : '+');
+    print_fixed2(10000ull * (unsigned)(gained < 0 ? -gained : gained) / N_TEST);
+    printf(" points on shifted digits\n");
     printf("npu_demo: done\n");
     return 0;
 }
