@@ -39,12 +39,14 @@ class DebugHooks:
         self._pc = pc
         self._on_break = on_break
         self._on_watch = on_watch
-        self.breakpoints: dict[int, int] = {}
+        self.breakpoints: dict[int, int] = {}  # address -> hook handle
+        self._refs: dict[int, int] = {}         # address -> how many users set it
         self.watchpoints: dict[tuple[int, int, str], int] = {}
         self.skip_once: int | None = None
 
     # -- breakpoints ---------------------------------------------------------------
     def add_breakpoint(self, addr: int) -> None:
+        self._refs[addr] = self._refs.get(addr, 0) + 1
         if addr not in self.breakpoints:
             self.breakpoints[addr] = self.uc.hook_add(UC_HOOK_CODE, self._code_hit, begin=addr, end=addr)
             # Unicorn decides at translation time whether an instruction calls code hooks: code
@@ -52,10 +54,14 @@ class DebugHooks:
             self.uc.ctl_remove_cache(addr, addr + 4)
 
     def remove_breakpoint(self, addr: int) -> bool:
-        handle = self.breakpoints.pop(addr, None)
-        if handle is None:
+        """Drop one reference; the hook goes when the last user removes it."""
+        if addr not in self._refs:
             return False
-        self.uc.hook_del(handle)
+        self._refs[addr] -= 1
+        if self._refs[addr]:
+            return True
+        del self._refs[addr]
+        self.uc.hook_del(self.breakpoints.pop(addr))
         self.uc.ctl_remove_cache(addr, addr + 4)
         return True
 

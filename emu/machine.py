@@ -131,6 +131,12 @@ class Machine:
         self.clock.pause()
         self.stdout_sink = stdout or (lambda data: None)
         self.stderr_sink = stderr or (lambda data: None)
+        # Silences every console path (UART, semihosting, HTIF) while the debugger replays
+        # instructions that already printed (reverse-stepi).
+        self.output_muted = False
+        # Counts changes made from outside the guest (registers, memory, input): a debugger's
+        # replay history is only valid while this stays the same.
+        self.state_writes = 0
         self.host_input = HostInput(stdin)
         self.args = list(args)
         self.semihost_root = semihost_root
@@ -160,7 +166,7 @@ class Machine:
         self.clint = Clint(self.clock)
         self.clint.on_change = self._kick
         self.uart = Uart(self.plic.line(UART0_IRQ), self.clock)
-        self.uart.sink = self.stdout_sink
+        self.uart.sink = self._console_out
         self.finisher = Finisher(self._exit, self._guest_reset)
         self.bus.add(FINISHER_BASE, self.finisher)
         self.bus.add(CLINT_BASE, self.clint)
@@ -210,13 +216,13 @@ class Machine:
             self.enable_counting()
         if image.tohost is not None and self.ram.contains(image.tohost, 8):
             page = image.tohost & ~0xFFF
-            self.htif = Htif(self.ram, page, image.tohost, image.fromhost, self.xlen, self._exit, self.stdout_sink)
+            self.htif = Htif(self.ram, page, image.tohost, image.fromhost, self.xlen, self._exit, self._console_out)
             self.bus.carve_out_of_ram(page, self.htif)
         top = max(s.paddr + s.memsz for s in image.segments)
         heap_base = (top + 15) & ~15
         self.semihost = Semihosting(
             self.ram, self.xlen, self.clock, argv=self.args, root=self.semihost_root,
-            stdout=self.stdout_sink, stderr=self.stderr_sink, read_stdin=self.host_input.read,
+            stdout=self._console_out, stderr=self._console_err, read_stdin=self.host_input.read,
             on_exit=self._exit, heap=(heap_base, self.ram.end - (1 << 20), self.ram.end, self.ram.end - (1 << 20)))
         self.cpu.pc = image.entry
         self.cpu.priv = PRIV_M
@@ -256,6 +262,7 @@ class Machine:
         return self.cpu.read(key)
 
     def write_reg(self, name: str, value: int) -> None:
+        self.state_writes += 1
         self.cpu.write(name.lower().lstrip("$"), value)
 
     def register_names(self) -> list[str]:
@@ -267,6 +274,7 @@ class Machine:
 
     def write_mem(self, addr: int, data: bytes) -> None:
         self.ram.write(addr, data)
+        self.state_writes += 1
         self.uc.ctl_remove_cache(addr, addr + max(len(data), 1))
         if self.elf is not None and any(s <= addr < e or addr <= s < addr + len(data)
                                         for s, e in self.elf.executable_ranges()):
@@ -277,6 +285,7 @@ class Machine:
 
     # -- breakpoints and watchpoints -------------------------------------------------------
     def add_breakpoint(self, addr: int) -> None:
+        """Reference-counted: the shell's internal breakpoints and gdb's may share an address."""
         self.debug.add_breakpoint(addr)
 
     def remove_breakpoint(self, addr: int) -> bool:
@@ -315,7 +324,8 @@ class Machine:
     # -- run control -----------------------------------------------------------------------
     def request_stop(self) -> None:
         """Stop a running :meth:`run` soon; safe from any thread (Ctrl-C, gdb's 0x03) and from a
-        device or hook callback on the emulation thread."""
+        device or hook callback on the emulation thread.  A request made while nothing runs is
+        dropped when the next run starts (a late Ctrl-C must not stop the next `continue`)."""
         self._stop_requested = True
         if self._in_slice and threading.get_ident() == self._emu_thread:
             self._kick()  # inside a callback: emu_stop would replay the current instruction
@@ -699,7 +709,16 @@ class Machine:
 
     def feed_input(self, data: bytes) -> None:
         """Type ``data`` into the UART (tests, the debugger)."""
+        self.state_writes += 1
         self.uart.send(data)
+
+    def _console_out(self, data: bytes) -> None:
+        if not self.output_muted:
+            self.stdout_sink(data)
+
+    def _console_err(self, data: bytes) -> None:
+        if not self.output_muted:
+            self.stderr_sink(data)
 
     def _exit(self, code: int) -> None:
         if not self.exited:

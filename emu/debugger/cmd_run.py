@@ -1,5 +1,5 @@
 """Run control: ``run``, ``start``, ``continue``, ``stepi``, ``nexti``, ``step``, ``next``, ``finish``,
-``until``, ``advance``, and how a stop is reported.
+``until``, ``advance`` (running is in resume.py, stop reports in stops.py).
 
 Source-line stepping is done here, over ``Machine.step`` and internal
 breakpoints, because it is debugger policy (GDB's rules), not machine
@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from emu.debugger import expr, frames, locations
-from emu.debugger.bptable import WATCH_KINDS, Point
+from emu.debugger import frames, locations
+from emu.debugger.bptable import Point
 from emu.debugger.disasm import Insn, is_call
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registry import Command, Registry
+from emu.debugger.resume import require_alive, resume, run_to, stop_kind, user_hit
+from emu.debugger.stops import report, report_interrupt
 from emu.machine import Stop, StopReason
 
 if TYPE_CHECKING:
-    from emu.breakpoints import WatchHit
     from emu.debugger.commands import CommandShell
 
 # A runaway ``step`` (a loop with no line info) gives the prompt back after this many instructions.
@@ -52,131 +53,12 @@ def register(root: Registry, info: Registry) -> None:
                      complete="location"))
 
 
-# -- running ----------------------------------------------------------------------------------------
-def _require_alive(shell: CommandShell) -> None:
-    if shell.machine.exited:
-        raise DebuggerError("The program is not being run.  Use \"run\" to restart it.")
-
-
-def _resume(shell: CommandShell) -> tuple[Stop, list[Point]]:
-    """Run until a stop the user asked for: false conditions and other holders' breakpoints are skipped.
-
-    Returns the Stop and the user's breakpoints that caused it (empty for internal ones).
-    """
-    while True:
-        stop = shell.machine.run()  # the Machine executes a breakpoint it starts on
-        if _name(stop) == "WATCHPOINT" and _unchanged(shell, stop.watch):
-            continue
-        if _name(stop) != "BREAKPOINT":
-            return stop, []
-        hit = _user_hit(shell, stop)
-        if hit is not None:
-            return stop, hit
-
-
-def _unchanged(shell: CommandShell, hit: WatchHit | None) -> bool:
-    """GDB's ``watch`` stops only when the value changes; a store of the same value goes on."""
-    return (hit is not None and hit.kind == "w" and hit.access == "w" and hit.old == hit.new
-            and not shell.interrupted.is_set())
-
-
-def _user_hit(shell: CommandShell, stop: Stop) -> list[Point] | None:
-    """The user's breakpoints at the stop pc whose condition holds; None to keep going."""
-    points = shell.breakpoints.at(stop.pc)
-    if not points:
-        return []  # an internal breakpoint: the caller decides
-    hit = [p for p in points if p.condition_node is None or _condition(shell, p)]
-    for p in hit:
-        p.hits += 1
-    if hit:
-        return hit
-    return [] if shell.breakpoints.internal(stop.pc) else None
-
-
-def _condition(shell: CommandShell, p: Point) -> bool:
-    try:
-        return p.condition_node is None or bool(expr.evaluate(p.condition_node, shell))
-    except DebuggerError as e:
-        shell.out(f"Error in testing condition for breakpoint {p.number}: {e}")
-        return True  # GDB stops when a condition cannot be evaluated
-
-
-def _name(stop: Stop) -> str:
-    return stop.reason.name
-
-
-def run_to(shell: CommandShell, targets: list[tuple[int, int]]) -> tuple[Stop, list[Point]]:
-    """Run until one of ``(addr, min_sp)`` is reached with ``sp >= min_sp`` (a frame has returned)."""
-    for addr, _ in targets:
-        shell.breakpoints.hold(addr)
-    try:
-        while True:
-            stop, hit = _resume(shell)
-            if _name(stop) != "BREAKPOINT" or hit:
-                return stop, hit
-            sp = shell.get_reg("sp")
-            if any(addr == stop.pc and sp >= min_sp for addr, min_sp in targets):
-                return stop, []
-            if not any(addr == stop.pc for addr, _ in targets):
-                return stop, []  # someone else's breakpoint (the GDB stub's)
-    finally:
-        for addr, _ in targets:
-            shell.breakpoints.release(addr)
-
-
-# -- reporting ----------------------------------------------------------------------------------------
-def report(shell: CommandShell, stop: Stop, hit: list[Point]) -> None:
-    """Print a stop the way GDB does, and drop hit temporary breakpoints."""
-    reason = _name(stop)
-    if reason == "EXITED":
-        code = stop.exit_code if stop.exit_code is not None else shell.machine.exit_code
-        shell.out(f"[Inferior 1 (firmware) exited {'normally' if not code else f'with code {code:02o}'}]")
-        return
-    if reason == "BREAKPOINT" and hit:
-        p = hit[0]
-        title = "Temporary breakpoint" if p.temporary else "Breakpoint"
-        for q in hit:
-            if q.temporary:
-                shell.breakpoints.delete(q.number)
-        shell.out("")
-        shell.location_line(shell.pc, f"{title} {p.number}, ")
-        return
-    if reason == "WATCHPOINT" and stop.watch is not None:
-        _report_watch(shell, stop.watch)
-        return
-    if reason == "INTERRUPTED":
-        shell.out("\nProgram received signal SIGINT, Interrupt.")
-    elif reason == "FATAL":  # the first line says why; the Machine's register dump is `info registers`
-        shell.out(f"\nProgram stopped: {stop.message.splitlines()[0] if stop.message else 'fatal'}")
-    elif reason in ("INSN_LIMIT", "TIMEOUT"):
-        shell.out(f"\nProgram stopped: {stop.message or reason.lower()}")
-    elif reason == "BREAKPOINT":
-        shell.out("\nProgram stopped at a breakpoint.")
-    shell.location_line(shell.pc)
-
-
-def _report_watch(shell: CommandShell, hit: WatchHit) -> None:
-    """GDB's watchpoint stop: title, old and new value (or the value read), then where."""
-    p = shell.breakpoints.watch_for(hit.addr, hit.length, hit.kind)
-    if p is not None:
-        p.hits += 1
-        title = WATCH_KINDS[p.kind].replace("access", "access (read/write)")
-        shell.out(f"\n{title} {p.number}: {p.what}\n")
-    else:
-        shell.out(f"\nWatchpoint at {hit.addr:#x}\n")
-    if hit.access == "w":
-        shell.out(f"Old value = {hit.old}\nNew value = {hit.new}")
-    else:
-        shell.out(f"Value = {hit.old}")
-    shell.location_line(shell.pc)
-
-
 # -- commands -------------------------------------------------------------------------------------------
 def run_cmd(shell: CommandShell, arg: str) -> None:
     shell.timeline.restart()
     shell.out(f"Starting program: {shell.elf.path}")
     at_entry = Stop(StopReason.BREAKPOINT, shell.pc)
-    hit = _user_hit(shell, at_entry)
+    hit = user_hit(shell, at_entry)
     if hit:  # a breakpoint on the entry point: Machine.run would execute it, GDB stops there
         shell.timeline.fresh_start = False
         report(shell, at_entry, hit)
@@ -193,11 +75,11 @@ def start_cmd(shell: CommandShell, arg: str) -> None:
 
 
 def continue_cmd(shell: CommandShell, arg: str) -> None:
-    _require_alive(shell)
+    require_alive(shell)
     if not shell.timeline.fresh_start:
         shell.out("Continuing.")
     shell.timeline.fresh_start = False
-    report(shell, *_resume(shell))
+    report(shell, *resume(shell))
 
 
 def _count(arg: str) -> int:
@@ -233,16 +115,16 @@ def _step_over_call(shell: CommandShell) -> tuple[Stop, list[Point]] | None:
 
 
 def stepi(shell: CommandShell, arg: str, over: bool) -> None:
-    _require_alive(shell)
+    require_alive(shell)
     n = _count(arg)
     func_before = shell.function_of(shell.pc)
     for _ in range(n):
         if shell.interrupted.is_set():
-            _interrupted(shell)
+            report_interrupt(shell)
             return
         result = _step_over_call(shell) if over else None
         stop, hit = result if result is not None else (shell.machine.step(1), [])
-        if hit or _name(stop) not in ("STEPPED", "BREAKPOINT"):
+        if hit or stop_kind(stop) not in ("STEPPED", "BREAKPOINT"):
             report(shell, stop, hit)
             return
     if shell.function_of(shell.pc) != func_before:
@@ -252,15 +134,10 @@ def stepi(shell: CommandShell, arg: str, over: bool) -> None:
 
 
 def step_lines(shell: CommandShell, arg: str, over: bool, forward_only: bool = False) -> None:
-    _require_alive(shell)
+    require_alive(shell)
     for _ in range(_count(arg)):
         if not _step_one_line(shell, over, forward_only):
             return
-
-
-def _interrupted(shell: CommandShell) -> None:
-    shell.out("\nProgram received signal SIGINT, Interrupt.")
-    shell.location_line(shell.pc)
 
 
 def _enter_function(shell: CommandShell) -> tuple[Stop, list[Point]] | None:
@@ -289,7 +166,7 @@ def _step_one_line(shell: CommandShell, over: bool, forward_only: bool) -> bool:
         return _finish(shell, announce=False)
     for _ in range(STEP_LIMIT):
         if shell.interrupted.is_set():
-            _interrupted(shell)
+            report_interrupt(shell)
             return False
         insn = _insn_at(shell, shell.pc)
         calling = insn is not None and is_call(insn)
@@ -298,16 +175,16 @@ def _step_one_line(shell: CommandShell, over: bool, forward_only: bool) -> bool:
             stop, hit = run_to(shell, [back])
         else:
             stop, hit = shell.machine.step(1), []
-            if calling and _name(stop) == "STEPPED":
+            if calling and stop_kind(stop) == "STEPPED":
                 if elf.line_for(shell.pc) is None:  # no line info: run through it
                     stop, hit = run_to(shell, [back])
                 else:
                     entered = _enter_function(shell)
-                    if entered is None or (_name(entered[0]) == "BREAKPOINT" and not entered[1]):
+                    if entered is None or (stop_kind(entered[0]) == "BREAKPOINT" and not entered[1]):
                         shell.location_line(shell.pc)
                         return True
                     stop, hit = entered
-        if _name(stop) not in ("STEPPED", "BREAKPOINT") or hit:
+        if stop_kind(stop) not in ("STEPPED", "BREAKPOINT") or hit:
             report(shell, stop, hit)
             return False
         pc = shell.pc
@@ -345,7 +222,7 @@ def _finish(shell: CommandShell, announce: bool) -> bool:
         func = shell.function_of(shell.pc) or "??"
         shell.out(f"Run till exit from #0  {func} ()")
     stop, hit = run_to(shell, [(caller.pc, inner.cfa)])
-    if _name(stop) != "BREAKPOINT" or hit:
+    if stop_kind(stop) != "BREAKPOINT" or hit:
         report(shell, stop, hit)
         return False
     shell.location_line(shell.pc)
@@ -353,7 +230,7 @@ def _finish(shell: CommandShell, announce: bool) -> bool:
 
 
 def finish_cmd(shell: CommandShell, arg: str) -> None:
-    _require_alive(shell)
+    require_alive(shell)
     if _finish(shell, announce=True):
         value = shell.get_reg("a0")
         shell.values.append(value)
@@ -362,14 +239,14 @@ def finish_cmd(shell: CommandShell, arg: str) -> None:
 
 def _run_to_location(shell: CommandShell, arg: str) -> None:
     """``until LOC``/``advance LOC``: LOC, or the return of the current frame, whichever comes first."""
-    _require_alive(shell)
+    require_alive(shell)
     addr = locations.resolve(shell, arg)
     targets = [(addr, 0)]
     stack = frames.unwind(shell, limit=2)
     if len(stack) == 2:
         targets.append((stack[1].pc, stack[0].cfa))
     stop, hit = run_to(shell, targets)
-    if _name(stop) != "BREAKPOINT" or hit:
+    if stop_kind(stop) != "BREAKPOINT" or hit:
         report(shell, stop, hit)
         return
     shell.location_line(shell.pc)

@@ -3,8 +3,8 @@
 Reverse execution falls out of snapshots and determinism: with deterministic
 time and the exact instruction counter, restoring a snapshot and executing
 ``k`` instructions always arrives at the same state.  So ``reverse-stepi N``
-restores the *anchor* (the latest point the timeline is known to be
-reproducible from) and re-executes up to ``insn_count - N``.  Anything the
+restores the nearest *anchor* before the target (a snapshot the timeline is
+known to be reproducible from) and re-executes up to ``insn_count - N``.  Anything the
 user changes by hand (``set``, ``uart send``, ``restore``) cannot be
 replayed, so it moves the anchor to "now": reverse execution never crosses
 a manual change.
@@ -31,13 +31,20 @@ class Saved:
     pc: int
 
 
+# Reverse execution replays from the nearest anchor; one is kept every REANCHOR_INSNS instructions
+# (at the end of a command) so a step back never replays more, within a RAM budget for the copies.
+REANCHOR_INSNS = 2_000_000
+ANCHOR_RAM_BUDGET = 512 << 20
+
+
 class Timeline:
-    """Named snapshots and the replay anchor."""
+    """Named snapshots and the replay anchors (all on the current deterministic timeline)."""
 
     def __init__(self, shell: CommandShell) -> None:
         self.shell = shell
         self.saved: dict[str, Saved] = {}
-        self.anchor = self._take("(attach)")
+        self.anchors = [self._take("(attach)")]  # sorted by instruction count
+        self._writes = shell.machine.state_writes  # changes from outside (gdb) invalidate anchors
         self.fresh_start = False  # ``run`` prints "Starting program" instead of "Continuing."
 
     def _take(self, name: str) -> Saved:
@@ -46,12 +53,25 @@ class Timeline:
 
     def restart(self) -> None:
         self.shell.machine.reset()
-        self.anchor = self._take("(start)")
+        self.anchors = [self._take("(start)")]
+        self._writes = self.shell.machine.state_writes
         self.fresh_start = True
 
     def state_changed(self) -> None:
         """The user changed state by hand: replays must start from here."""
-        self.anchor = self._take("(anchor)")
+        self.anchors = [self._take("(anchor)")]
+        self._writes = self.shell.machine.state_writes
+
+    def note_stop(self) -> None:
+        """After a command: add an anchor when the firmware ran far past the latest one."""
+        m = self.shell.machine
+        latest = self.anchors[-1].insn_count
+        if m.insn_count is None or latest is None or not m.clock.deterministic:
+            return
+        if m.insn_count - latest >= REANCHOR_INSNS:
+            self.anchors.append(self._take("(anchor)"))
+            keep = max(2, ANCHOR_RAM_BUDGET // max(m.ram.size, 1))
+            del self.anchors[:-keep]
 
     def save(self, name: str) -> Saved:
         saved = self.saved[name] = self._take(name)
@@ -62,29 +82,32 @@ class Timeline:
             raise DebuggerError(f'No snapshot named "{name}".  Try "info snapshots".')
         saved = self.saved[name]
         self.shell.machine.restore(saved.snapshot)
-        self.anchor = saved
+        self.anchors = [saved]
+        self._writes = self.shell.machine.state_writes
         return saved
 
     def rewind(self, n: int) -> None:
-        """Go back ``n`` instructions by replaying from the anchor."""
+        """Go back ``n`` instructions by replaying from the nearest anchor before the target."""
         m = self.shell.machine
         if m.insn_count is None or not m.clock.deterministic:
             raise DebuggerError("reverse-stepi needs deterministic time: start npuemu debug with "
                                 "--deterministic.")
+        if m.state_writes != self._writes:  # changed behind the shell's back (gdb, a test)
+            self.state_changed()
         target = m.insn_count - n
-        if self.anchor.insn_count is None or target < self.anchor.insn_count:
+        usable = [a for a in self.anchors if a.insn_count is not None and a.insn_count <= target]
+        if not usable:
             raise DebuggerError("No more reverse-execution history (the history starts at the last "
                                 "restart, restore or manual change).")
-        m.restore(self.anchor.snapshot)
-        sink = m.uart.sink
-        m.uart.sink = lambda data: None  # the replayed instructions must not print their UART output twice
+        m.restore(usable[-1].snapshot)
+        m.output_muted = True  # the replayed instructions must not print their output twice
         try:
             while m.insn_count < target:
                 stop = m.step(target - m.insn_count)
-                if getattr(stop.reason, "name", "") in ("EXITED", "FATAL"):
+                if stop.reason.name in ("EXITED", "FATAL"):
                     break
         finally:
-            m.uart.sink = sink
+            m.output_muted = False
 
 
 def register(root: Registry, info: Registry) -> None:
@@ -93,7 +116,8 @@ def register(root: Registry, info: Registry) -> None:
     root.add(Command("restore", restore_cmd, "restore NAME -- return the whole machine to a snapshot.",
                      complete="snapshot"))
     root.add(Command("reverse-stepi", reverse_stepi, "reverse-stepi [N] -- go back N instructions (1).\n"
-                     "Replays from the last restart, restore or manual change; needs deterministic time.",
+                     "Replays from the nearest snapshot taken since the last restart, restore or manual\n"
+                     "change (set, uart send); needs deterministic time (--deterministic).",
                      aliases=("rsi",), repeatable=True))
     info.add(Command("snapshots", info_snapshots, "info snapshots -- list saved snapshots."))
 

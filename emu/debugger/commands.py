@@ -82,7 +82,10 @@ class CommandShell:
             self.last_repeatable = text if command.repeatable else ""
             if command.handler is None:
                 raise DebuggerError(f'"{command.name}" must be followed by a sub-command.  Try "help {command.name}".')
-            command.handler(self, arg)
+            try:
+                command.handler(self, arg)
+            finally:
+                self.timeline.note_stop()
             return True
         except EmuError as e:
             self.write(f"{e}\n")

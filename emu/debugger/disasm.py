@@ -86,7 +86,7 @@ def format_insn(insn: Insn, describe: Describe, label: str, current: bool) -> st
 def is_call(insn: Insn) -> bool:
     """A call links into ra: ``jal ra``/``jal x``, ``jalr ra, ...``, ``c.jal``, ``c.jalr``."""
     m, ops = insn.mnemonic, insn.operands
-    if m in ("c.jal", "c.jalr", "call"):
+    if m in ("c.jal", "c.jalr"):
         return True
     if m == "jal":
         return "," not in ops or ops.startswith("ra,")

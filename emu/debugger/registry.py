@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from emu.debugger.errors import DebuggerError
 
-Handler = Callable[[Any, str], None]
+if TYPE_CHECKING:
+    from emu.debugger.commands import CommandShell
+
+Handler = Callable[["CommandShell", str], None]
 
 
 @dataclass

@@ -385,3 +385,21 @@ def test_less_common_forms(debug) -> None:
     assert re.match(r"main \(\) at main.c:13\n13\t", s("until 13"))
     assert s("info line") .startswith('Line 13 of "main.c"')
     assert "Undefined info command" in s("info frobs") and "Ambiguous command" in s("info s")
+
+
+def test_reverse_stepi_replays_from_the_nearest_anchor(debug, monkeypatch) -> None:
+    from emu.debugger import cmd_time
+
+    monkeypatch.setattr(cmd_time, "REANCHOR_INSNS", 100)
+    s = debug()
+    _at_main(s)  # ~600 instructions: an anchor was taken at the stop
+    assert len(s.shell.timeline.anchors) == 2
+    trail = []
+    for _ in range(30):
+        trail.append((s.machine.insn_count, s.reg("pc"), s.reg("sp")))
+        s("si")
+    for back in (1, 7, 22):
+        s(f"rsi {back}")
+        count, pc, sp = trail[-back]
+        assert (s.machine.insn_count, s.reg("pc"), s.reg("sp")) == (count, pc, sp)
+        trail = trail[:-back]
