@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="stop at the entry point and wait for gdb (binds 127.0.0.1 unless HOST given)")
     debug = sub.add_parser("debug", help="interactive debugger shell (prompt_toolkit)")
     _machine_options(debug)
+    # Debugging defaults to deterministic time: a session replays identically and reverse-stepi
+    # works; --realtime gives QEMU-like host-clock time instead.
+    debug.set_defaults(deterministic=True)
+    debug.add_argument("--realtime", dest="deterministic", action="store_false",
+                       help="virtual time from the host clock instead of the instruction count")
     debug.add_argument("--batch", metavar="FILE", help="run the commands in FILE and exit")
     debug.add_argument("-ex", dest="ex", action="append", default=[], metavar="CMD",
                        help="run CMD (repeatable) before the prompt, or with --batch")

@@ -90,8 +90,8 @@ class Timeline:
         """Go back ``n`` instructions by replaying from the nearest anchor before the target."""
         m = self.shell.machine
         if m.insn_count is None or not m.clock.deterministic:
-            raise DebuggerError("reverse-stepi needs deterministic time: start npuemu debug with "
-                                "--deterministic.")
+            raise DebuggerError("reverse-stepi needs deterministic time: start npuemu debug "
+                                "without --realtime.")
         if m.state_writes != self._writes:  # changed behind the shell's back (gdb, a test)
             self.state_changed()
         target = m.insn_count - n
@@ -117,7 +117,7 @@ def register(root: Registry, info: Registry) -> None:
                      complete="snapshot"))
     root.add(Command("reverse-stepi", reverse_stepi, "reverse-stepi [N] -- go back N instructions (1).\n"
                      "Replays from the nearest snapshot taken since the last restart, restore or manual\n"
-                     "change (set, uart send); needs deterministic time (--deterministic).",
+                     "change (set, uart send); needs deterministic time (the default; not --realtime).",
                      aliases=("rsi",), repeatable=True))
     info.add(Command("snapshots", info_snapshots, "info snapshots -- list saved snapshots."))
 

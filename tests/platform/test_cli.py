@@ -91,3 +91,12 @@ def test_bad_npu_config_is_one_line(firmware, tmp_path):
     result = run_npuemu("run", "--npu-config", bad, firmware("hello", "rv32"))
     lines = result.output.decode().strip().splitlines()
     assert result.status == 2 and len(lines) == 1 and lines[0].startswith("npuemu: ")
+
+
+@pytest.mark.parametrize(("flags", "mode"), [((), "deterministic"), (("--realtime",), "realtime")])
+def test_debug_defaults_to_deterministic_time(firmware, tmp_path, flags, mode):
+    script = tmp_path / "empty.gdb"
+    script.write_text("\n")
+    result = run_npuemu("debug", *flags, "-ex", "info time", "--batch", script, firmware("hello", "rv32"))
+    assert result.status == 0
+    assert re.search(rf"virtual time .*\[{mode}", result.output.decode())
