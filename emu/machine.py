@@ -217,7 +217,10 @@ class Machine:
         if image.tohost is not None and self.ram.contains(image.tohost, 8):
             page = image.tohost & ~0xFFF
             self.htif = Htif(self.ram, page, image.tohost, image.fromhost, self.xlen, self._exit, self._console_out)
-            self.bus.carve_out_of_ram(page, self.htif)
+            # Watch the page precisely (MMIO) unless code shares it (MMIO cannot be executed);
+            # then tohost is polled between CPU slices, which is correct but slower.
+            if not any(s < page + 0x1000 and page < e for s, e in image.executable_ranges()):
+                self.bus.carve_out_of_ram(page, self.htif)
         top = max(s.paddr + s.memsz for s in image.segments)
         heap_base = (top + 15) & ~15
         self.semihost = Semihosting(
