@@ -71,9 +71,6 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("args", nargs="*", help="after --: arguments for the firmware (semihosting argv)")
     p.add_argument("--ram", type=parse_size, default=128 << 20, metavar="SIZE",
                    help="DRAM size at 0x80000000 (default 128M)")
-    p.add_argument("--deterministic", action="store_true",
-                   help="virtual time from the instruction count (10 ns each): identical output and "
-                        "final mtime on every run, ~2.5x slower CPU")
     p.add_argument("--semihost-root", metavar="DIR",
                    help="let semihosting OPEN host files below DIR (default: no host files)")
     p.add_argument("--npu-config", metavar="TOML", help="NPU geometry/timing/energy (default: built in)")
@@ -81,12 +78,16 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="npuemu", description="RISC-V + D-IMC NPU full-system emulator "
-                     "(QEMU virt memory map).", epilog=EPILOG,
+                     "(QEMU virt memory map). `npuemu run --help` and `npuemu debug --help` list the "
+                     "options; docs/ in the source tree has the details.", epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="boot a firmware ELF: console on stdout, exit status = firmware's",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _machine_options(run)
+    run.add_argument("--deterministic", action="store_true",
+                     help="virtual time from the instruction count (10 ns each): identical output and "
+                          "final mtime on every run; the CPU runs at ~200 MIPS instead of 1000+")
     run.add_argument("--max-insns", type=_positive_int, metavar="N",
                      help="stop after N instructions (exit 125)")
     run.add_argument("--timeout", type=_positive_float, metavar="S",
