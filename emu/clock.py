@@ -83,6 +83,14 @@ class VirtualClock:
         if self._paused_at is None:
             self._paused_at = time.perf_counter_ns()
 
+    def freeze(self) -> bool:
+        """Stop realtime time while a device model computes (host work, not guest time); returns
+        whether this call paused it, i.e. whether the caller must :meth:`resume`."""
+        if self.deterministic or self._paused_at is not None:
+            return False
+        self._paused_at = time.perf_counter_ns()
+        return True
+
     def resume(self) -> None:
         if self._paused_at is not None:
             self._host_start += time.perf_counter_ns() - self._paused_at

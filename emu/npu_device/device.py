@@ -14,7 +14,9 @@ interrupting command, none for the others.
 from __future__ import annotations
 
 import copy
+import operator
 from collections import deque
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,7 @@ from emu.npu_device.fault import NpuFault
 from emu.npu_device.regs import BITS, COUNTERS, DESC_BYTES, ERROR_NAMES, FLAGS, LAYOUT_BY_OPCODE, REG
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import Record, Trace
+from emu.npu_device.trace import MAX_RECORDS, Record, Trace
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
@@ -37,6 +39,12 @@ INT_DONE, INT_ERROR = BITS["INT_DONE"], BITS["INT_ERROR"]
 RW_REGS = {REG[n]: n for n in ("CTRL", "INT_ENABLE", "RING_BASE_LO", "RING_BASE_HI", "RING_SIZE", "RING_TAIL")}
 COUNTER_REGS = {REG[f"{name.upper()}_LO"]: name for name in COUNTERS}
 QUEUE_HISTORY = 256  # completed commands queue() still shows
+PLAN_CACHE = 4096  # distinct descriptors kept decoded (and, for DMA/MVM, checked) by _run
+FOLD_AT = 4096  # completed commands whose costs _retire keeps before adding them to the totals
+CTRL_ENABLE = BITS["CTRL_ENABLE"]
+OFF_RING_HEAD, OFF_RING_TAIL, OFF_DOORBELL = REG["RING_HEAD"], REG["RING_TAIL"], REG["DOORBELL"]
+OFF_STATUS, OFF_INT_STATUS, OFF_ERR_CODE = REG["STATUS"], REG["INT_STATUS"], REG["ERR_CODE"]
+OFF_ERR_DESC_LO, OFF_ERR_DESC_HI = REG["ERR_DESC_LO"], REG["ERR_DESC_HI"]
 
 
 class NpuDevice(MmioDevice):
@@ -57,6 +65,14 @@ class NpuDevice(MmioDevice):
         self._acc = np.zeros(cfg.accumulator_bytes // 4, dtype=np.int32)
         self.executor = Executor(ram, self._tiles, self._spad, self._acc, self.costs)
         self.trace = Trace()
+        # The hot loop's caches (see _run): RAM as a memoryview (cheap 64-byte slices), the
+        # decoded/prepared descriptors by their bytes, and command durations by cycle count.
+        self._mem = memoryview(ram.buf)
+        self._ram_base, self._ram_end = ram.base, ram.base + ram.size
+        self._plans: dict[bytes, tuple[Any, str, Any, bool]] = {}
+        self._plans_version = -1
+        self._durations: dict[int, int] = {}
+        self._hot = (self._mem, self._plans, self._tiles, self._durations, self.trace, self._ram_base)
         self.internal_errors: list[str] = []
         self._events: deque[Event] = deque()
         self._ro = {
@@ -76,6 +92,7 @@ class NpuDevice(MmioDevice):
         self.r = dict.fromkeys(RW_REGS.values(), 0)
         self.trace.clear()
         self.totals = dict.fromkeys(COUNTERS, 0)
+        self._retired: list[Cost] = []  # completed, not yet added to totals (see _fold)
         self.lifetime = dict.fromkeys(COUNTERS, 0)  # counters before the last CTRL.RESET, for --stats
         self.reset_ns = self.clock.now_ns()
         self._soft_reset()
@@ -106,24 +123,56 @@ class NpuDevice(MmioDevice):
 
     # -- virtual-time progress -------------------------------------------------------------
     def _retire(self, now: int) -> None:
-        """Complete every command whose modeled end is <= now; surface a due error; drive the IRQ line."""
-        inflight, totals = self.inflight, self.totals
-        while inflight and inflight[0][0] <= now:
-            _, cost, irq = inflight.popleft()
-            self.head = (self.head + 1) & U32
-            totals["busy_cycles"] += cost.cycles
-            totals["macs"] += cost.macs
-            totals["dma_in"] += cost.dma_in
-            totals["dma_out"] += cost.dma_out
-            totals["weight_bytes"] += cost.weight_bytes
-            totals["energy_pj"] += cost.energy_pj
-            totals["commands"] += 1
-            if irq:
+        """Complete every command whose modeled end is <= now; surface a due error; drive the IRQ line.
+
+        The costs of completed commands are added to the totals by :meth:`_fold`, in bulk, before
+        anything reads the totals.  The IRQ line is a function of INT_STATUS & INT_ENABLE, so it is
+        only re-driven when this changes INT_STATUS (writers of INT_ENABLE/INT_STATUS drive it).
+        """
+        inflight = self.inflight
+        changed = False
+        if inflight and inflight[0][0] <= now:
+            retired = self._retired
+            done = 0
+            irq_done = False
+            while inflight and inflight[0][0] <= now:
+                _, cost, irq = inflight.popleft()
+                retired.append(cost)
+                done += 1
+                if irq:
+                    irq_done = True
+            self.head = (self.head + done) & U32
+            if irq_done and not self.int_status & INT_DONE:
                 self.int_status |= INT_DONE
+                changed = True
+            if len(retired) >= FOLD_AT:
+                self._fold()
         if self.error is not None and not self.error_visible and self.error[2] <= now:
             self.error_visible = True
             self.int_status |= INT_ERROR
-        self._update_irq()
+            changed = True
+        if changed:
+            self._update_irq()
+
+    def _fold(self) -> None:
+        """Add the costs of the commands completed since the last fold to the totals.
+
+        Integer sums are exact in any grouping; the energy is a float, so it is added one command
+        at a time in completion order, exactly as a running ``+=`` would.
+        """
+        retired = self._retired
+        if not retired:
+            return
+        cycles, macs, dma_in, dma_out, weight_bytes, energy = zip(*retired, strict=True)
+        totals = self.totals
+        totals["busy_cycles"] += sum(cycles)
+        totals["macs"] += sum(macs)
+        totals["dma_in"] += sum(dma_in)
+        totals["dma_out"] += sum(dma_out)
+        totals["weight_bytes"] += sum(weight_bytes)
+        totals["energy_pj"] = reduce(operator.add, energy, totals["energy_pj"])
+        totals["commands"] += len(retired)
+        retired.clear()
 
     def _update_irq(self) -> None:
         self.irq.set(bool(self.int_status & self.r["INT_ENABLE"]))
@@ -148,59 +197,100 @@ class NpuDevice(MmioDevice):
 
     def _doorbell(self) -> None:
         """Fetch and execute descriptors fetched..RING_TAIL, stopping at the first error."""
-        if not self.r["CTRL"] & BITS["CTRL_ENABLE"] or self.error is not None:
+        r = self.r
+        if not r["CTRL"] & CTRL_ENABLE or self.error is not None:
             return
         now = self.clock.now_ns()
-        self._retire(now)
-        tail, size = self.r["RING_TAIL"], self.r["RING_SIZE"]
+        inflight = self.inflight
+        if inflight and inflight[0][0] <= now:  # (no error is pending: _retire's other job)
+            self._retire(now)
+        tail, size = r["RING_TAIL"], r["RING_SIZE"]
         pending = (tail - self.fetched) & U32
         if pending == 0:
             return
-        start = max(now, self.last_end_ns)
-        base = self.r["RING_BASE_LO"] | self.r["RING_BASE_HI"] << 32
+        last_end = self.last_end_ns
+        start = now if now > last_end else last_end
+        base = r["RING_BASE_LO"] | r["RING_BASE_HI"] << 32
         if pending > U32 // 2 or (tail - self.head) & U32 > size:
             self._fail(regs.ERRORS["RING_OVERFLOW"][0], self._ring_addr(self.fetched), start)
             return
         if base % DESC_BYTES:
             self._fail(regs.ERRORS["ALIGN"][0], base, start)
             return
-        if not self.ram.contains(base, size * DESC_BYTES):
+        if not (self._ram_base <= base and base + size * DESC_BYTES <= self._ram_end):  # ram.contains
             self._fail(regs.ERRORS["DRAM_RANGE"][0], base, start)
             return
-        self._run(start, base - self.ram.base, size, pending)
+        # The host's time computing the commands is not NPU time: their modelled durations are.
+        frozen = self.clock.freeze()
+        try:
+            self._run(start, base - self._ram_base, size, pending)
+        finally:
+            if frozen:
+                self.clock.resume()
 
     def _run(self, start: int, ring_off: int, size: int, count: int) -> None:
-        """The hot loop: decode, execute, time and log ``count`` descriptors."""
-        buf, execute, ns, trace, inflight = self.ram.buf, self.executor.execute, self.costs.ns, self.trace, self.inflight
+        """The hot loop: decode, execute, time and log ``count`` descriptors.
+
+        A descriptor's decoding (and for DMA and MVM its checks, cost and views, see
+        ``Executor.prepare``) is cached by its 64 bytes, so a command repeated from the ring
+        costs a dictionary look-up; the cache is dropped whenever the tiles are written.
+        """
+        mem, plans, tiles, durations, trace, ram_base = self._hot
+        inflight = self.inflight
+        records = trace.items
         index = self.fetched
         t = start
         for _ in range(count):
             off = ring_off + (index % size) * DESC_BYTES
-            opcode = int(buf[off])
-            layout = LAYOUT_BY_OPCODE.get(opcode)
-            fields = None
+            if tiles.version != self._plans_version:
+                plans.clear()
+                self._plans_version = tiles.version
+            key = mem[off : off + DESC_BYTES].tobytes()
+            plan = plans.get(key)
+            if plan is not None:
+                fields, name, run, irq = plan
+            else:
+                opcode = key[0]
+                layout = LAYOUT_BY_OPCODE.get(opcode)
+                name = layout.name if layout else f"op{opcode:#x}"
+                fields = run = None
             try:
-                if layout is None:
-                    raise NpuFault("OPCODE", f"opcode {opcode:#x}")
-                fields = layout.unpack(buf, off)
-                cost = execute(opcode, fields)
+                if run is None:
+                    if layout is None:
+                        raise NpuFault("OPCODE", f"opcode {opcode:#x}")
+                    fields = layout.unpack(key)
+                    run = self.executor.prepare(opcode, fields)
+                    irq = bool(fields.flags & F_IRQ)
+                cost = run()
             except NpuFault as fault:
-                addr = self.ram.base + off
-                trace.add(Record(index, addr, layout.name if layout else f"op{opcode:#x}", t, t, fields, None, fault.code))
+                addr = ram_base + off
+                trace.add(Record(index, addr, name, t, t, fields, None, fault.code))
                 self._fail(fault.code, addr, t)
                 break
             except Exception as exc:  # pragma: no cover - a model bug must not kill the guest
-                addr = self.ram.base + off
+                addr = ram_base + off
                 trace.add(Record(index, addr, "INTERNAL", t, t, fields, None, regs.ERRORS["BAD_ARG"][0]))
                 self._fail(regs.ERRORS["BAD_ARG"][0], addr, t)
                 self.internal_errors.append(repr(exc))  # the property tests assert this stays empty
                 break
-            end = t + ns(cost.cycles)
-            irq = bool(fields.flags & F_IRQ)
+            if plan is None:
+                if len(plans) >= PLAN_CACHE:
+                    plans.clear()
+                plans[key] = (fields, name, run, irq)
+            cycles = cost.cycles
+            duration = durations.get(cycles)
+            if duration is None:
+                if len(durations) >= PLAN_CACHE:
+                    durations.clear()
+                duration = durations[cycles] = self.costs.ns(cycles)
+            end = t + duration
             inflight.append((end, cost, irq))
             if irq:
                 self._schedule(end)
-            trace.add(Record(index, self.ram.base + off, layout.name, t, end, fields, cost, 0))
+            if len(records) < MAX_RECORDS:  # Trace.add, inlined
+                records.append((index, ram_base + off, name, t, end, fields, cost, 0))  # a Record's fields
+            else:
+                trace.dropped += 1
             t = end
             index = (index + 1) & U32
         self.fetched = index
@@ -209,6 +299,9 @@ class NpuDevice(MmioDevice):
     # -- MMIO --------------------------------------------------------------------------------
     def read(self, offset: int, width: int) -> int:
         if width == 4 and not offset & 3:
+            if offset == OFF_RING_HEAD:  # the polling loop's register: no look-ups
+                self._retire(self.clock.now_ns())
+                return self.head
             return self._read_word(offset)
         value = 0
         first = offset & ~3
@@ -218,7 +311,12 @@ class NpuDevice(MmioDevice):
 
     def write(self, offset: int, width: int, value: int) -> None:
         if width == 4 and not offset & 3:
-            self._write_word(offset, value & U32, U32)
+            if offset == OFF_DOORBELL:
+                self._doorbell()
+            elif offset == OFF_RING_TAIL:  # what _write_word does for a full-word RING_TAIL write
+                self.r["RING_TAIL"] = value & U32
+            else:
+                self._write_word(offset, value & U32, U32)
             return
         first = offset & ~3
         shifted = (value & ((1 << (8 * width)) - 1)) << (8 * (offset - first))
@@ -235,19 +333,19 @@ class NpuDevice(MmioDevice):
             return self._ro[off]
         now = self.clock.now_ns()
         self._retire(now)
-        if off == REG["RING_HEAD"]:
+        if off == OFF_RING_HEAD:
             return self.head
-        if off == REG["STATUS"]:
+        if off == OFF_STATUS:
             status = BITS["STATUS_BUSY"] if self.inflight else 0
             status |= BITS["STATUS_ERROR"] if self.error_visible else 0
             return status | (BITS["STATUS_ENABLED"] if self.r["CTRL"] & BITS["CTRL_ENABLE"] else 0)
-        if off == REG["INT_STATUS"]:
+        if off == OFF_INT_STATUS:
             return self.int_status
-        if off == REG["ERR_CODE"]:
+        if off == OFF_ERR_CODE:
             return self.error[0] if self.error_visible and self.error else 0
-        if off in (REG["ERR_DESC_LO"], REG["ERR_DESC_HI"]):
+        if off in (OFF_ERR_DESC_LO, OFF_ERR_DESC_HI):
             addr = self.error[1] if self.error_visible and self.error else 0
-            return addr & U32 if off == REG["ERR_DESC_LO"] else addr >> 32
+            return addr & U32 if off == OFF_ERR_DESC_LO else addr >> 32
         counter = COUNTER_REGS.get(off & ~7)
         if counter is not None:
             value = self._counter(counter, now)
@@ -267,14 +365,16 @@ class NpuDevice(MmioDevice):
                     self._doorbell()
             elif name == "INT_ENABLE":
                 self._retire(self.clock.now_ns())
-        elif off == REG["INT_STATUS"]:
+                self._update_irq()
+        elif off == OFF_INT_STATUS:
             self._retire(self.clock.now_ns())
             self.int_status &= ~(value & mask)
             self._update_irq()
-        elif off == REG["DOORBELL"]:
+        elif off == OFF_DOORBELL:
             self._doorbell()
 
     def _counter(self, name: str, now: int) -> int:
+        self._fold()
         cycles = self.costs.cycles_in(max(0, now - self.reset_ns))  # a guest may move mtime backwards
         if name == "cycles":
             return cycles
@@ -285,6 +385,7 @@ class NpuDevice(MmioDevice):
 
     # -- snapshots -----------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
+        self._fold()
         return copy.deepcopy({
             "tiles": self._tiles.weights, "int4": self._tiles.int4, "spad": self._spad, "acc": self._acc,
             "r": self.r, "head": self.head, "fetched": self.fetched, "inflight": list(self.inflight),
@@ -311,6 +412,7 @@ class NpuDevice(MmioDevice):
         self.int_status = state["int_status"]
         self.error, self.error_visible = state["error"], state["error_visible"]
         self.totals, self.lifetime = state["totals"], state["lifetime"]
+        self._retired = []
         for end, _, irq in self.inflight:
             if irq:
                 self._schedule(end)

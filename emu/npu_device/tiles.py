@@ -9,6 +9,9 @@ matmul is about 100x slower.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from emu.npu_device.fault import NpuFault
@@ -68,6 +71,9 @@ class TileStore:
         self.int4 = np.zeros(tiles, dtype=bool)
         self._cache: dict[tuple[int, int, int, type], np.ndarray] = {}
         self._workspace: dict[str, np.ndarray] = {}
+        # Bumped on every write through this class: anything derived from the weights or their
+        # precision (the float copies, the device's prepared commands) is stale once it changes.
+        self.version = 0
 
     def reset(self) -> None:
         self.weights[:] = 0
@@ -75,8 +81,9 @@ class TileStore:
         self.invalidate()
 
     def invalidate(self) -> None:
-        """Forget the float copies (after any write to :attr:`weights`)."""
+        """Forget the float copies (after any write to :attr:`weights` or :attr:`int4`)."""
         self._cache.clear()
+        self.version += 1
 
     def grid(self, tile: int, k: int, n: int) -> tuple[int, int]:
         """Tile-grid shape of a K x N matrix at ``tile``; TILE_RANGE if it does not fit."""
@@ -94,7 +101,7 @@ class TileStore:
         tk, tn = full.shape[0] // self.rows, full.shape[1] // self.cols
         blocks = full.reshape(tk, self.rows, tn, self.cols).transpose(0, 2, 1, 3)
         self.weights[tile : tile + tk * tn] = blocks.reshape(tk * tn, self.rows, self.cols)
-        self._cache.clear()
+        self.invalidate()
 
     def store(self, tile: int, w: np.ndarray, int4: bool) -> None:
         """LOAD_WEIGHTS: write the K x N int8 matrix ``w`` at ``tile``, zero-filling the rest of its tiles."""
@@ -102,8 +109,8 @@ class TileStore:
         tk, tn = self.grid(tile, k, n)
         full = np.zeros((tk * self.rows, tn * self.cols), dtype=np.int8)
         full[:k, :n] = w
-        self._write(tile, full)
         self.int4[tile : tile + tk * tn] = int4
+        self._write(tile, full)
 
     def matrix(self, tile: int, k: int, n: int) -> np.ndarray:
         """The K x N int8 matrix held at ``tile``."""
@@ -132,24 +139,60 @@ class TileStore:
             buf = self._workspace[name] = np.empty(max(size, 1), dtype=dtype)
         return buf[:size].reshape(shape)
 
-    def matvec(self, tile: int, act: np.ndarray, k: int, n: int, transposed: bool) -> np.ndarray:
-        """int32 ``act @ W`` (act: M x K) or ``act @ W^T`` (act: M x N), exactly (see exact_matmul).
+    def product(self, tile: int, act: np.ndarray, k: int, n: int, transposed: bool, out: np.ndarray,
+                accumulate: bool, result: Any = None) -> Callable[[], Any]:
+        """Prepare ``out (=|+=) act @ W`` (act: M x K) or ``act @ W^T`` (act: M x N), exactly
+        (see exact_matmul), int32 wrapping; returns the function that does it and returns ``result``
+        (the caller's cost: the prepared command is then a single call).
 
-        The result lives in a workspace buffer, valid until the next call.
+        ``act`` and ``out`` are live views, read and written only when the function runs, so it
+        may run again as long as the weights are unchanged (:attr:`version`).  Everything else
+        (the float weights, the workspace buffers, the conversions) is decided here, once.
         """
         bound_w = self.bound(tile, k, n)
         worst = (n if transposed else k) * INT8_BOUND * bound_w
         dtype = np.float32 if worst <= F32_EXACT else np.float64
         w = self.matrix_float(tile, k, n, dtype)
+        w = w.T if transposed else w
         a = self._work("act", act.shape, dtype)
-        np.copyto(a, act, casting="unsafe")
-        prod = self._work("prod", (act.shape[0], k if transposed else n), dtype)
-        np.matmul(a, w.T if transposed else w, out=prod)
-        if worst >= 1 << 31:
-            return as_int32(prod, worst)
-        out = self._work("out", prod.shape, np.int32)
-        np.copyto(out, prod, casting="unsafe")
-        return out
+        prod = self._work("prod", out.shape, dtype)
+        # One row is a BLAS gemv either way; np.dot gets there with less call overhead than the
+        # matmul ufunc.  Several rows stay on matmul (as exact, and its BLAS/threading choices
+        # for degenerate shapes are the well-trodden ones).  Assignments cast (int8 -> float,
+        # exact float -> int32) as np.copyto(casting="unsafe") does, with less overhead.
+        dot = np.dot if act.shape[0] == 1 else np.matmul
+        if worst >= 1 << 31:  # the float result may not fit int32: wrap through int64
+
+            def run_wide() -> Any:
+                a[...] = act
+                dot(a, w, out=prod)
+                if accumulate:
+                    out[...] += as_int32(prod, worst)
+                else:
+                    out[...] = as_int32(prod, worst)
+                return result
+
+            return run_wide
+        if not accumulate:
+
+            def run() -> Any:
+                a[...] = act
+                dot(a, w, out=prod)  # exact in any summation order
+                out[...] = prod
+                return result
+
+            return run
+        wrapped = self._work("out", out.shape, np.int32)
+        add = np.add
+
+        def run_acc() -> Any:
+            a[...] = act
+            dot(a, w, out=prod)
+            wrapped[...] = prod
+            add(out, wrapped, out=out)  # int32 wrap-around, as the hardware adder
+            return result
+
+        return run_acc
 
     def update(self, tile: int, x: np.ndarray, d: np.ndarray, shift: int, stochastic: bool, seed: int) -> None:
         """W <- clamp(W + round((x^T d) >> shift), lo, hi), lo/hi from each tile's precision."""

@@ -1,6 +1,6 @@
 """Chrome/Perfetto trace of every command the NPU executed (``npuemu run --npu-trace out.json``).
 
-Recording is an append of a small tuple per command (the hot path of tiny
+Recording is an append of a plain tuple per command (the hot path of tiny
 commands); formatting to JSON happens only when the trace is written.
 """
 
@@ -27,17 +27,30 @@ class Trace:
     """The command log behind the trace file and the debugger's ``queue()``."""
 
     def __init__(self) -> None:
-        self.records: list[Record] = []
+        # The log: Records, then plain tuples of the same fields that the device's hot loop
+        # appends (a tuple is cheaper to build than a namedtuple); :attr:`records` converts them.
+        self.items: list[Any] = []
+        self._converted = 0
         self.dropped = 0
 
+    @property
+    def records(self) -> list[Record]:
+        """Every logged command, oldest first (the live list: read, do not write)."""
+        items = self.items
+        if self._converted < len(items):
+            items[self._converted :] = map(Record._make, items[self._converted :])
+            self._converted = len(items)
+        return items
+
     def add(self, record: Record) -> None:
-        if len(self.records) < MAX_RECORDS:
-            self.records.append(record)
+        if len(self.items) < MAX_RECORDS:
+            self.items.append(record)
         else:
             self.dropped += 1
 
     def clear(self) -> None:
-        self.records.clear()
+        self.items.clear()
+        self._converted = 0
         self.dropped = 0
 
     def events(self) -> list[dict[str, Any]]:
