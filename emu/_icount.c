@@ -23,7 +23,6 @@ struct icount_state {
     uint64_t count;         /* instructions started so far */
     uint64_t limit;         /* stop before the instruction that would make count exceed this */
     stop_fn stop;           /* uc_emu_stop from libunicorn */
-    uint64_t stops;         /* how many times the limit stopped the CPU */
     const uint64_t *sites;  /* sorted addresses that need a Python callback (CSR sites) */
     uint64_t nsites;
     site_fn site;           /* called for those addresses, after counting */
@@ -51,7 +50,6 @@ static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
 {
     struct icount_state *s = (struct icount_state *)user;
     if (s->count >= s->limit) {
-        s->stops++;
         s->stop(uc);
         return;
     }

@@ -99,6 +99,14 @@ class DebugHooks:
         new = value & ((1 << (8 * size)) - 1) if is_write else old
         self._on_watch(WatchHit(addr, length, kind, "w" if is_write else "r", address, old, new, self._pc()))
 
+    def clear(self) -> None:
+        """Remove every breakpoint and watchpoint (a fresh start for the next user)."""
+        for addr in list(self.breakpoints):
+            self._refs[addr] = 1
+            self.remove_breakpoint(addr)
+        for key in list(self.watchpoints):
+            self.remove_watchpoint(*key)
+
     @property
     def active(self) -> bool:
         return bool(self.breakpoints or self.watchpoints)

@@ -84,12 +84,6 @@ class Bus:
         self.uc.mem_unmap(base, device.size)
         self.add(base, device)
 
-    def device_at(self, addr: int) -> Mapping | None:
-        for m in self.mappings:
-            if m.base <= addr < m.end and m.device is not None:
-                return m
-        return None
-
     def check_load_range(self, start: int, end: int) -> None:
         """A segment must land in RAM and on no device."""
         if not (self.ram.base <= start and end <= self.ram.end):

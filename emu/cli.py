@@ -7,6 +7,7 @@ status; the firmware's own exit status is passed through.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -14,6 +15,7 @@ import time
 from contextlib import contextmanager, suppress
 
 from emu.errors import ConfigError, EmuError
+from emu.memory import parse_size
 
 EXIT_USAGE = 2
 EXIT_TIMEOUT = 124
@@ -28,16 +30,11 @@ EPILOG = """exit status:
 """
 
 
-def parse_size(text: str) -> int:
-    """'128M', '64k', '1G' or a plain byte count."""
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+def _size(text: str) -> int:
     try:
-        if t and t[-1] in units:
-            return int(float(t[:-1]) * units[t[-1]])
-        return int(t, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad size {text!r} (use e.g. 128M)") from None
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _positive_int(text: str) -> int:
@@ -55,7 +52,7 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0 or value > 1e9:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
 
@@ -69,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
 def _machine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("firmware", help="RISC-V ELF (rv32 or rv64, bare metal)")
     p.add_argument("args", nargs="*", help="after --: arguments for the firmware (semihosting argv)")
-    p.add_argument("--ram", type=parse_size, default=128 << 20, metavar="SIZE",
+    p.add_argument("--ram", type=_size, default=128 << 20, metavar="SIZE",
                    help="DRAM size at 0x80000000 (default 128M)")
     p.add_argument("--semihost-root", metavar="DIR",
                    help="let semihosting OPEN host files below DIR (default: no host files)")
@@ -162,6 +159,8 @@ def cmd_run(opts: argparse.Namespace) -> int:
     if opts.semihost_root is not None and not os.path.isdir(opts.semihost_root):
         raise ConfigError(f"--semihost-root {opts.semihost_root}: not a directory")
     machine = _make_machine(opts, stdin=_stdin_stream(), count_insns=opts.stats or opts.max_insns is not None)
+    if opts.npu_trace:
+        machine.npu.enable_full_trace()  # every command, not just the recent history
     if opts.gdb:
         from emu.debugger.gdbstub import serve_gdb
 
@@ -185,7 +184,7 @@ def cmd_run(opts: argparse.Namespace) -> int:
     if opts.stats:
         _print_stats(machine, host_s)
     status = {
-        StopReason.EXITED: stop.exit_code,
+        StopReason.EXITED: _process_status(stop.exit_code),
         StopReason.TIMEOUT: EXIT_TIMEOUT,
         StopReason.INSN_LIMIT: EXIT_INSN_LIMIT,
         StopReason.INTERRUPTED: EXIT_INTERRUPTED,
@@ -193,6 +192,13 @@ def cmd_run(opts: argparse.Namespace) -> int:
     if stop.reason is not StopReason.EXITED:
         sys.stderr.write(f"npuemu: {stop.message}\n")
     return status if status is not None else EXIT_FATAL
+
+
+def _process_status(code: int | None) -> int | None:
+    """A process status is 8 bits: a failure code like 256 would read as success, so it becomes 1."""
+    if code is None or code == 0:
+        return code
+    return code & 0xFF or 1
 
 
 def _print_stats(machine, host_s: float) -> None:

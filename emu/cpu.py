@@ -115,7 +115,6 @@ class Cpu:
         self.mask = (1 << xlen) - 1
         self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64 if xlen == 64 else UC_MODE_RISCV32)
         self.last_trap: TrapInfo | None = None
-        self.trap_count = 0
 
     # -- registers ---------------------------------------------------------------
     @staticmethod
@@ -135,6 +134,9 @@ class Cpu:
             return
         if key in CSR_NUMBERS:
             self._csr_op(REG_IDS[key], value)
+            return
+        if key == "priv":
+            self.priv = value
             return
         self.uc.reg_write(REG_IDS[key], value & self.mask)
 
@@ -174,6 +176,8 @@ class Cpu:
 
     @priv.setter
     def priv(self, value: int) -> None:
+        if value not in PRIV_NAMES:
+            raise ValueError(f"privilege must be 0 (U), 1 (S) or 3 (M), not {value}")
         self.uc.reg_write(rc.UC_RISCV_REG_PRIV, value)
 
     def csr(self, num: int) -> int | None:
@@ -254,4 +258,3 @@ class Cpu:
 
     def _record(self, cause: int, interrupt: bool, epc: int, tval: int, prev: int, to: int) -> None:
         self.last_trap = TrapInfo(cause, interrupt, epc, tval, prev, to)
-        self.trap_count += 1

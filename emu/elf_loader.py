@@ -125,10 +125,6 @@ class ElfImage:
     def source_files(self) -> list[str]:
         return sorted({f for f, _ in self._lines.rows})
 
-    @property
-    def has_lines(self) -> bool:
-        return bool(self._lines.addrs)
-
     def executable_ranges(self) -> list[tuple[int, int]]:
         return [(s.paddr, s.paddr + len(s.data)) for s in self.segments if s.executable]
 

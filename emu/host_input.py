@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
+
+
+class InputInterrupted(Exception):
+    """A blocking read gave way to a stop request or a deadline."""
 
 
 class HostInput:
@@ -71,11 +76,14 @@ class HostInput:
             del self._buf[:n]
             return data
 
-    def read(self, n: int) -> bytes:
-        """Wait for at least one byte (or end of input) and return up to ``n`` bytes."""
+    def read(self, n: int, abort: Callable[[], bool] = lambda: False) -> bytes:
+        """Wait for at least one byte (or end of input) and return up to ``n`` bytes; raises
+        :class:`InputInterrupted` when ``abort()`` becomes true while waiting."""
         with self._cond:
             while not self._buf and not self.eof:
-                self._cond.wait()
+                if abort():
+                    raise InputInterrupted
+                self._cond.wait(0.05)
         return self.take(n)
 
     def wait(self, timeout: float) -> bool:

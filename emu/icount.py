@@ -25,7 +25,6 @@ class _State(ctypes.Structure):
         ("count", ctypes.c_uint64),
         ("limit", ctypes.c_uint64),
         ("stop", ctypes.c_void_p),
-        ("stops", ctypes.c_uint64),
         ("sites", ctypes.POINTER(ctypes.c_uint64)),
         ("nsites", ctypes.c_uint64),
         ("site", ctypes.c_void_p),
@@ -41,7 +40,7 @@ class InstructionCounter:
     def __init__(self, uc: Uc) -> None:
         self._uc = uc
         stop = ctypes.cast(_ucpy.uclib.uc_emu_stop, ctypes.c_void_p).value
-        self._state = _State(0, NO_LIMIT, stop, 0, None, 0, None)
+        self._state = _State(0, NO_LIMIT, stop, None, 0, None)
         self._handle: ctypes.c_size_t | None = None
         self._sites = (ctypes.c_uint64 * 0)()
         self._site_cb: object | None = None
@@ -67,12 +66,6 @@ class InstructionCounter:
         if err != 0:
             raise RuntimeError(f"uc_hook_add for the instruction counter failed ({err})")
         self._handle = handle
-
-    def disable(self) -> None:
-        if self._handle is None:
-            return
-        self._uc.hook_del(self._handle.value)
-        self._handle = None
 
     def set_sites(self, addresses: list[int], callback) -> None:
         """Call ``callback(addr, size)`` before the instructions at ``addresses`` (while enabled)."""

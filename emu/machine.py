@@ -66,10 +66,10 @@ from emu.devices.plic import Plic
 from emu.devices.semihosting import Semihosting
 from emu.devices.uart import Uart
 from emu.elf_loader import ElfImage, load_elf
-from emu.errors import BusError, ElfError
-from emu.host_input import HostInput
+from emu.errors import BusError, ConfigError, ElfError
+from emu.host_input import HostInput, InputInterrupted
 from emu.icount import InstructionCounter
-from emu.memory import DEFAULT_RAM_SIZE, Ram
+from emu.memory import DEFAULT_RAM_SIZE, DRAM_BASE, Ram
 from emu.npu_device import NpuConfig, NpuDevice
 
 FINISHER_BASE = 0x0010_0000
@@ -121,6 +121,9 @@ class Machine:
                  stdout: Callable[[bytes], None] | None = None, stderr: Callable[[bytes], None] | None = None,
                  stdin: BinaryIO | None = None) -> None:
         self.xlen = xlen
+        if DRAM_BASE + ram_size > 1 << xlen:
+            raise ConfigError(f"--ram {ram_size >> 20} MiB does not fit an rv{xlen} address space "
+                              f"above {DRAM_BASE:#x}")
         self.cpu = Cpu(xlen)
         self.uc = self.cpu.uc
         self.ram = Ram(ram_size)
@@ -155,6 +158,8 @@ class Machine:
         self._slice_deadline_ns: int | None = None
         self._in_slice = False
         self._emu_thread: int | None = None
+        self._reset_requested = False
+        self._host_deadline: float | None = None
         self._csr_hooks: dict[int, int] = {}
         self._csr_sites: dict[int, csr_sites.CsrInsn] = {}
         self._boot = None
@@ -225,7 +230,7 @@ class Machine:
         heap_base = (top + 15) & ~15
         self.semihost = Semihosting(
             self.ram, self.xlen, self.clock, argv=self.args, root=self.semihost_root,
-            stdout=self._console_out, stderr=self._console_err, read_stdin=self.host_input.read,
+            stdout=self._console_out, stderr=self._console_err, read_stdin=self._read_stdin,
             on_exit=self._exit, heap=(heap_base, self.ram.end - (1 << 20), self.ram.end, self.ram.end - (1 << 20)))
         self.cpu.pc = image.entry
         self.cpu.priv = PRIV_M
@@ -307,6 +312,10 @@ class Machine:
     def remove_watchpoint(self, addr: int, length: int, kind: str = "w") -> bool:
         return self.debug.remove_watchpoint(addr, length, kind)
 
+    def clear_debug_points(self) -> None:
+        """Remove all breakpoints and watchpoints, whoever set them."""
+        self.debug.clear()
+
     # -- snapshots -----------------------------------------------------------------------
     def snapshot(self):
         from emu.snapshot import take_snapshot
@@ -318,24 +327,37 @@ class Machine:
 
         restore_snapshot(self, snapshot)
 
-    def reset(self) -> None:
-        """Back to the state right after loading the ELF (the debugger's `run`, finisher reset)."""
+    def reset(self, keep_time: bool = False) -> None:
+        """Back to the state right after loading the ELF (the debugger's `run`).  ``keep_time``
+        (a guest-requested reset) restarts everything but virtual time and the instruction count,
+        which go on: a reset loop still meets --max-insns and time never runs backwards."""
+        count, now = self.counter.count, self.clock.now_ns()
         self.ram.buf.fill(0)
         self._write_segments(self.elf)
         self.restore(self._boot)
+        self._csr_sites.clear()  # the debugger may have patched code since boot
+        for start, end in self.elf.executable_ranges():
+            self._hook_csr_sites(start, end)
+        if self.semihost is not None:
+            self.semihost.reset()
+        if keep_time:
+            self.counter.count = count
+            self.clock.skip_to(now)
 
     # -- run control -----------------------------------------------------------------------
     def request_stop(self) -> None:
         """Stop a running :meth:`run` soon; safe from any thread (Ctrl-C, gdb's 0x03) and from a
         device or hook callback on the emulation thread.  A request made while nothing runs is
-        dropped when the next run starts (a late Ctrl-C must not stop the next `continue`)."""
+        dropped when the next run starts (a late Ctrl-C must not stop the next `continue`).
+
+        From another thread it never calls ``emu_stop``: landing inside an MMIO read callback, that
+        would make Unicorn run the load again (a UART byte lost).  The counter's clean stop does
+        it when counting; otherwise the slice ends within REALTIME_SLICE_US."""
         self._stop_requested = True
         if self._in_slice and threading.get_ident() == self._emu_thread:
-            self._kick()  # inside a callback: emu_stop would replay the current instruction
-            return
-        if self.counter.enabled:
+            self._kick()
+        elif self.counter.enabled:
             self.counter.stop_now()
-        self.uc.emu_stop()
 
     def step(self, n: int = 1) -> Stop:
         """Execute ``n`` instructions (a trap entry counts as the faulting instruction)."""
@@ -357,6 +379,7 @@ class Machine:
         self._emu_thread = threading.get_ident()
         limit = self.counter.count + max_insns if max_insns is not None else None
         host_deadline = time.monotonic() + timeout if timeout is not None else None
+        self._host_deadline = host_deadline
         self.debug.skip_once = self.cpu.pc  # resuming from a breakpoint executes its instruction
         self.clock.resume()
         try:
@@ -367,6 +390,9 @@ class Machine:
 
     def _loop(self, limit: int | None, host_deadline: float | None, stepping: bool) -> Stop:
         while True:
+            if self._reset_requested:
+                self._reset_requested = False
+                self.reset(keep_time=True)
             self.clock.run_due()
             self._poll_devices()
             if self.exited:
@@ -603,7 +629,10 @@ class Machine:
     def _on_ebreak(self, pc: int) -> None:
         insn = self._insn_at(pc)
         if insn == EBREAK and self._is_semihosting_call(pc):
-            result = self.semihost.call(self.cpu.x(10), self.cpu.x(11))
+            try:
+                result = self.semihost.call(self.cpu.x(10), self.cpu.x(11))
+            except InputInterrupted:
+                return  # PC stays on the ebreak: the call runs again when the firmware resumes
             self.cpu.set_x(10, result)
             self.cpu.pc = pc + 8
             self._storm = 0
@@ -715,6 +744,14 @@ class Machine:
         self.state_writes += 1
         self.uart.send(data)
 
+    def _read_stdin(self, n: int) -> bytes:
+        """Semihosting reads wait for input, but give way to Ctrl-C, gdb and --timeout."""
+        return self.host_input.read(n, abort=self._waiting_must_end)
+
+    def _waiting_must_end(self) -> bool:
+        return self._stop_requested or (self._host_deadline is not None
+                                        and time.monotonic() >= self._host_deadline)
+
     def _console_out(self, data: bytes) -> None:
         if not self.output_muted:
             self.stdout_sink(data)
@@ -730,7 +767,8 @@ class Machine:
         self._kick()
 
     def _guest_reset(self) -> None:
-        self.reset()
+        """Finisher 0x7777: restart the machine, between slices (not inside the store's callback)."""
+        self._reset_requested = True
         self._kick()
 
     def _internal_error(self, message: str) -> None:

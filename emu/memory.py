@@ -13,6 +13,25 @@ from emu.errors import BusError
 
 DRAM_BASE = 0x8000_0000
 DEFAULT_RAM_SIZE = 128 << 20
+_SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def parse_size(value: int | str) -> int:
+    """``134217728``, ``"128M"``, ``"64k"``, ``"1G"``, ``"0.5G"`` -> bytes (RAM sizes as QEMU's ``-m``
+    takes them); ValueError with a one-line message otherwise."""
+    if isinstance(value, int):
+        return value
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    scale = _SIZE_UNITS.get(text[-1:], 1)
+    digits = text[:-1] if scale > 1 else text
+    try:
+        number = float(digits) if "." in digits else int(digits, 0)
+        size = int(number * scale)
+    except (ValueError, OverflowError):
+        raise ValueError(f"bad size {value!r}: use bytes or a K/M/G suffix, e.g. 128M") from None
+    if size <= 0:
+        raise ValueError(f"bad size {value!r}: must be positive")
+    return size
 
 
 class Ram:
@@ -23,7 +42,10 @@ class Ram:
             raise BusError(f"RAM size must be a positive multiple of 4 KiB, not {size}")
         self.base = base
         self.size = size
-        self.buf = np.zeros(size, dtype=np.uint8)
+        try:
+            self.buf = np.zeros(size, dtype=np.uint8)
+        except (MemoryError, ValueError):
+            raise BusError(f"cannot allocate {size >> 20} MiB of guest RAM on this host") from None
 
     @property
     def end(self) -> int:

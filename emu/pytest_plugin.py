@@ -139,6 +139,7 @@ def npuemu_warm_boot(request: pytest.FixtureRequest, npuemu_firmware_dir: Path, 
         key = (path, path.stat().st_mtime_ns, setup, repr(sorted(options.items())))
         if key in _npuemu_warm_cache:
             machine, snap = _npuemu_warm_cache[key]
+            machine.clear_debug_points()  # the previous test's breakpoints are not part of the state
             machine.restore(snap)
             _track(request.node, machine)
         else:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emu.memory import parse_size
+
 if TYPE_CHECKING:
     import os
 
@@ -56,19 +58,6 @@ class FirmwareError(AssertionError):
         self.reason = reason
         self.report = report
         self.stop = stop
-
-
-def parse_size(value: int | str) -> int:
-    """``134217728``, ``"128M"``, ``"64K"``, ``"1G"`` -> bytes (RAM sizes as QEMU's ``-m`` takes them)."""
-    if isinstance(value, int):
-        return value
-    text = value.strip().upper().removesuffix("B").removesuffix("I")
-    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
-    digits = text[:-1] if scale > 1 else text
-    try:
-        return int(digits, 0) * scale
-    except ValueError:
-        raise ValueError(f"bad RAM size {value!r}: use bytes or a K/M/G suffix, e.g. '64M'") from None
 
 
 def _compile(pattern: str | re.Pattern[str]) -> re.Pattern[str]:

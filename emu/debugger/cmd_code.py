@@ -32,7 +32,7 @@ def register(root: Registry, info: Registry) -> None:
 def print_insns(shell: CommandShell, addr: int, count: int) -> int:
     """``x/Ni``: ``count`` instructions from ``addr`` with ``<sym+off>`` labels; returns the next address."""
     pc = shell.pc
-    code = _read_upto(shell, addr, 4 * count)
+    code = read_upto(shell, addr, 4 * count)
     insns = shell.disassembler.decode(code, addr, count)
     if not insns:
         raise DebuggerError(f"Cannot access memory at address {addr:#x}")
@@ -42,7 +42,7 @@ def print_insns(shell: CommandShell, addr: int, count: int) -> int:
     return insns[-1].addr + insns[-1].size
 
 
-def _read_upto(shell: CommandShell, addr: int, n: int) -> bytes:
+def read_upto(shell: CommandShell, addr: int, n: int) -> bytes:
     """``n`` bytes, or as many as RAM has from ``addr`` on (the last instructions of RAM)."""
     while n >= 2:
         try:
@@ -75,7 +75,7 @@ def disassemble(shell: CommandShell, arg: str) -> None:
     if arg.startswith("/"):
         raise DebuggerError("disassemble modifiers (/r /m /s) are not supported.")
     start, end, func = _range(shell, arg)
-    insns = shell.disassembler.decode(_read_upto(shell, start, end - start), start)
+    insns = shell.disassembler.decode(read_upto(shell, start, end - start), start)
     pc = shell.pc
     shell.out(f"Dump of assembler code for function {func}:" if func else
               f"Dump of assembler code from {start:#x} to {end:#x}:")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emu.debugger import expr
-from emu.debugger.cmd_code import print_insns
+from emu.debugger.cmd_code import print_insns, read_upto
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registers import ABI, CODE_POINTERS, MACHINE_CSRS, PRIV_NAMES, canonical
 from emu.debugger.registry import Command, Registry
@@ -13,6 +13,8 @@ from emu.debugger.xformat import PER_LINE, Spec, c_string, format_scalar, format
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
+
+MAX_STRING = 200  # bytes of one x/s string, as GDB's default "print elements" limit
 
 
 def register(root: Registry, info: Registry) -> None:
@@ -183,13 +185,19 @@ def _cell(shell: CommandShell, value: int, spec: Spec) -> str:
 
 def _x_strings(shell: CommandShell, addr: int, count: int) -> int:
     for _ in range(count):
-        data = bytearray()
-        while len(data) < 200:
-            byte = shell.read_mem(addr + len(data), 1)[0]
-            if byte == 0:
-                break
-            data.append(byte)
-        text = c_string(bytes(data)) + ("..." if len(data) == 200 else "")
+        # One read per string (up to 200 bytes, fewer at the end of RAM), then byte by byte only
+        # where RAM ends, so a string running off it fails at the first missing byte, as in GDB.
+        data = bytearray(read_upto(shell, addr, MAX_STRING))
+        end = data.find(0)
+        if end >= 0:
+            del data[end:]
+        else:
+            while len(data) < MAX_STRING:
+                byte = shell.read_mem(addr + len(data), 1)[0]
+                if byte == 0:
+                    break
+                data.append(byte)
+        text = c_string(bytes(data)) + ("..." if len(data) == MAX_STRING else "")
         shell.out(f"{_label(shell, addr)}\t{text}")
         addr += len(data) + 1
     return addr

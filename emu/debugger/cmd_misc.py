@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emu.debugger.errors import DebuggerError
+from emu.debugger.files import MAX_SCRIPT_BYTES, read_text_lines
 from emu.debugger.registry import Command, Registry, split_command
 from emu.debugger.xformat import decode_escapes
 
@@ -19,7 +19,9 @@ def register(root: Registry, info: Registry) -> None:
     root.add(Command("help", help_cmd, "help [COMMAND] -- list commands, or describe one.\n"
                      "  help x\n  help info registers", aliases=("h",), complete="command"))
     root.add(Command("source", source_cmd, "source FILE -- run the commands in FILE (stops at the first "
-                     "error).\nLines starting with # are comments.", complete="file"))
+                     "error).\nLines starting with # are comments.  FILE must be a regular file of at "
+                     "most 1 MiB.",
+                     complete="file"))
     root.add(Command("echo", echo_cmd, "echo TEXT -- print TEXT (C escapes such as \\n work), for scripts."))
     root.add(Command("quit", quit_cmd, "quit [CODE] -- leave the debugger (exit status CODE, 0 by default).",
                      aliases=("q", "exit")))
@@ -49,13 +51,19 @@ def help_cmd(shell: CommandShell, arg: str) -> None:
 
 
 def source_cmd(shell: CommandShell, arg: str) -> None:
-    path = Path(arg.strip()).expanduser()
-    if not arg.strip():
+    name = arg.strip()
+    if not name:
         raise DebuggerError("source: argument required (file name).")
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as e:
-        raise DebuggerError(f"{path}: {e.strerror or e}.") from None
+    run_script(shell, name, read_script(name))
+
+
+def read_script(name: str) -> list[str]:
+    """The lines of a command file: a regular file of at most MAX_SCRIPT_BYTES, or a DebuggerError."""
+    return read_text_lines(name, MAX_SCRIPT_BYTES)
+
+
+def run_script(shell: CommandShell, name: str, lines: list[str]) -> None:
+    """Run ``lines`` as ``source`` does: stop at the first failing command, or at ``quit``."""
     if shell.source_depth >= MAX_SOURCE_DEPTH:
         raise DebuggerError(f"source: nested more than {MAX_SOURCE_DEPTH} deep.")
     shell.source_depth += 1
@@ -64,7 +72,7 @@ def source_cmd(shell: CommandShell, arg: str) -> None:
             if not line.strip() or line.strip().startswith("#"):
                 continue
             if not shell.execute(line):
-                raise DebuggerError(f"{path}:{number}: stopped at this error.")
+                raise DebuggerError(f"{name}:{number}: stopped at this error.")
             if shell.quit_requested is not None:
                 return
     finally:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emu.debugger.errors import DebuggerError
+from emu.debugger.files import output_path
 from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
@@ -146,11 +147,13 @@ def npu_counters(shell: CommandShell, arg: str) -> None:
 
 
 def npu_trace(shell: CommandShell, arg: str) -> None:
-    path = arg.strip()
-    if not path:
+    name = arg.strip()
+    if not name:
         raise DebuggerError("Argument required (output file).")
+    npu = _npu(shell)
+    path = output_path(name)
     try:
-        _npu(shell).write_trace(path)
-    except OSError as e:
+        npu.write_trace(path)
+    except (OSError, ValueError) as e:
         raise DebuggerError(f"cannot write {path}: {e.strerror or e}") from None
     shell.out(f"NPU trace written to {path} (open it in ui.perfetto.dev).")

@@ -314,13 +314,20 @@ class GdbStub:
             raise ValueError("expected ADDR,LENGTH")
         return hex_to_int(addr), hex_to_int(length)
 
+    def _fits(self, addr: int, size: int) -> bool:
+        """True when ``[addr, addr + size)`` lies inside the hart's XLEN-bit address space."""
+        return addr + size <= 1 << self.xlen  # hex_to_int never returns a negative number
+
     def _read_memory(self, body: bytes) -> bytes:
         addr, length = self._address_length(body)
         if length == 0:
             return E_MALFORMED
+        if not self._fits(addr, 1):
+            return E_FAULT  # beyond the address space: never reaches the machine
         try:
-            # gdb accepts a short read; a longer one would not fit our PacketSize.
-            return self.machine.read_mem(addr, min(length, MAX_MEMORY_READ)).hex().encode("ascii")
+            # gdb accepts a short read; a longer one would not fit our PacketSize (or the address space).
+            length = min(length, MAX_MEMORY_READ, (1 << self.xlen) - addr)
+            return self.machine.read_mem(addr, length).hex().encode("ascii")
         except EmuError:
             return E_FAULT
 
@@ -341,6 +348,8 @@ class GdbStub:
     def _write_memory(self, addr: int, length: int, data: bytes) -> bytes:
         if len(data) != length:
             return E_MALFORMED
+        if not self._fits(addr, length):
+            return E_FAULT
         if not data:
             return b"OK"  # gdb's probe for X support
         try:
@@ -355,13 +364,20 @@ class GdbStub:
         if len(fields) != 3:
             return E_MALFORMED
         kind, addr, size = hex_to_int(fields[0]), hex_to_int(fields[1]), hex_to_int(fields[2])
+        if kind not in (0, 1) and kind not in WATCH_KINDS:
+            return b""  # unknown kinds are "not supported", which gdb understands
+        # A breakpoint's size is its instruction length (2 or 4); an address or a range beyond XLEN
+        # bits names nothing in this hart and must not reach the Machine (nor the teardown list).
+        if not self._fits(addr, max(size, 1)):
+            return E_INVALID
         if kind in (0, 1):
-            types = self._breakpoints.setdefault(addr, set())
+            types = self._breakpoints.get(addr)
             if insert:
                 if not types:
                     self.machine.add_breakpoint(addr)
+                    types = self._breakpoints[addr] = set()
                 types.add(kind)
-            else:
+            elif types is not None:  # never touch a breakpoint gdb did not insert (the shell's share it)
                 types.discard(kind)
                 if not types:
                     del self._breakpoints[addr]
@@ -372,6 +388,8 @@ class GdbStub:
             if size == 0:
                 return E_INVALID
             if insert:
+                if key in self._watchpoints:
+                    return b"OK"  # gdb re-inserts on resume; one Machine watchpoint per key
                 self.machine.add_watchpoint(*key)
                 self._watchpoints.add(key)
             elif key in self._watchpoints:
@@ -426,7 +444,10 @@ class GdbStub:
         if self.machine.exited:
             return self._exit_reply()
         if addr:
-            self.machine.write_reg("pc", hex_to_int(addr))
+            pc = hex_to_int(addr)
+            if not self._fits(pc, 2):
+                return E_INVALID
+            self.machine.write_reg("pc", pc)
         if not self._begin_run():
             self._last_stop = b"T%02x" % SIGINT + THREAD
             return self._last_stop

@@ -24,8 +24,10 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.output import Output
 
+from emu.debugger.cmd_misc import read_script, run_script
 from emu.debugger.commands import CommandShell
 from emu.debugger.completion import ShellCompleter
+from emu.errors import EmuError
 
 PROMPT = "(npuemu) "
 
@@ -56,12 +58,30 @@ def run_command(shell: CommandShell, line: str) -> bool:
     a join interrupted by a signal can mark a running thread as finished (CPython 3.11,
     bpo-45274), and the prompt would come back while the command still prints.
     """
+    return _in_worker(shell, lambda: shell.execute(line))
+
+
+def run_script_lines(shell: CommandShell, name: str, lines: list[str]) -> bool:
+    """``--batch``: run an already-read script as ``source`` would, in the worker thread."""
+
+    def work() -> bool:
+        try:
+            run_script(shell, name, lines)
+        except EmuError as e:
+            shell.out(str(e))
+            return False
+        return True
+
+    return _in_worker(shell, work)
+
+
+def _in_worker(shell: CommandShell, job: Callable[[], bool]) -> bool:
     result: list[bool] = []
     done = threading.Event()
 
     def work() -> None:
         try:
-            result.append(shell.execute(line))
+            result.append(job())
         finally:
             done.set()
 
@@ -117,8 +137,10 @@ def main_debug(opts: argparse.Namespace, make_machine: Callable[..., Any]) -> in
     ``-ex`` commands run first, in order; then ``--batch FILE`` runs and the
     debugger exits (status 1 if a command failed, or ``quit N``'s N); without
     ``--batch`` the prompt follows, or, when stdin is not a terminal, its lines
-    are read as commands.
+    are read as commands.  A ``--batch`` file that cannot be read (missing, not a
+    regular file, over 1 MiB) is a one-line DebuggerError before the firmware loads.
     """
+    script = read_script(opts.batch) if opts.batch is not None else None
     machine = make_machine(opts, count_insns=True)
     try:
         shell = CommandShell(machine, _stdout)
@@ -127,8 +149,8 @@ def main_debug(opts: argparse.Namespace, make_machine: Callable[..., Any]) -> in
             ok = run_command(shell, command) and ok
             if shell.quit_requested is not None:
                 return shell.quit_requested
-        if opts.batch:
-            ok = run_command(shell, f"source {opts.batch}") and ok
+        if script is not None:
+            ok = run_script_lines(shell, opts.batch, script) and ok
             return shell.quit_requested if shell.quit_requested is not None else (0 if ok else 1)
         if not sys.stdin.isatty():
             for line in sys.stdin:

@@ -2,14 +2,20 @@
 
 The DWARF line table names files by the path the compiler saw; the files
 may have moved or be missing, which GDB reports on the line instead of
-failing, and so do we.  Line starts decide whether a stop prints ``0x... in``
-and where ``step`` may stop, so they are cached per (file, line).
+failing, and so do we.  The names come from the ELF, which may be hostile:
+only regular files of at most 4 MiB are read, anything else (``/dev/zero``,
+a FIFO, a NUL in the name) is "no source".  Line starts decide whether a
+stop prints ``0x... in`` and where ``step`` may stop, so they are cached per
+(file, line).
 """
 
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
+
+from emu.debugger.errors import DebuggerError
+from emu.debugger.files import MAX_SOURCE_BYTES, read_text_lines
 
 if TYPE_CHECKING:
     from emu.elf_loader import ElfImage
@@ -25,9 +31,8 @@ class SourceCache:
     def lines(self, path: str) -> list[str] | None:
         if path not in self._files:
             try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    self._files[path] = f.read().splitlines()
-            except OSError:
+                self._files[path] = read_text_lines(path, MAX_SOURCE_BYTES, expand_user=False)
+            except DebuggerError:  # missing, not a regular file, too large, a NUL in the name
                 self._files[path] = None
         return self._files[path]
 

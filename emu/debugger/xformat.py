@@ -16,6 +16,9 @@ FORMATS = "xduotacsi"
 SIZES = {"b": 1, "h": 2, "w": 4, "g": 8}
 # Units per output line, as GDB prints them.
 PER_LINE = {1: 8, 2: 8, 4: 4, 8: 2}
+# Units (values, strings or instructions) one ``x`` may print: a typo such as x/100000000xb must not
+# print hundreds of megabytes.  64 Ki units is 512 KiB of 8-byte words, more than anyone reads.
+MAX_COUNT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,17 @@ def parse_spec(text: str, previous: Spec, xlen: int) -> tuple[Spec, str]:
             size, explicit_size = SIZES[ch], True
         else:
             raise DebuggerError(f'Invalid format letter "{ch}" (formats: {FORMATS}, sizes: bhwg).')
+    if digits.startswith("-") and digits != "-":
+        raise DebuggerError("Count must be a positive number.")
+    significant = digits.lstrip("0")
+    if len(significant) > len(str(MAX_COUNT)):  # also keeps int() clear of its 4300-digit limit
+        shown = significant[:12] + ("..." if len(significant) > 12 else "")
+        raise DebuggerError(f"Count {shown} is too large (at most {MAX_COUNT} units per command).")
     count = int(digits) if digits not in ("", "-") else 1
     if count <= 0:
         raise DebuggerError("Count must be a positive number.")
+    if count > MAX_COUNT:
+        raise DebuggerError(f"Count {count} is too large (at most {MAX_COUNT} units per command).")
     if not explicit_size:
         if fmt in "cs":
             size = 1

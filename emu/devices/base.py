@@ -50,8 +50,5 @@ class IrqLine:
             self.level = level
             self._sink(level)
 
-    def raise_(self) -> None:
-        self.set(True)
-
     def lower(self) -> None:
         self.set(False)

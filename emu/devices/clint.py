@@ -54,6 +54,13 @@ class Clint(MmioDevice):
         return 0
 
     def write(self, offset: int, width: int, value: int) -> None:
+        """Register write; tells ``on_change`` only when MSIP or MTIP became pending."""
+        before = (self.msip, self.mtip())
+        self._write(offset, width, value)
+        if (self.msip and not before[0]) or (self.mtip() and not before[1]):
+            self.on_change()
+
+    def _write(self, offset: int, width: int, value: int) -> None:
         if offset == MSIP:
             self.msip = value & 1
         elif MTIMECMP <= offset < MTIMECMP + 8:
@@ -63,7 +70,6 @@ class Clint(MmioDevice):
         elif MTIME <= offset < MTIME + 8:
             self.clock.set_mtime(_merge(self.clock.mtime(), offset - MTIME, width, value))
             self._reschedule()
-        self.on_change()
 
     def _reschedule(self) -> None:
         self.clock.cancel(self._event)

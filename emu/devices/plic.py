@@ -49,9 +49,12 @@ class Plic(MmioDevice):
                 self.on_change()
 
     def _best(self, ctx: int) -> int:
+        if not any(self.pending):
+            return 0
         best, best_prio = 0, self.threshold[ctx]
-        for src in range(1, NUM_SOURCES):
-            if self.pending[src] and self.enable[ctx][src] and self.priority[src] > best_prio:
+        enabled = self.enable[ctx]
+        for src, pending in enumerate(self.pending):
+            if pending and enabled[src] and self.priority[src] > best_prio:
                 best, best_prio = src, self.priority[src]
         return best
 
@@ -83,7 +86,14 @@ class Plic(MmioDevice):
         return 0
 
     def write(self, offset: int, width: int, value: int) -> None:
-        value &= 0xFFFFFFFF
+        """Register write; tells ``on_change`` only when it made an interrupt deliverable (a kick
+        ends the CPU slice, so firmware that rewrites PLIC registers in a loop stays fast)."""
+        before = (self.interrupt_pending(0), self.interrupt_pending(1))
+        self._write(offset, value & 0xFFFFFFFF)
+        if (self.interrupt_pending(0) and not before[0]) or (self.interrupt_pending(1) and not before[1]):
+            self.on_change()
+
+    def _write(self, offset: int, value: int) -> None:
         if offset < PENDING:
             src = offset // 4
             if 0 < src < NUM_SOURCES:
@@ -106,7 +116,6 @@ class Plic(MmioDevice):
             elif reg == 4 and 0 < value < NUM_SOURCES and self.claimed[value]:
                 self.claimed[value] = False
                 self.pending[value] = self.level[value]
-        self.on_change()
 
     @staticmethod
     def _bits(flags: list[bool], word: int) -> int:

@@ -28,12 +28,24 @@ EBADF, ENOENT, EACCES, EINVAL, ENOSYS = 9, 2, 13, 22, 38
 
 
 class _Handle:
-    def __init__(self, kind: str, file=None, data: bytes = b"", stream: str = "") -> None:
+    def __init__(self, kind: str, file=None, data: bytes = b"", stream: str = "", path: Path | None = None,
+                 mode: int = 0) -> None:
         self.kind = kind  # "tty", "file", "features"
         self.file = file
         self.data = data
         self.pos = 0
         self.stream = stream  # "stdin", "stdout", "stderr" for tty handles
+        self.path = path      # host file: where it is and how it was opened, to reopen on restore
+        self.mode = mode
+
+
+# Reopening a host file at restore must not truncate it again: "w" modes become "r+".
+REOPEN_MODES = ("rb", "rb", "r+b", "r+b", "r+b", "r+b", "r+b", "r+b", "ab", "ab", "a+b", "a+b")
+
+
+def _console() -> dict[int, _Handle]:
+    return {0: _Handle("tty", stream="stdin"), 1: _Handle("tty", stream="stdout"),
+            2: _Handle("tty", stream="stderr")}
 
 
 class Semihosting:
@@ -57,9 +69,7 @@ class Semihosting:
         self.errno = 0
         # Handles 0-2 are the console from the start: picolibc's write(2, ...) uses handle 2
         # without an OPEN of ":tt" (QEMU 7.2 rejects it and the output is lost).
-        self.handles: dict[int, _Handle] = {
-            0: _Handle("tty", stream="stdin"), 1: _Handle("tty", stream="stdout"),
-            2: _Handle("tty", stream="stderr")}
+        self.handles: dict[int, _Handle] = _console()
         self._next_fd = 3
         self._wall_start = time.time()
 
@@ -140,7 +150,7 @@ class Semihosting:
         if path is None:
             return self._fail(EACCES)
         try:
-            return self._new_handle(_Handle("file", file=open(path, MODES[mode])))  # noqa: SIM115
+            return self._new_handle(_Handle("file", file=open(path, MODES[mode]), path=path, mode=mode))  # noqa: SIM115
         except OSError as e:
             return self._fail(e.errno or EINVAL)
 
@@ -307,3 +317,34 @@ class Semihosting:
             if handle.file is not None:
                 handle.file.close()
         self.handles.clear()
+
+    # -- machine reset and snapshots --------------------------------------------------
+    def reset(self) -> None:
+        """Power-on state: host files closed, only the console handles, no errno."""
+        self.close_all()
+        self.handles = _console()
+        self._next_fd = 3
+        self.errno = 0
+
+    def get_state(self) -> dict:
+        handles = {}
+        for fd, h in self.handles.items():
+            pos = h.file.tell() if h.file is not None and not h.file.closed else h.pos
+            handles[fd] = (h.kind, h.stream, h.data, h.path, h.mode, pos)
+        return {"errno": self.errno, "next_fd": self._next_fd, "handles": handles}
+
+    def set_state(self, state: dict) -> None:
+        """Back to the snapshot's handles: files opened since are closed, the snapshot's reopened
+        (without truncating) at their saved positions; one that cannot be reopened stays closed."""
+        self.close_all()
+        self.errno, self._next_fd = state["errno"], state["next_fd"]
+        for fd, (kind, stream, data, path, mode, pos) in state["handles"].items():
+            handle = _Handle(kind, data=data, stream=stream, path=path, mode=mode)
+            handle.pos = pos
+            if kind == "file":
+                try:
+                    handle.file = open(path, REOPEN_MODES[mode])  # noqa: SIM115
+                    handle.file.seek(pos)
+                except OSError:
+                    continue
+            self.handles[fd] = handle

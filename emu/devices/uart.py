@@ -169,6 +169,8 @@ class Uart(MmioDevice):
         return {
             "regs": (self.ier, self.lcr, self.mcr, self.scr, self.fcr, self.lsr, self.msr, self.dll, self.dlm),
             "thr_ipending": self.thr_ipending,
+            "timeout_ipending": self.timeout_ipending,
+            "timeout_at": self._timeout_event.when_ns if self._timeout_event is not None else None,
             "rx": bytes(self.rx),
             "pending": bytes(self.pending),
             "output": bytes(self.output),
@@ -180,6 +182,8 @@ class Uart(MmioDevice):
         self.rx = deque(state["rx"])
         self.pending = deque(state["pending"])
         self.output = bytearray(state["output"])
+        self.timeout_ipending = state["timeout_ipending"]
         self._timeout_event = None
-        self._arm_timeout()
+        if state["timeout_at"] is not None:
+            self._timeout_event = self.clock.schedule(state["timeout_at"], self._char_timeout, "uart-rx-timeout")
         self._update()

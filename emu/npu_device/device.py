@@ -31,7 +31,7 @@ from emu.npu_device.fault import NpuFault
 from emu.npu_device.regs import BITS, COUNTERS, DESC_BYTES, ERROR_NAMES, FLAGS, LAYOUT_BY_OPCODE, REG
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import MAX_RECORDS, Record, Trace
+from emu.npu_device.trace import Record, Trace
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
@@ -238,6 +238,7 @@ class NpuDevice(MmioDevice):
         mem, plans, tiles, durations, trace, ram_base = self._hot
         inflight = self.inflight
         records = trace.items
+        limit = trace.limit
         index = self.fetched
         t = start
         for _ in range(count):
@@ -287,10 +288,9 @@ class NpuDevice(MmioDevice):
             inflight.append((end, cost, irq))
             if irq:
                 self._schedule(end)
-            if len(records) < MAX_RECORDS:  # Trace.add, inlined
-                records.append((index, ram_base + off, name, t, end, fields, cost, 0))  # a Record's fields
-            else:
-                trace.dropped += 1
+            if len(records) >= limit:  # Trace.add, inlined
+                trace.trim()
+            records.append((index, ram_base + off, name, t, end, fields, cost, 0))  # a Record's fields
             t = end
             index = (index + 1) & U32
         self.fetched = index
@@ -391,7 +391,7 @@ class NpuDevice(MmioDevice):
             "r": self.r, "head": self.head, "fetched": self.fetched, "inflight": list(self.inflight),
             "last_end_ns": self.last_end_ns, "reset_ns": self.reset_ns, "int_status": self.int_status,
             "error": self.error, "error_visible": self.error_visible, "totals": self.totals,
-            "lifetime": self.lifetime,
+            "lifetime": self.lifetime, "trace": self.trace.mark(),
         })
 
     def set_state(self, state: Any) -> None:
@@ -413,6 +413,7 @@ class NpuDevice(MmioDevice):
         self.error, self.error_visible = state["error"], state["error_visible"]
         self.totals, self.lifetime = state["totals"], state["lifetime"]
         self._retired = []
+        self.trace.rewind(state["trace"])  # a replay after the restore must not log commands twice
         for end, _, irq in self.inflight:
             if irq:
                 self._schedule(end)
@@ -508,6 +509,17 @@ class NpuDevice(MmioDevice):
             f"npu: energy {c['energy_pj'] / 1e6:.3f} uJ",
         ]
 
+    def enable_full_trace(self) -> None:
+        """Keep every command for :meth:`write_trace` (``--npu-trace``), not just the recent history.
+
+        Call it before the run: commands already dropped from the bounded history are not recovered.
+        """
+        self.trace.keep_all = True
+
     def write_trace(self, path: str) -> None:
-        """Chrome/Perfetto trace JSON of every command (open in ui.perfetto.dev or chrome://tracing)."""
+        """Chrome/Perfetto trace JSON of the kept commands (open in ui.perfetto.dev or chrome://tracing).
+
+        That is every command with :meth:`enable_full_trace`, else the recent history (at least the
+        last ``emu.npu_device.trace.HISTORY``); ``otherData.dropped_commands`` counts the earlier ones left out.
+        """
         self.trace.write(path)

@@ -1,15 +1,27 @@
-"""Chrome/Perfetto trace of every command the NPU executed (``npuemu run --npu-trace out.json``).
+"""The NPU's command log: the debugger's ``npu queue``/``npu trace`` and the Chrome/Perfetto trace.
 
-Recording is an append of a plain tuple per command (the hot path of tiny
-commands); formatting to JSON happens only when the trace is written.
+By default only the recent history is kept (the last :data:`HISTORY` commands, at most
+``HISTORY + TRIM_EVERY`` held), so a long run does not accumulate a record per command.  With
+full tracing (``NpuDevice.enable_full_trace()``, what ``npuemu run --npu-trace out.json`` asks
+for) every command is kept until the trace is written.
+
+Recording is an append of a plain tuple per command (the hot path of tiny commands); formatting
+to JSON happens only when the trace is written.
+
+The log is a window ``[start, end)`` of the stream of every command logged since power-on:
+records before ``start`` were dropped (:attr:`Trace.dropped`).  A snapshot remembers its point
+in that stream (:meth:`Trace.mark`) and restoring it rewinds the log there (:meth:`Trace.rewind`),
+so commands replayed after a restore (the debugger's reverse-stepi) are not logged twice.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, NamedTuple
 
-MAX_RECORDS = 1_000_000  # about 200 MB of JSON; later commands are counted as dropped
+HISTORY = 4096  # commands kept without full tracing (the debugger's queue shows the last 256)
+TRIM_EVERY = 1024  # the oldest records are dropped in batches of this size (an amortised trim)
 
 
 class Record(NamedTuple):
@@ -29,13 +41,79 @@ class Trace:
     def __init__(self) -> None:
         # The log: Records, then plain tuples of the same fields that the device's hot loop
         # appends (a tuple is cheaper to build than a namedtuple); :attr:`records` converts them.
+        # The hot loop appends to ``items`` itself, calling :meth:`trim` first once it holds
+        # ``limit`` records.
         self.items: list[Any] = []
         self._converted = 0
-        self.dropped = 0
+        self.start = 0  # stream position of items[0]: records before it were dropped
+        self._keep_all = False
+        self.limit = HISTORY + TRIM_EVERY
+
+    # -- retention -------------------------------------------------------------------------
+    @property
+    def keep_all(self) -> bool:
+        """Full tracing: keep every record (for a trace file) instead of the recent history."""
+        return self._keep_all
+
+    @keep_all.setter
+    def keep_all(self, value: bool) -> None:
+        self._keep_all = bool(value)
+        self.limit = sys.maxsize if self._keep_all else HISTORY + TRIM_EVERY
+        if not self._keep_all and len(self.items) > HISTORY:
+            self._drop_oldest(len(self.items) - HISTORY)
+
+    def trim(self) -> None:
+        """Drop the oldest records down to :data:`HISTORY` (called when ``limit`` is reached)."""
+        if not self._keep_all and len(self.items) > HISTORY:
+            self._drop_oldest(len(self.items) - HISTORY)
+
+    def _drop_oldest(self, n: int) -> None:
+        del self.items[:n]
+        self.start += n
+        self._converted = max(0, self._converted - n)
 
     @property
+    def dropped(self) -> int:
+        """Commands logged since power-on (or the restored snapshot's point) that are not kept."""
+        return self.start
+
+    @property
+    def end(self) -> int:
+        """Stream position after the newest record: commands logged since power-on."""
+        return self.start + len(self.items)
+
+    # -- snapshots -------------------------------------------------------------------------
+    def mark(self) -> tuple[int, Any]:
+        """The log's point, for a snapshot: (end, identity of the newest record or None)."""
+        items = self.items
+        return self.end, self._identity(items[-1]) if items else None
+
+    def rewind(self, mark: tuple[int, Any]) -> None:
+        """Return the log to a :meth:`mark`: drop the records logged after it.
+
+        If the log does not hold the marked point's newest record (the snapshot is from another
+        timeline, e.g. restored after an earlier one, or that record was since dropped) nothing
+        kept is known to precede the point, so the log restarts empty at it.
+        """
+        end, last = mark
+        start, items = self.start, self.items
+        if start < end <= start + len(items) and self._identity(items[end - start - 1]) == last:
+            del items[end - start :]
+            self._converted = min(self._converted, len(items))
+        else:
+            items.clear()
+            self._converted = 0
+            self.start = end
+
+    @staticmethod
+    def _identity(record: Any) -> tuple[int, int, int, int]:
+        # (index, addr, start_ns, end_ns): a record's place in its timeline
+        return record[0], record[1], record[3], record[4]
+
+    # -- logging and reading ---------------------------------------------------------------
+    @property
     def records(self) -> list[Record]:
-        """Every logged command, oldest first (the live list: read, do not write)."""
+        """Every kept command, oldest first (the live list: read, do not write)."""
         items = self.items
         if self._converted < len(items):
             items[self._converted :] = map(Record._make, items[self._converted :])
@@ -43,15 +121,14 @@ class Trace:
         return items
 
     def add(self, record: Record) -> None:
-        if len(self.items) < MAX_RECORDS:
-            self.items.append(record)
-        else:
-            self.dropped += 1
+        if len(self.items) >= self.limit:
+            self.trim()
+        self.items.append(record)
 
     def clear(self) -> None:
         self.items.clear()
         self._converted = 0
-        self.dropped = 0
+        self.start = 0
 
     def events(self) -> list[dict[str, Any]]:
         """Trace Event Format "complete" events, one per command, timestamps in microseconds."""

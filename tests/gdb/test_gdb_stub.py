@@ -9,6 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import start_stub
 from gdb_rsp import RspClient
 
 from emu import ConfigError, Machine
@@ -275,3 +276,76 @@ def test_fatal_stop_is_reported_with_its_message(stub):
     assert c.cmd(b"Pa=" + le(5, 32)) == b"OK"                  # a0 = hart id 5
     assert c.cmd(b"c") == b"T06thread:1;"
     assert b"wfi" in b"".join(c.console)
+
+
+# -- addresses beyond XLEN, and debug points gdb did not insert ---------------------------------------------
+def _logged_stub(firmware, arch: str):
+    log: list[str] = []
+    return start_stub(Machine.from_elf(firmware("hello", arch)), log), log
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_breakpoint_beyond_xlen_is_refused_and_the_session_ends_cleanly(firmware, arch):
+    """The reviewer's packet: an address wider than XLEN must be an error reply, not a Machine call
+    (which failed inside Unicorn, and the left-over entry then broke the teardown after ``k``)."""
+    run, log = _logged_stub(firmware, arch)
+    c = run.client
+    assert c.cmd(b"Z0,ffffffffffffffffffffffff,4") in (b"E16", b"E22")
+    c.send(b"k")
+    assert run.wait() == 0
+    assert not [line for line in log if "internal error" in line], log
+    assert not run.machine.debug.breakpoints
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_packets_beyond_xlen_answer_errors(firmware, arch):
+    run, log = _logged_stub(firmware, arch)
+    c, m = run.client, run.machine
+    top = 1 << m.xlen
+    for kind in range(5):
+        for addr, size in ((top, 2), (top - 2, 4), (top + 0x80000000, 4), (1 << 100, 1)):
+            for letter in (b"Z", b"z"):
+                assert c.cmd(letter + b"%d,%x,%x" % (kind, addr, size)) == b"E16"
+    assert c.cmd(b"m%x,4" % top) == b"E0e"
+    assert c.cmd(b"m%x,4" % (top + m.ram.base)) == b"E0e"      # not RAM modulo 2**XLEN
+    assert c.cmd(b"M%x,2:0000" % (top - 1)) == b"E0e"
+    assert c.cmd(b"X%x,1:\x00" % top) == b"E0e"
+    assert c.cmd(b"c%x" % (top + m.elf.entry)) == b"E16"
+    assert m.read_reg("pc") == m.elf.entry                       # nothing ran
+    assert c.cmd(b"?").startswith(b"T05")
+    main = m.elf.lookup("main").addr                              # in-range packets still work
+    assert c.cmd(b"Z0,%x,2" % main) == b"OK"
+    assert c.cmd(b"c") == b"T05swbreak:;thread:1;"
+    c.send(b"k")
+    assert run.wait() == 0
+    assert not [line for line in log if "internal error" in line], log
+    assert not m.debug.breakpoints and not m.debug.watchpoints
+
+
+def test_removing_what_gdb_never_inserted_leaves_the_shells_breakpoint(firmware):
+    """The Machine's breakpoints are shared (reference-counted) with the `monitor` shell's: a z0 for an
+    address gdb did not set must not take the shell's reference away."""
+    run, log = _logged_stub(firmware, "rv32")
+    c, m = run.client, run.machine
+    main = m.elf.lookup("main").addr
+    assert c.cmd(b"qRcmd," + (b"break *%#x" % main).hex().encode()) == b"OK"
+    assert main in m.debug.breakpoints
+    assert c.cmd(b"z0,%x,2" % main) == b"OK"
+    assert main in m.debug.breakpoints
+    assert c.cmd(b"c") == b"T05swbreak:;thread:1;"                # the shell's breakpoint still stops
+    assert m.read_reg("pc") == main
+    c.send(b"k")
+    assert run.wait() == 0
+    assert main in m.debug.breakpoints                             # the shell's, not gdb's: it stays
+
+
+def test_a_watchpoint_inserted_twice_does_not_outlive_the_session(firmware):
+    run, log = _logged_stub(firmware, "rv32")
+    c, m = run.client, run.machine
+    addr = m.elf.lookup("global_var").addr
+    assert c.cmd(b"Z2,%x,4" % addr) == b"OK"
+    assert c.cmd(b"Z2,%x,4" % addr) == b"OK"                     # gdb re-inserts on resume
+    c.send(b"D")
+    assert c.recv() == b"OK"
+    assert run.wait() == 0
+    assert not m.debug.watchpoints

@@ -1,0 +1,158 @@
+"""Regressions from the code review: each test failed before its fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from asm import assemble
+from npuemu_cli import run_npuemu
+
+from emu import Machine, StopReason
+from emu.clock import VirtualClock
+from emu.devices.base import IrqLine
+from emu.devices.uart import IIR_FCR, Uart
+
+POLL_RX = """
+    li s0, 0x10000000
+    li s1, 0                  # expected byte
+    li s2, 3000               # how many
+loop:
+    lbu t0, 5(s0)             # LSR
+    andi t0, t0, 1
+    beqz t0, loop
+    lbu t0, 0(s0)             # RBR: a replayed load would lose a byte
+    andi t1, s1, 0xff
+    bne t0, t1, fail
+    addi s1, s1, 1
+    bne s1, s2, loop
+    j finish_pass
+fail:
+    li t0, 0x100000
+    li t1, 0x13333
+    sw t1, 0(t0)
+1:  j 1b
+"""
+
+
+@pytest.mark.parametrize("deterministic", [False, True], ids=["realtime", "deterministic"])
+def test_stop_requests_from_another_thread_never_replay_a_device_read(tmp_path, deterministic):
+    m = Machine.from_elf(assemble(tmp_path, POLL_RX), deterministic=deterministic)
+    m.feed_input(bytes(i & 0xFF for i in range(3000)))
+    done = threading.Event()
+
+    def pester() -> None:
+        while not done.is_set():
+            m.request_stop()
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=pester)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        stop = m.run(max_insns=20_000_000)
+        while stop.reason is StopReason.INTERRUPTED and time.monotonic() < deadline:
+            stop = m.run(max_insns=20_000_000)
+    finally:
+        done.set()
+        thread.join()
+    assert stop.reason is StopReason.EXITED and stop.exit_code == 0
+
+
+def test_finisher_reset_restarts_with_the_counter_on(tmp_path):
+    elf = assemble(tmp_path, """
+    li s0, 0x10000000
+    li t0, 0x52               # 'R'
+    sb t0, 0(s0)
+    li t0, 0x100000
+    li t1, 0x7777             # reset
+    sw t1, 0(t0)
+    li t0, 0x58               # 'X': never printed
+    sb t0, 0(s0)
+1:  j 1b
+""")
+    result = run_npuemu("run", "--deterministic", "--max-insns", "200", elf)
+    out = result.output.decode()
+    assert out.startswith("RRRR") and "X" not in out.split("npuemu:")[0]
+
+
+def test_patched_code_is_forgotten_by_reset(firmware):
+    m = Machine.from_elf(firmware("hello", "rv32"))
+    main = m.elf.lookup("main").addr
+    m.write_mem(main, (0x34402573).to_bytes(4, "little"))  # csrr a0, mip: a hooked CSR read
+    m.reset()                                                # the ELF's code is back
+    assert m.run(max_insns=5_000_000).exit_code == 0
+
+
+def test_semihosting_stdin_read_gives_way_to_timeout(tmp_path):
+    elf = assemble(tmp_path, """
+    .option norvc
+    .align 4
+    li a0, 7                  # READC: waits for stdin
+    li a1, 0
+    slli x0, x0, 0x1f
+    ebreak
+    srai x0, x0, 7
+    j finish_pass
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "emu.cli", "run", "--timeout", "1", str(elf)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    start = time.monotonic()
+    try:
+        proc.wait(timeout=30)  # stdin stays open and silent all along
+    finally:
+        proc.kill()
+        proc.stdin.close()
+    out = proc.stdout.read()
+    proc.stdout.close()
+    assert proc.returncode == 124, out
+    assert time.monotonic() - start < 10
+
+
+def test_failure_code_with_a_zero_low_byte_is_not_success(tmp_path):
+    elf = assemble(tmp_path, """
+    li t0, 0x100000
+    li t1, 0x01003333         # finisher FAIL with code 256
+    sw t1, 0(t0)
+1:  j 1b
+""")
+    assert run_npuemu("run", elf).status == 1
+
+
+def test_uart_snapshot_keeps_a_pending_character_timeout():
+    ticks = [0]
+    clock = VirtualClock(deterministic=True, ns_per_insn=1000, insn_count=lambda: ticks[0])
+    uart = Uart(IrqLine(lambda level: None), clock)
+    uart.write(1, 1, 0x01)            # RX data interrupt
+    uart.write(IIR_FCR, 1, 0x81)      # FIFO on, trigger level 8
+    uart.send(b"a")                   # below the trigger: only the timeout interrupt will come
+    ticks[0] = 1_000
+    clock.run_due()
+    state = uart.get_state()
+    assert uart.read(IIR_FCR, 1) & 0x0F == 0x0C
+    restored = Uart(IrqLine(lambda level: None), clock)
+    restored.set_state(state)
+    assert restored.read(IIR_FCR, 1) & 0x0F == 0x0C and restored.irq.level
+
+
+def test_semihosting_handles_follow_snapshots(tmp_path):
+    from emu.devices import semihosting as sh
+    from emu.memory import Ram
+
+    (tmp_path / "f.txt").write_bytes(b"0123456789")
+    ram = Ram(1 << 16)
+    host = sh.Semihosting(ram, 64, VirtualClock(), argv=[], root=tmp_path, stdout=print, stderr=print,
+                          read_stdin=lambda n: b"", on_exit=lambda code: None, heap=(0, 0, 0, 0))
+    ram.write(0x8000_2000, b"f.txt")
+    for i, w in enumerate((0x8000_2000, 0, 5)):
+        ram.write_int(0x8000_0100 + 8 * i, 8, w)
+    fd = host.call(sh.SYS_OPEN, 0x8000_0100)
+    host.handles[fd].file.seek(4)
+    state = host.get_state()
+    host.reset()
+    assert fd not in host.handles and set(host.handles) == {0, 1, 2}
+    host.set_state(state)
+    assert host.handles[fd].file.read(2) == b"45"
