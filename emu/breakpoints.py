@@ -46,12 +46,16 @@ class DebugHooks:
 
     # -- breakpoints ---------------------------------------------------------------
     def add_breakpoint(self, addr: int) -> None:
-        self._refs[addr] = self._refs.get(addr, 0) + 1
+        """All or nothing: a breakpoint Unicorn refuses leaves no count and no hook behind."""
         if addr not in self.breakpoints:
-            self.breakpoints[addr] = self.uc.hook_add(UC_HOOK_CODE, self._code_hit, begin=addr, end=addr)
-            # Unicorn decides at translation time whether an instruction calls code hooks: code
-            # already translated (run before, or stepped over the breakpoint) must be re-translated.
-            self.uc.ctl_remove_cache(addr, addr + 4)
+            handle = self.uc.hook_add(UC_HOOK_CODE, self._code_hit, begin=addr, end=addr)
+            try:
+                self._forget_translation(addr)
+            except Exception:
+                self.uc.hook_del(handle)
+                raise
+            self.breakpoints[addr] = handle
+        self._refs[addr] = self._refs.get(addr, 0) + 1
 
     def remove_breakpoint(self, addr: int) -> bool:
         """Drop one reference; the hook goes when the last user removes it."""
@@ -62,8 +66,15 @@ class DebugHooks:
             return True
         del self._refs[addr]
         self.uc.hook_del(self.breakpoints.pop(addr))
-        self.uc.ctl_remove_cache(addr, addr + 4)
+        self._forget_translation(addr)
         return True
+
+    def _forget_translation(self, addr: int) -> None:
+        """Unicorn decides at translation time whether an instruction calls code hooks: code already
+        translated (run before, or stepped over a breakpoint) must be translated again."""
+        end = min(addr + 4, (1 << 64) - 1)
+        if end > addr:
+            self.uc.ctl_remove_cache(addr, end)
 
     def _code_hit(self, uc: Uc, addr: int, size: int, _user: object) -> None:
         if self.skip_once == addr:
