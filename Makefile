@@ -34,10 +34,15 @@ toolchain:
 
 venv: $(VENV_STAMP)
 
-# Re-installed only when pyproject.toml changes (or the venv is gone).
-$(VENV_STAMP): pyproject.toml | toolchain
+UNICORN_PATCHES := $(wildcard toolchain/unicorn/patches/*.patch)
+
+# Re-installed only when pyproject.toml or the Unicorn patches change (or the venv is gone).
+# Unicorn is npuemu's patched build (toolchain/unicorn/README.md), compiled once per machine and
+# cached as a wheel; pip keeps it since its version 2.1.4+npuemu.<key> satisfies unicorn==2.1.4.
+$(VENV_STAMP): pyproject.toml toolchain/unicorn/build.py $(UNICORN_PATCHES) | toolchain
 	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(VENV_BIN)/python toolchain/unicorn/build.py --python $(VENV_BIN)/python
 	@touch $@
 
 firmware: setup
