@@ -16,6 +16,7 @@ when the CPU sleeps.
 
 from __future__ import annotations
 
+import ctypes
 import heapq
 import itertools
 import time
@@ -23,6 +24,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 NS_PER_MTIME_TICK = 100  # 10 MHz timebase, as QEMU virt
+
+
+class TimeState(ctypes.Structure):
+    """The clock's state, shared with the native counter-CSR callback in emu/_icount.c (same
+    layout as its ``struct time_state``): the guest's ``rdtime``/``rdcycle`` read it in C."""
+
+    _fields_ = [
+        ("count", ctypes.POINTER(ctypes.c_uint64)),
+        ("skipped_ns", ctypes.c_int64),
+        ("host_start_ns", ctypes.c_int64),
+        ("paused_at_ns", ctypes.c_int64),
+        ("ns_per_insn", ctypes.c_uint64),
+        ("deterministic", ctypes.c_uint32),
+        ("counting", ctypes.c_uint32),
+        ("xlen", ctypes.c_uint32),
+        ("inhibit", ctypes.c_uint32),
+        ("offset", ctypes.c_int64 * 2),
+        ("frozen", ctypes.c_uint64 * 2),
+    ]
 
 
 @dataclass(order=True)
@@ -48,9 +68,8 @@ class VirtualClock:
         self.deterministic = deterministic
         self.ns_per_insn = ns_per_insn
         self._insn_count = insn_count or (lambda: 0)
-        self._skipped_ns = 0
-        self._host_start = time.perf_counter_ns()
-        self._paused_at: int | None = None
+        # perf_counter_ns is CLOCK_MONOTONIC on Linux, the clock emu/_icount.c reads.
+        self.state = TimeState(None, 0, time.perf_counter_ns(), -1, ns_per_insn, int(deterministic))
         self._queue: list[Event] = []
         self._seq = itertools.count()
         # Called when an event is scheduled earlier than anything queued, so the machine
@@ -58,11 +77,29 @@ class VirtualClock:
         self.on_new_deadline: Callable[[int], None] = lambda when_ns: None
 
     # -- reading time -------------------------------------------------------
+    @property
+    def _skipped_ns(self) -> int:
+        return self.state.skipped_ns
+
+    @_skipped_ns.setter
+    def _skipped_ns(self, value: int) -> None:
+        self.state.skipped_ns = value
+
+    @property
+    def _paused_at(self) -> int | None:
+        at = self.state.paused_at_ns
+        return None if at < 0 else at
+
+    @_paused_at.setter
+    def _paused_at(self, value: int | None) -> None:
+        self.state.paused_at_ns = -1 if value is None else value
+
     def now_ns(self) -> int:
+        state = self.state
         if self.deterministic:
-            return self._insn_count() * self.ns_per_insn + self._skipped_ns
-        host = self._paused_at if self._paused_at is not None else time.perf_counter_ns()
-        return host - self._host_start + self._skipped_ns
+            return self._insn_count() * self.ns_per_insn + state.skipped_ns
+        host = state.paused_at_ns if state.paused_at_ns >= 0 else time.perf_counter_ns()
+        return host - state.host_start_ns + state.skipped_ns
 
     def mtime(self) -> int:
         return self.now_ns() // NS_PER_MTIME_TICK
@@ -93,7 +130,7 @@ class VirtualClock:
 
     def resume(self) -> None:
         if self._paused_at is not None:
-            self._host_start += time.perf_counter_ns() - self._paused_at
+            self.state.host_start_ns += time.perf_counter_ns() - self._paused_at
             self._paused_at = None
 
     # -- events -------------------------------------------------------------

@@ -1,11 +1,8 @@
-"""The RISC-V hart: Unicorn plus the architectural pieces Unicorn 2.1.4 leaves out.
+"""The RISC-V hart's registers: Unicorn (npuemu's patched build) with names.
 
-Unicorn executes instructions but does not deliver traps to the guest (its
-UC_HOOK_INTR only reports a raw cause) and has no interrupt controller.  This
-module names registers and CSRs, and performs trap and interrupt *entry* as the
-privileged spec describes (mepc, mcause, mtval, mstatus MIE/MPIE/MPP, the
-privilege level, mtvec direct and vectored, delegation to S-mode through
-medeleg/mideleg).  ``mret``/``sret`` run natively.
+This module names registers and CSRs and reads/writes them whatever the guest's
+privilege; trap and interrupt entry happen natively in the patched Unicorn
+(emu/hart.py is the Python side of that).
 """
 
 from __future__ import annotations
@@ -27,7 +24,7 @@ CSR_NUMBERS: dict[str, int] = {
     "mstatus": 0x300, "misa": 0x301, "medeleg": 0x302, "mideleg": 0x303, "mie": 0x304,
     "mtvec": 0x305, "mcounteren": 0x306, "mscratch": 0x340, "mepc": 0x341, "mcause": 0x342,
     "mtval": 0x343, "mip": 0x344, "mvendorid": 0xF11, "marchid": 0xF12, "mimpid": 0xF13,
-    "mhartid": 0xF14, "cycle": 0xC00, "time": 0xC01, "instret": 0xC02,
+    "mhartid": 0xF14, "cycle": 0xC00, "time": 0xC01, "instret": 0xC02, "mcycle": 0xB00, "minstret": 0xB02,
 }
 MACHINE_CSRS = ("mstatus", "misa", "medeleg", "mideleg", "mie", "mtvec", "mscratch", "mepc",
                 "mcause", "mtval", "mip", "mhartid")
@@ -106,7 +103,7 @@ class TrapInfo:
 
 
 class Cpu:
-    """One RISC-V hart on Unicorn, with named registers and trap/interrupt entry."""
+    """One RISC-V hart on Unicorn, with named registers; ``last_trap`` is kept by emu/hart.py."""
 
     def __init__(self, xlen: int) -> None:
         if xlen not in (32, 64):
@@ -190,71 +187,3 @@ class Cpu:
             return False
         self._csr_op(reg, value)
         return True
-
-    # -- traps -------------------------------------------------------------------
-    def interrupts_enabled(self) -> bool:
-        """M-level interrupts are taken in M-mode only if mstatus.MIE, always below M."""
-        return self.priv < PRIV_M or bool(self.read("mstatus") & MSTATUS_MIE)
-
-    def take_trap(self, cause: int, epc: int, tval: int = 0, interrupt: bool = False) -> None:
-        """Trap entry as the privileged spec describes; sets PC to the handler."""
-        prev = self.priv
-        deleg = self.read("mideleg" if interrupt else "medeleg")
-        if prev <= PRIV_S and (deleg >> cause) & 1:
-            self._enter_s(cause, epc, tval, interrupt, prev)
-            return
-        top = 1 << (self.xlen - 1)
-        self.write("mepc", epc)
-        self.write("mcause", cause | (top if interrupt else 0))
-        self.write("mtval", tval)
-        mstatus = self.read("mstatus")
-        mpie = MSTATUS_MPIE if mstatus & MSTATUS_MIE else 0
-        mstatus = (mstatus & ~(MSTATUS_MIE | MSTATUS_MPIE | MSTATUS_MPP)) | mpie | (prev << MSTATUS_MPP_SHIFT)
-        self.write("mstatus", mstatus)
-        self.priv = PRIV_M
-        self.pc = self._vector(self.read("mtvec"), cause, interrupt)
-        self._record(cause, interrupt, epc, tval, prev, PRIV_M)
-
-    def _enter_s(self, cause: int, epc: int, tval: int, interrupt: bool, prev: int) -> None:
-        top = 1 << (self.xlen - 1)
-        self.write("sepc", epc)
-        self.write("scause", cause | (top if interrupt else 0))
-        self.write("stval", tval)
-        mstatus = self.read("mstatus")
-        spie = MSTATUS_SPIE if mstatus & MSTATUS_SIE else 0
-        spp = MSTATUS_SPP if prev == PRIV_S else 0
-        mstatus = (mstatus & ~(MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP)) | spie | spp
-        self.write("mstatus", mstatus)
-        self.priv = PRIV_S
-        self.pc = self._vector(self.read("stvec"), cause, interrupt)
-        self._record(cause, interrupt, epc, tval, prev, PRIV_S)
-
-    def trap_return(self, machine_level: bool) -> None:
-        """mret / sret, done here (not by Unicorn) so the machine can take an interrupt that the
-        return enables right away, as hardware does."""
-        mstatus = self.read("mstatus")
-        if machine_level:
-            target = (mstatus & MSTATUS_MPP) >> MSTATUS_MPP_SHIFT
-            mie = MSTATUS_MIE if mstatus & MSTATUS_MPIE else 0
-            mstatus = (mstatus & ~(MSTATUS_MIE | MSTATUS_MPP)) | mie | MSTATUS_MPIE
-            pc = self.read("mepc")
-        else:
-            target = PRIV_S if mstatus & MSTATUS_SPP else PRIV_U
-            sie = MSTATUS_SIE if mstatus & MSTATUS_SPIE else 0
-            mstatus = (mstatus & ~(MSTATUS_SIE | MSTATUS_SPP)) | sie | MSTATUS_SPIE
-            pc = self.read("sepc")
-        if target != PRIV_M:
-            mstatus &= ~MSTATUS_MPRV
-        self.write("mstatus", mstatus)
-        self.priv = target
-        self.pc = pc
-
-    @staticmethod
-    def _vector(tvec: int, cause: int, interrupt: bool) -> int:
-        base = tvec & ~3
-        if interrupt and tvec & 3 == 1:
-            return base + 4 * cause
-        return base
-
-    def _record(self, cause: int, interrupt: bool, epc: int, tval: int, prev: int, to: int) -> None:
-        self.last_trap = TrapInfo(cause, interrupt, epc, tval, prev, to)

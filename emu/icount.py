@@ -25,13 +25,7 @@ class _State(ctypes.Structure):
         ("count", ctypes.c_uint64),
         ("limit", ctypes.c_uint64),
         ("stop", ctypes.c_void_p),
-        ("sites", ctypes.POINTER(ctypes.c_uint64)),
-        ("nsites", ctypes.c_uint64),
-        ("site", ctypes.c_void_p),
     ]
-
-
-SiteCallback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_void_p)
 
 
 class InstructionCounter:
@@ -40,10 +34,9 @@ class InstructionCounter:
     def __init__(self, uc: Uc) -> None:
         self._uc = uc
         stop = ctypes.cast(_ucpy.uclib.uc_emu_stop, ctypes.c_void_p).value
-        self._state = _State(0, NO_LIMIT, stop, None, 0, None)
+        self._state = _State(0, NO_LIMIT, stop)
         self._handle: ctypes.c_size_t | None = None
-        self._sites = (ctypes.c_uint64 * 0)()
-        self._site_cb: object | None = None
+        self.on_enable: list = []  # called once the counter runs (the clock's counter CSRs go exact)
 
     @property
     def enabled(self) -> bool:
@@ -66,18 +59,12 @@ class InstructionCounter:
         if err != 0:
             raise RuntimeError(f"uc_hook_add for the instruction counter failed ({err})")
         self._handle = handle
+        for callback in self.on_enable:
+            callback()
 
-    def set_sites(self, addresses: list[int], callback) -> None:
-        """Call ``callback(addr, size)`` before the instructions at ``addresses`` (while enabled)."""
-
-        def trampoline(_uc: int, addr: int, size: int, _user: int) -> None:
-            callback(addr, size)
-
-        self._sites = (ctypes.c_uint64 * len(addresses))(*sorted(addresses))
-        self._site_cb = SiteCallback(trampoline)
-        self._state.sites = ctypes.cast(self._sites, ctypes.POINTER(ctypes.c_uint64))
-        self._state.nsites = len(addresses)
-        self._state.site = ctypes.cast(self._site_cb, ctypes.c_void_p)
+    def count_pointer(self) -> ctypes._Pointer:
+        """Where the C hook keeps the count (read by the counter-CSR callback)."""
+        return ctypes.pointer(ctypes.c_uint64.from_buffer(self._state))
 
     @property
     def count(self) -> int:

@@ -1,9 +1,9 @@
 """The machine: a RISC-V hart, DRAM and the QEMU-virt devices, and the run loop.
 
 The run loop executes the CPU in *slices* (``emu_start`` calls) and does,
-between slices, what Unicorn cannot: device events at their virtual time,
-interrupt delivery, ``wfi`` fast-forward, exits, stop requests.  Inside a slice
-the hooks emulate trap entry (Unicorn reports a raw cause and goes on).
+between slices, what the CPU cannot: device events at their virtual time,
+``wfi`` fast-forward, exits, stop requests.  Traps and interrupts are entered
+natively by npuemu's patched Unicorn (emu/hart.py): devices only drive ``mip``.
 
 Time (see emu/clock.py): realtime by default, like QEMU without -icount, so the
 CPU runs with no per-instruction hook at near-QEMU speed; deterministic on
@@ -29,8 +29,6 @@ from unicorn import (
     UC_ERR_READ_UNMAPPED,
     UC_ERR_WRITE_PROT,
     UC_ERR_WRITE_UNMAPPED,
-    UC_HOOK_CODE,
-    UC_HOOK_INTR,
     UC_HOOK_MEM_UNMAPPED,
     UcError,
 )
@@ -41,21 +39,14 @@ from emu.bus import Bus
 from emu.clock import VirtualClock
 from emu.cpu import (
     CAUSE_BREAKPOINT,
-    CAUSE_ECALL_U,
     CAUSE_FETCH_ACCESS,
     CAUSE_ILLEGAL,
     CAUSE_LOAD_ACCESS,
-    CAUSE_LOAD_MISALIGNED,
     CAUSE_STORE_ACCESS,
-    CAUSE_STORE_MISALIGNED,
-    EXCEPTION_NAMES,
-    IRQ_PRIORITY,
     MIP_MEIP,
     MIP_MSIP,
     MIP_MTIP,
-    MSTATUS_SIE,
     PRIV_M,
-    PRIV_S,
     Cpu,
 )
 from emu.decode import insn_length, memory_target
@@ -67,6 +58,7 @@ from emu.devices.semihosting import Semihosting
 from emu.devices.uart import Uart
 from emu.elf_loader import ElfImage, load_elf
 from emu.errors import BusError, ConfigError, ElfError
+from emu.hart import DRIVEN_MIP, Hart
 from emu.host_input import HostInput, InputInterrupted
 from emu.icount import InstructionCounter
 from emu.memory import DEFAULT_RAM_SIZE, DRAM_BASE, Ram
@@ -88,8 +80,6 @@ SEMIHOST_POST = 0x40705013  # srai x0, x0, 7
 NEVER = 1                   # an `until` address the CPU can never reach (PCs are even)
 REALTIME_SLICE_US = 20_000  # longest slice without an event: bounds Ctrl-C and stdin latency
 DETERMINISTIC_QUANTUM = 200_000
-TRAP_STORM_LIMIT = 64       # identical faults in a row that mean "no progress"
-REPEATABLE_FAULTS = frozenset({1, 2, 4, 5, 6, 7})  # access, illegal, misaligned; not ecall or page faults
 
 
 class StopReason(Enum):
@@ -132,6 +122,10 @@ class Machine:
         self.clock = VirtualClock(deterministic, ns_per_insn, insn_count=lambda: self.counter.count)
         self.clock.on_new_deadline = self._on_new_deadline
         self.clock.pause()
+        self.clock.state.count = self.counter.count_pointer()
+        self.counter.on_enable.append(self._on_counting)
+        self.hart = Hart(self.cpu, self.clock.state, self._on_storm)
+        self.hart.describe_pc = self.symbol_name
         self.stdout_sink = stdout or (lambda data: None)
         self.stderr_sink = stderr or (lambda data: None)
         # Silences every console path (UART, semihosting, HTIF) while the debugger replays
@@ -153,29 +147,26 @@ class Machine:
         self._break_hit: int | None = None
         self._watch_hit: WatchHit | None = None
         self._unmapped_addr = 0
-        self._storm = 0
-        self._last_trap_key: tuple[int, int] | None = None
         self._slice_deadline_ns: int | None = None
         self._in_slice = False
         self._emu_thread: int | None = None
         self._reset_requested = False
         self._host_deadline: float | None = None
-        self._csr_hooks: dict[int, int] = {}
-        self._csr_sites: dict[int, csr_sites.CsrInsn] = {}
         self._boot = None
 
         self.bus = Bus(self.uc, self.ram)
         self.bus.on_error = self._internal_error
         self.plic = Plic()
-        self.plic.on_change = self._kick
+        self.plic.on_change = self._sync_irqs
         self.clint = Clint(self.clock)
-        self.clint.on_change = self._kick
+        self.clint.on_change = self._sync_irqs
         self.uart = Uart(self.plic.line(UART0_IRQ), self.clock)
         self.uart.sink = self._console_out
         self.finisher = Finisher(self._exit, self._guest_reset)
         self.bus.add(FINISHER_BASE, self.finisher)
-        self.bus.add(CLINT_BASE, self.clint)
-        self.bus.add(PLIC_BASE, self.plic)
+        # A claim, a completion or a new mtimecmp changes an interrupt line: resample after each access.
+        self.bus.add(CLINT_BASE, self.clint, on_access=self._sync_irqs)
+        self.bus.add(PLIC_BASE, self.plic, on_access=self._sync_irqs)
         self.bus.add(UART0_BASE, self.uart)
         self.npu = self._make_npu(npu_config)
         self.htif: Htif | None = None
@@ -183,7 +174,6 @@ class Machine:
         self.devices = [self.finisher, self.clint, self.plic, self.uart, self.npu]
 
         self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch)
-        self.uc.hook_add(UC_HOOK_INTR, self._on_cpu_exception)
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
         if deterministic or count_insns:
             self.enable_counting()
@@ -213,9 +203,8 @@ class Machine:
             raise ElfError(f"{image.path}: entry point {image.entry:#x} is not in a loaded executable segment")
         self._write_segments(image)
         self.elf = image
-        for start, end in image.executable_ranges():
-            self._hook_csr_sites(start, end)
-        if any(site.csr in csr_sites.INSN_COUNTERS and not site.is_xret for site in self._csr_sites.values()):
+        if any(csr_sites.uses_insn_counters(self.ram.view(start, end - start).tobytes())
+               for start, end in image.executable_ranges() if self.ram.contains(start, end - start)):
             # The firmware measures itself with cycle/instret: give it exact counts (what it
             # reads would otherwise be derived from host time), at the counter's cost in speed.
             self.enable_counting()
@@ -262,11 +251,8 @@ class Machine:
 
     def read_reg(self, name: str) -> int:
         key = name.lower().lstrip("$")
-        if key in ("mip",):
-            return self._mip()
-        counter = self._counter_value(csr_sites.COUNTER_CSRS.get(key, -1))
-        if counter is not None:
-            return counter
+        if key == "mtime":
+            return self.clock.mtime()
         return self.cpu.read(key)
 
     def write_reg(self, name: str, value: int) -> None:
@@ -283,10 +269,12 @@ class Machine:
     def write_mem(self, addr: int, data: bytes) -> None:
         self.ram.write(addr, data)
         self.state_writes += 1
-        self.uc.ctl_remove_cache(addr, addr + max(len(data), 1))
-        if self.elf is not None and any(s <= addr < e or addr <= s < addr + len(data)
-                                        for s, e in self.elf.executable_ranges()):
-            self._hook_csr_sites(addr, addr + len(data))
+        self.invalidate_code(addr, len(data))
+
+    def invalidate_code(self, addr: int, length: int) -> None:
+        """Drop translated code for guest memory written behind the CPU's back (debugger, gdb,
+        NPU DMA, semihosting reads, snapshot restore): the next fetch there decodes the new bytes."""
+        self.uc.ctl_remove_cache(addr, addr + max(length, 1))
 
     def symbol_name(self, addr: int) -> str:
         return self.elf.describe(addr) if self.elf else f"{addr:#x}"
@@ -301,9 +289,16 @@ class Machine:
 
     def enable_counting(self) -> None:
         """Turn on the exact instruction counter (deterministic time, limits, steps, watchpoints)."""
-        if not self.counter.enabled:
-            self.counter.enable()
-            self._sync_csr_hooks()
+        self.counter.enable()
+
+    def _on_counting(self) -> None:
+        """cycle/instret switch from time-derived to exact counts without jumping."""
+        state = self.clock.state
+        if not state.counting:
+            derived = max(self.clock.now_ns(), 0) // self.clock.ns_per_insn
+            for which in (0, 1):
+                state.offset[which] += derived - self.counter.count
+            state.counting = 1
 
     def add_watchpoint(self, addr: int, length: int, kind: str = "w") -> None:
         self.enable_counting()  # precise stop right after the accessing instruction
@@ -326,6 +321,8 @@ class Machine:
         from emu.snapshot import restore_snapshot
 
         restore_snapshot(self, snapshot)
+        self.hart.progress()
+        self._sync_irqs(force=True)
 
     def reset(self, keep_time: bool = False) -> None:
         """Back to the state right after loading the ELF (the debugger's `run`).  ``keep_time``
@@ -335,9 +332,6 @@ class Machine:
         self.ram.buf.fill(0)
         self._write_segments(self.elf)
         self.restore(self._boot)
-        self._csr_sites.clear()  # the debugger may have patched code since boot
-        for start, end in self.elf.executable_ranges():
-            self._hook_csr_sites(start, end)
         if self.semihost is not None:
             self.semihost.reset()
         if keep_time:
@@ -375,7 +369,7 @@ class Machine:
         # the cause: fed input, changed a register, restored a snapshot).
         self._stop_requested = False
         self._fatal = None
-        self._storm = 0
+        self.hart.progress()
         self._emu_thread = threading.get_ident()
         limit = self.counter.count + max_insns if max_insns is not None else None
         host_deadline = time.monotonic() + timeout if timeout is not None else None
@@ -411,7 +405,7 @@ class Machine:
             if host_deadline is not None and time.monotonic() >= host_deadline:
                 return Stop(StopReason.TIMEOUT, self.cpu.pc,
                             f"stopped by --timeout at {self.symbol_name(self.cpu.pc)}")
-            self._deliver_interrupt()
+            self._sync_irqs()
             outcome = self._run_slice(limit, host_deadline)
             if self._break_hit is not None:
                 pc, self._break_hit = self._break_hit, None
@@ -514,10 +508,10 @@ class Machine:
         while True:
             if self._stop_requested or self.exited:
                 return None
-            if self._mip() & self.cpu.read("mie"):
+            if self._interrupt_waiting():
                 return None
             self._feed_uart()
-            if self._mip() & self.cpu.read("mie"):
+            if self._interrupt_waiting():
                 return None
             deadline = self.clock.next_deadline()
             if deadline is not None:
@@ -529,76 +523,23 @@ class Machine:
                         "(no timer armed, no pending input)")
             self.host_input.wait(0.05)
 
-    # -- interrupts ------------------------------------------------------------------------------
-    def _mip(self) -> int:
-        native = self.cpu.read("mip")
-        bits = 0
-        if self.clint.msip:
-            bits |= MIP_MSIP
-        if self.clint.mtip():
-            bits |= MIP_MTIP
-        if self.plic.interrupt_pending(0):
-            bits |= MIP_MEIP
-        if self.plic.interrupt_pending(1):
-            bits |= MIP_SEIP
-        return native | bits
+    def _interrupt_waiting(self) -> bool:
+        """wfi wakes up on any pending interrupt enabled in mie, whatever mstatus says."""
+        self._sync_irqs()
+        return bool(self.cpu.read("mip") & self.cpu.read("mie"))
 
-    def _deliver_interrupt(self) -> bool:
-        pending = self._mip() & self.cpu.read("mie")
-        if not pending:
-            return False
-        priv = self.cpu.priv
-        mstatus = self.cpu.read("mstatus")
-        mideleg = self.cpu.read("mideleg")
-        for cause in IRQ_PRIORITY:
-            if not pending >> cause & 1:
-                continue
-            if mideleg >> cause & 1:
-                enabled = priv < PRIV_S or (priv == PRIV_S and mstatus & MSTATUS_SIE)
-            else:
-                enabled = self.cpu.interrupts_enabled()
-            if enabled:
-                self.cpu.take_trap(cause, self.cpu.pc, 0, interrupt=True)
-                return True
-        return False
+    # -- interrupts ------------------------------------------------------------------------------
+    def _sync_irqs(self, force: bool = False) -> None:
+        """Drive the hart's MSIP/MTIP/MEIP/SEIP lines from the CLINT and the PLIC's two contexts."""
+        levels = ((MIP_MSIP if self.clint.msip else 0) | (MIP_MTIP if self.clint.mtip() else 0)
+                  | (MIP_MEIP if self.plic.interrupt_pending(0) else 0)
+                  | (MIP_SEIP if self.plic.interrupt_pending(1) else 0))
+        self.hart.set_irqs(levels, DRIVEN_MIP, force)
 
     # -- traps -----------------------------------------------------------------------------------
-    def _on_cpu_exception(self, uc, intno: int, _user: object) -> None:
-        """UC_HOOK_INTR: Unicorn reports the cause with PC already 4 past the instruction."""
-        epc = (self.cpu.pc - 4) & self.cpu.mask
-        cause, tval = intno, 0
-        if intno == CAUSE_ECALL_U:
-            cause = {0: 8, 1: 9, 3: 11}.get(self.cpu.priv, 11)
-        elif intno == CAUSE_ILLEGAL:
-            insn = self._insn_at(epc)
-            if insn is not None and self._emulate_csr_read(epc, insn):
-                return
-            tval = insn or 0
-        elif intno in (CAUSE_LOAD_MISALIGNED, CAUSE_STORE_MISALIGNED):
-            insn = self._insn_at(epc)
-            target = memory_target(insn, self.cpu.x, self.xlen) if insn is not None else None
-            tval = target[0] if target else 0
-        self._trap(cause, epc, tval)
-
-    def _trap(self, cause: int, epc: int, tval: int) -> None:
-        """Trap entry, watching for firmware that traps forever without progress: the same fault
-        at the same instruction again and again (a handler that faults itself, or returns to a
-        jump into nothing).  ecall/ebreak loops and page faults are legitimate repetition."""
-        key = (cause, epc)
-        if cause in REPEATABLE_FAULTS and key == self._last_trap_key:
-            self._storm += 1
-        else:
-            self._storm = 0
-        self._last_trap_key = key
-        self.cpu.take_trap(cause, epc, tval)
-        if self._storm >= TRAP_STORM_LIMIT:
-            handler = self.cpu.pc
-            where = (f"the trap handler at {self.symbol_name(handler)} itself faults" if epc == handler
-                     else f"the same fault repeats at {self.symbol_name(epc)}")
-            if cause == CAUSE_FETCH_ACCESS and epc != handler:
-                where = f"the firmware keeps jumping into nothing at {epc:#x} (its trap handler returns there)"
-            self._fatal = f"trap storm: {where} ({EXCEPTION_NAMES.get(cause, cause)}, tval={tval:#x})"
-            self.uc.emu_stop()
+    def _on_storm(self, message: str) -> None:
+        self._fatal = message
+        self.uc.emu_stop()
 
     def _insn_at(self, addr: int) -> int | None:
         try:
@@ -615,11 +556,11 @@ class Machine:
         pc = self.cpu.pc
         code = error.errno
         if code in (UC_ERR_FETCH_UNMAPPED, UC_ERR_FETCH_PROT):
-            self._trap(CAUSE_FETCH_ACCESS, pc, pc)
+            self.hart.raise_exception(CAUSE_FETCH_ACCESS, pc)
         elif code in (UC_ERR_READ_UNMAPPED, UC_ERR_READ_PROT):
-            self._trap(CAUSE_LOAD_ACCESS, pc, self._unmapped_addr)
+            self.hart.raise_exception(CAUSE_LOAD_ACCESS, self._unmapped_addr)
         elif code in (UC_ERR_WRITE_UNMAPPED, UC_ERR_WRITE_PROT):
-            self._trap(CAUSE_STORE_ACCESS, pc, self._unmapped_addr)
+            self.hart.raise_exception(CAUSE_STORE_ACCESS, self._unmapped_addr)
         elif code == UC_ERR_INSN_INVALID:
             self._on_ebreak(pc)
         else:
@@ -635,12 +576,12 @@ class Machine:
                 return  # PC stays on the ebreak: the call runs again when the firmware resumes
             self.cpu.set_x(10, result)
             self.cpu.pc = pc + 8
-            self._storm = 0
+            self.hart.progress()
             return
         if insn is None or insn in (EBREAK, 0x9002):
-            self._trap(CAUSE_BREAKPOINT, pc, 0)
+            self.hart.raise_exception(CAUSE_BREAKPOINT, 0)
         else:
-            self._trap(CAUSE_ILLEGAL, pc, insn)
+            self.hart.raise_exception(CAUSE_ILLEGAL, insn)
 
     def _is_semihosting_call(self, pc: int) -> bool:
         if self.semihost is None or pc % 4 or (pc & 0xFFF) in (0, 0xFFC):
@@ -650,83 +591,6 @@ class Machine:
                     and self.ram.read_int(pc + 4, 4) == SEMIHOST_POST)
         except BusError:
             return False
-
-    # -- CSR instructions Unicorn gets wrong ---------------------------------------------------------
-    def _hook_csr_sites(self, start: int, end: int) -> None:
-        for addr in [a for a in self._csr_sites if start <= a < end]:
-            del self._csr_sites[addr]
-        try:
-            code = self.ram.read(start, end - start)
-        except BusError:
-            return
-        self._csr_sites.update(csr_sites.scan(code, start))
-        self._sync_csr_hooks()
-
-    def _sync_csr_hooks(self) -> None:
-        """CSR sites are served by the counter's C hook when it runs, else by one hook per address."""
-        for handle in self._csr_hooks.values():
-            self.uc.hook_del(handle)
-        self._csr_hooks.clear()
-        if self.counter.enabled:
-            self.counter.set_sites(list(self._csr_sites), self._csr_site_from_counter)
-            return
-        self.counter.set_sites([], self._csr_site_from_counter)
-        for addr in self._csr_sites:
-            self._csr_hooks[addr] = self.uc.hook_add(UC_HOOK_CODE, self._on_csr_site, begin=addr, end=addr)
-
-    def _csr_site_from_counter(self, addr: int, size: int) -> None:
-        try:
-            self._on_csr_site(self.uc, addr, size, None)
-        except Exception as e:  # noqa: BLE001 - ctypes would print and swallow it
-            self._internal_error(f"internal error at CSR site {addr:#x}: {e!r}")
-
-    def _counter_value(self, csr: int) -> int | None:
-        if csr in (0xC01, 0xC81):
-            value = self.clock.mtime()
-        elif csr in (0xC00, 0xC02, 0xB00, 0xB02, 0xC80, 0xC82, 0xB80, 0xB82):
-            value = self.counter.count if self.counter.enabled else self.clock.now_ns() // self.clock.ns_per_insn
-        else:
-            return None
-        return (value >> 32) & 0xFFFFFFFF if csr & 0x80 and self.xlen == 32 else value & self.cpu.mask
-
-    def _emulate_csr_read(self, pc: int, insn: int) -> bool:
-        """rdtime & co. reached through the illegal-instruction path (code outside the ELF)."""
-        decoded = csr_sites.decode_csr(insn)
-        if decoded is None or decoded.writes:
-            return False
-        value = self._counter_value(decoded.csr)
-        if value is None:
-            return False
-        self.cpu.set_x(decoded.rd, value)
-        self.cpu.pc = pc + 4
-        return True
-
-    def _on_csr_site(self, uc, addr: int, size: int, _user: object) -> None:
-        insn = self._csr_sites.get(addr)
-        if insn is None or self.cpu.priv < (insn.csr >> 8) & 3:
-            return  # let the CPU raise illegal-instruction natively
-        if insn.is_xret:
-            self.cpu.trap_return(machine_level=insn.csr == 0x302)
-            self._deliver_interrupt()
-            return
-        operand = insn.rs1 if insn.immediate else self.cpu.x(insn.rs1)
-        if insn.csr == csr_sites.CSR_MIP:
-            old = self._mip()
-            if insn.writes:
-                native = self.cpu.read("mip")
-                self.cpu.write("mip", csr_sites.new_value(insn, native, operand))
-        elif insn.csr in csr_sites.WRITE_WATCHED:
-            old = self.cpu.csr(insn.csr)
-            if insn.writes:
-                self.cpu.set_csr(insn.csr, csr_sites.new_value(insn, old, operand))
-        else:
-            old = self._counter_value(insn.csr)
-            if insn.writes or old is None:
-                return  # writes to counters: leave them to the CPU
-        self.cpu.set_x(insn.rd, old)
-        self.cpu.pc = addr + 4
-        if insn.csr in csr_sites.WRITE_WATCHED and insn.writes:
-            self._deliver_interrupt()
 
     # -- devices ---------------------------------------------------------------------------------
     def _poll_devices(self) -> None:

@@ -25,7 +25,6 @@ class Snapshot:
     exited: bool
     exit_code: int | None
     last_trap: object
-    csr_sites: dict          # the hooked CSR instructions of the code in this RAM image
     semihost: object         # open handles, errno
 
 
@@ -40,7 +39,6 @@ def take_snapshot(machine: Machine, include_ram: bool = True) -> Snapshot:
         exited=machine.exited,
         exit_code=machine.exit_code,
         last_trap=machine.cpu.last_trap,
-        csr_sites=dict(machine._csr_sites),
         semihost=machine.semihost.get_state() if machine.semihost is not None else None,
     )
 
@@ -56,11 +54,8 @@ def restore_snapshot(machine: Machine, snap: Snapshot) -> None:
     for device, state in zip(machine.devices, snap.devices, strict=True):
         device.set_state(state)
     machine._fatal = None
-    machine._storm = 0
     machine.exited = snap.exited
     machine.exit_code = snap.exit_code
     machine.cpu.last_trap = snap.last_trap
-    machine._csr_sites = dict(snap.csr_sites)
-    machine._sync_csr_hooks()
     if machine.semihost is not None and snap.semihost is not None:
         machine.semihost.set_state(snap.semihost)
