@@ -98,23 +98,26 @@ class Hart:
         epc = self.cpu.pc
         if _raise(self._handle, cause, tval & self.cpu.mask) != 0:
             raise RuntimeError(f"uc_npuemu_riscv_raise({cause}) failed")
-        self._record(cause, epc, from_priv)
+        self._record(epc, from_priv)
 
-    def _on_trap(self, _uc, intno: int, _user: object) -> None:
-        """UC_HOOK_INTR, after the native trap entry: record it, watch for storms."""
+    def _on_trap(self, _uc, _intno: int, _user: object) -> None:
+        """UC_HOOK_INTR, after the native entry of an exception or an interrupt: record it, watch
+        for storms."""
         to = self.cpu.priv
         epc = self.cpu.read("mepc" if to == PRIV_M else "sepc")
         status = self.cpu.read("mstatus")
         spp = PRIV_S if status & MSTATUS_SPP else 0
-        self._record(intno, epc, (status >> MSTATUS_MPP_SHIFT) & 3 if to == PRIV_M else spp)
+        self._record(epc, (status >> MSTATUS_MPP_SHIFT) & 3 if to == PRIV_M else spp)
 
-    def _record(self, cause: int, epc: int, from_priv: int) -> None:
+    def _record(self, epc: int, from_priv: int) -> None:
         to = self.cpu.priv
         level = "m" if to == PRIV_M else "s"
         tval = self.cpu.read(f"{level}tval")
-        actual = self.cpu.read(f"{level}cause") & ~(1 << (self.cpu.xlen - 1))
-        self.cpu.last_trap = TrapInfo(actual, False, epc, tval, from_priv, to)
-        key = (actual, epc)
+        xcause = self.cpu.read(f"{level}cause")
+        top = 1 << (self.cpu.xlen - 1)
+        actual = xcause & ~top
+        self.cpu.last_trap = TrapInfo(actual, bool(xcause & top), epc, tval, from_priv, to)
+        key = (xcause, epc)
         if actual in REPEATABLE_FAULTS and key == self._last_key:
             self._storm += 1
         else:

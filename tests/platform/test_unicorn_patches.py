@@ -1,0 +1,371 @@
+"""Each patch of toolchain/unicorn/patches pinned by the behaviour it exists for.
+
+Every snippet exits with status 0 when the hart behaves as the privileged spec (and QEMU 7.2)
+says, or with the number of the check that failed.  It runs in-process on npuemu in both time
+modes, and the `qemu`-marked test runs the same ELFs on qemu-system-riscv32/64 as the judge.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+from asm import assemble
+from support.qemu import run_qemu
+
+from emu import Machine
+from emu.hart import PATCH_LEVEL
+
+PRELUDE = """
+.macro FAIL code
+    li t0, 0x100000
+    li t1, (\\code << 16) | 0x3333
+    sw t1, 0(t0)
+99: j 99b
+.endm
+#if __riscv_xlen == 64
+#define LREG ld
+#define SREG sd
+#define TOP_BIT 63
+#else
+#define LREG lw
+#define SREG sw
+#define TOP_BIT 31
+#endif
+    la t0, trap
+    csrw mtvec, t0
+"""
+
+# pmp_decode_napot: a full-range NAPOT entry must let U-mode run on rv32 as on rv64.
+PMP_NAPOT = PRELUDE + """
+#if __riscv_xlen == 64
+    li t0, 0x3fffffffffffff
+#else
+    li t0, 0x7fffffff
+#endif
+    csrw pmpaddr0, t0
+    li t0, 0x1f               # NAPOT | RWX
+    csrw pmpcfg0, t0
+    la t0, user
+    csrw mepc, t0
+    li t0, 0x1800
+    csrc mstatus, t0          # MPP = U
+    mret
+user:
+    la t0, user
+    lw t1, 0(t0)              # a U-mode load through the entry
+    ecall
+.align 2
+trap:
+    csrr t0, mcause
+    li t1, 8
+    beq t0, t1, finish_pass   # ecall from U: the fetch and the load passed PMP
+    FAIL 1
+"""
+
+# mstatus TSR (bit 22) and TW (bit 21): sret / wfi in S-mode trap as illegal instructions with
+# the instruction bits in mtval; UXL/SXL read 2 on rv64.
+TSR_TW = PRELUDE + """
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+#if __riscv_xlen == 64
+    csrr t0, mstatus
+    srli t0, t0, 32
+    andi t0, t0, 0xf
+    li t1, 0xa
+    beq t0, t1, 1f
+    FAIL 1                    # UXL = SXL = 2
+1:  csrr t0, sstatus
+    srli t0, t0, 32
+    li t1, 2
+    beq t0, t1, 1f
+    FAIL 2                    # sstatus.UXL = 2
+1:
+#endif
+    li t0, (1 << 22) | (1 << 21)
+    csrs mstatus, t0
+    csrr t1, mstatus
+    and t1, t1, t0
+    beq t1, t0, 1f
+    FAIL 3                    # TSR and TW stick
+1:  la s0, s_code
+    csrw mepc, s0
+    li t0, 0x1800
+    csrc mstatus, t0
+    li t0, 0x0800
+    csrs mstatus, t0          # MPP = S
+    li s1, 0
+    mret
+s_code:
+    sret                      # TSR: illegal in S-mode
+    wfi                       # TW: illegal in S-mode
+    FAIL 4
+.align 2
+trap:
+    csrr t0, mcause
+    li t1, 2
+    beq t0, t1, 1f
+    FAIL 5
+1:  csrr t0, mepc
+    csrr t2, mtval
+    bnez s1, 2f
+    bne t0, s0, 9f
+    li t1, 0x10200073
+    bne t2, t1, 9f            # mtval = the sret bits
+    li s1, 1
+    addi t0, t0, 4
+    csrw mepc, t0
+    mret
+2:  addi s0, s0, 4
+    bne t0, s0, 9f
+    li t1, 0x10500073
+    bne t2, t1, 9f            # mtval = the wfi bits
+    j finish_pass
+9:  FAIL 6
+"""
+
+# Native trap entry: ecall cause by privilege, mepc at the instruction, illegal-instruction mtval,
+# mret to U keeps MPRV (QEMU 7.2 does not clear it yet), interrupts by the spec's priority (MSI before MTI), an
+# interrupt taken right after the csrs that enables it, and mip showing the device lines.
+TRAPS = PRELUDE + """
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    li s1, 0                  # step
+    ecall                     # step 0: from M
+ecall_m:
+    li s1, 1
+    .word 0x7ff022f3          # csrr t0, 0x7ff: illegal
+illegal:
+    li s1, 2
+    li t0, 1 << 17
+    csrs mstatus, t0          # MPRV = 1
+    la t0, u_code
+    csrw mepc, t0
+    li t0, 0x1800
+    csrc mstatus, t0          # MPP = U
+    mret
+u_code:
+    ecall                     # step 2: from U; MPRV still 1 (QEMU 7.2's mret keeps it)
+    FAIL 20
+after_u:
+    li s1, 3
+    csrci mstatus, 8          # MIE = 0 (the mret back here set it from MPIE)
+    li t0, 0x88
+    csrw mie, t0              # MSIE | MTIE, MIE still 0
+    li t1, 0x02004000
+    sw zero, 0(t1)
+    sw zero, 4(t1)            # mtimecmp = 0: MTIP now
+    li t1, 0x02000000
+    li t0, 1
+    sw t0, 0(t1)              # MSIP now
+    csrr t0, mip
+    li t1, 0x88
+    and t0, t0, t1
+    beq t0, t1, 1f
+    FAIL 30                   # csrr mip shows MSIP and MTIP
+1:  li a0, 0
+    csrsi mstatus, 8          # enable: MSI must be taken right here
+enabled:
+    li a0, 1
+    FAIL 31
+.align 2
+trap:
+    csrr t0, mcause
+    csrr t2, mepc
+    li t1, 0
+    beq s1, t1, 10f
+    li t1, 1
+    beq s1, t1, 11f
+    li t1, 2
+    beq s1, t1, 12f
+    li t1, 3
+    beq s1, t1, 13f
+    FAIL 40
+10: li t1, 11
+    bne t0, t1, 8f            # ecall from M
+    la t1, ecall_m - 4
+    bne t2, t1, 8f
+    csrw mepc, t1
+    j 7f
+11: li t1, 2
+    bne t0, t1, 8f
+    csrr t0, mtval
+    li t1, 0x7ff022f3
+    bne t0, t1, 8f            # mtval = instruction bits
+    la t1, illegal
+    csrw mepc, t1
+    mret
+12: li t1, 8
+    bne t0, t1, 8f            # ecall from U
+    csrr t0, mstatus
+    li t1, 1 << 17
+    and t0, t0, t1
+    beqz t0, 8f               # mret to U kept MPRV, as QEMU 7.2
+    li t0, 1 << 17
+    csrc mstatus, t0
+    la t1, after_u
+    csrw mepc, t1
+    li t0, 0x1800
+    csrs mstatus, t0          # back to M
+    mret
+13: li t1, 1
+    slli t1, t1, TOP_BIT
+    addi t1, t1, 3
+    bne t0, t1, 8f            # machine software interrupt first
+    bnez a0, 8f               # before the instruction after the csrs
+    la t1, enabled
+    bne t2, t1, 8f
+    j finish_pass
+7:  csrr t0, mepc
+    addi t0, t0, 4
+    csrw mepc, t0
+    mret
+8:  addi s1, s1, 50
+    li t0, 0x100000
+    slli t1, s1, 16
+    li t2, 0x3333
+    or t1, t1, t2
+    sw t1, 0(t0)
+1:  j 1b
+"""
+
+# Counters: rdtime works and moves, minstret is writable, mcountinhibit.IR freezes it.
+COUNTERS = PRELUDE + """
+    rdtime t0
+    li t2, 2000
+1:  addi t2, t2, -1
+    bnez t2, 1b
+    rdtime t1
+    bgtu t1, t0, 1f
+    FAIL 1                    # time moves
+1:  li t0, 100000
+    csrw minstret, t0
+    csrr t1, minstret
+    sub t1, t1, t0
+    li t2, 0x100000           # QEMU without -icount counts host ticks: near, not exact
+    bltu t1, t2, 1f
+    FAIL 2                    # the write takes effect for the next read
+1:  csrwi mcountinhibit, 4
+    csrr t0, mcountinhibit
+    li t1, 4
+    beq t0, t1, 1f
+    FAIL 3
+1:  csrr t0, minstret
+    nop
+    nop
+    csrr t1, minstret
+    beq t0, t1, 1f
+    FAIL 4                    # inhibited: frozen
+1:  csrwi mcountinhibit, 0
+    nop
+    nop
+    csrr t2, minstret
+    bgtu t2, t1, finish_pass  # counting again
+    FAIL 5
+.align 2
+trap:
+    FAIL 6
+"""
+
+# Page faults (rv64 Sv39): a U-mode load from an unmapped virtual address traps with mtval = the
+# address; the store fast path must still see code it overwrites (self-modifying code).
+SV39_AND_SMC = PRELUDE + """
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    la t0, patched
+    lw t1, replacement
+    sw t1, 0(t0)              # overwrite code before it ever ran
+    fence.i
+    li a0, 0
+    jal patched
+    li t1, 7
+    beq a0, t1, 1f
+    FAIL 1                    # the new instruction runs
+1:  la t0, patched
+    lw t1, replacement2
+    sw t1, 0(t0)              # overwrite code that has been translated and executed
+    fence.i
+    jal patched
+    li t1, 9
+    beq a0, t1, 1f
+    FAIL 2
+1:
+#if __riscv_xlen == 64
+    la t0, root
+    li t1, (0x80000 << 10) | 0xdf   # 1 GiB identity page at 0x8000_0000: V R W X U A D
+    sd t1, 16(t0)
+    srli t0, t0, 12
+    li t1, 8
+    slli t1, t1, 60
+    or t0, t0, t1
+    csrw satp, t0
+    sfence.vma
+    la t0, u_load
+    csrw mepc, t0
+    li t0, 0x1800
+    csrc mstatus, t0
+    mret
+u_load:
+    li t0, 0x40000000
+    ld t1, 0(t0)
+    FAIL 3
+#else
+    j finish_pass
+#endif
+.align 2
+patched:
+    .word 0x00000513          # addi a0, zero, 0 (uncompressed: overwritten by one word)
+    ret
+.align 2
+replacement:
+    .word 0x00700513          # addi a0, zero, 7
+replacement2:
+    .word 0x00900513          # addi a0, zero, 9
+.align 2
+trap:
+    csrr t0, mcause
+    li t1, 13
+    bne t0, t1, 1f            # load page fault
+    csrr t0, mtval
+    li t1, 0x40000000
+    bne t0, t1, 1f            # mtval = the virtual address
+    csrw satp, zero
+    j finish_pass
+1:  FAIL 4
+.section .data
+.align 12
+root:
+    .zero 4096
+"""
+
+SNIPPETS = {"pmp_napot": PMP_NAPOT, "tsr_tw": TSR_TW, "traps": TRAPS, "counters": COUNTERS,
+            "sv39_smc": SV39_AND_SMC}
+
+
+def test_the_patched_unicorn_is_loaded():
+    assert importlib.metadata.version("unicorn").startswith("2.1.4+npuemu.")
+    assert PATCH_LEVEL >= 1
+
+
+@pytest.mark.parametrize("deterministic", [False, True], ids=["realtime", "deterministic"])
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+@pytest.mark.parametrize("name", sorted(SNIPPETS))
+def test_patch_behaviour(tmp_path, name, arch, deterministic):
+    elf = assemble(tmp_path, SNIPPETS[name], arch, name)
+    machine = Machine.from_elf(elf, deterministic=deterministic)
+    stop = machine.run(timeout=20)
+    assert stop.exit_code == 0, f"{name} on {arch}: {stop.message}"
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+@pytest.mark.parametrize("name", sorted(SNIPPETS))
+def test_qemu_agrees(tmp_path, name, arch):
+    elf = assemble(tmp_path, SNIPPETS[name], arch, name)
+    assert run_qemu(elf, arch, timeout=20).exit_code == 0
