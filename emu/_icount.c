@@ -43,6 +43,38 @@ static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
     s->count++;
 }
 
+static int64_t monotonic_ns(void);
+
+/*
+ * Realtime pacing without a timer thread: a UC_HOOK_BLOCK that reads the host clock every
+ * `period` blocks and stops the CPU once `deadline_ns` has passed.  A block hook runs before the
+ * block's first instruction and Unicorn checks the stop request right after it, so the CPU always
+ * stops *between* instructions: never inside an MMIO callback, whose access Unicorn would replay
+ * (a UART byte written twice).  Other threads (Ctrl-C, gdb) and device callbacks ask for a stop
+ * by setting deadline_ns = 0 and countdown = 1.
+ */
+struct pace_state {
+    int64_t deadline_ns;     /* CLOCK_MONOTONIC */
+    uint32_t countdown;      /* blocks until the next clock check (>= 1) */
+    uint32_t period;
+    stop_fn stop;
+    uint64_t stops;          /* stops made, for statistics */
+};
+
+static void pace_hook(void *uc, uint64_t address, uint32_t size, void *user)
+{
+    struct pace_state *p = (struct pace_state *)user;
+    (void)address;
+    (void)size;
+    if (--p->countdown > 0)
+        return;
+    p->countdown = p->period;
+    if (monotonic_ns() >= p->deadline_ns) {
+        p->stops++;
+        p->stop(uc);
+    }
+}
+
 /* Mirrors emu/clock.py (TimeState): keep the two in the same order. */
 struct time_state {
     const uint64_t *count;   /* the instruction counter (icount_state.count) */
@@ -147,8 +179,16 @@ static PyObject *counter_address(PyObject *self, PyObject *args)
     return PyLong_FromVoidPtr((void *)&counter_csr);
 }
 
+static PyObject *pace_address(PyObject *self, PyObject *args)
+{
+    (void)self;
+    (void)args;
+    return PyLong_FromVoidPtr((void *)&pace_hook);
+}
+
 static PyMethodDef methods[] = {
     {"hook_address", hook_address, METH_NOARGS, "Address of the C UC_HOOK_CODE callback."},
+    {"pace_address", pace_address, METH_NOARGS, "Address of the C UC_HOOK_BLOCK pacing callback."},
     {"counter_address", counter_address, METH_NOARGS, "Address of the counter-CSR callback."},
     {NULL, NULL, 0, NULL},
 };

@@ -34,15 +34,13 @@ class Mapping:
 
 
 class Bus:
-    """Owns the address map; ``on_write`` lets the machine see every MMIO store (for stop requests)."""
+    """Owns the address map: RAM through a host pointer, devices through MMIO callbacks."""
 
     def __init__(self, uc: Uc, ram: Ram) -> None:
         self.uc = uc
         self.ram = ram
         self.mappings: list[Mapping] = [Mapping(ram.base, ram.size, None)]
         self.on_error: Callable[[str], None] = lambda message: None
-        self.last_write_addr: int | None = None
-        self.in_write = False  # inside a device write callback (a stop request is safe then)
         self._map_ram(ram.base, ram.size)
 
     def _map_ram(self, base: int, size: int) -> None:
@@ -70,17 +68,13 @@ class Bus:
                 return 0
 
         def write(uc: Uc, offset: int, width: int, value: int, _user: object) -> None:
-            self.last_write_addr = base + offset
             if offset >= size:
                 return
-            self.in_write = True
             try:
                 device.write(offset, width, value)
                 after()
             except Exception as e:  # noqa: BLE001
                 self.on_error(f"internal error in {device.name} write at {base + offset:#x}: {e!r}")
-            finally:
-                self.in_write = False
 
         self.uc.mmio_map(base, map_size, read, None, write, None)
         self.mappings.append(Mapping(base, size, device))

@@ -1,4 +1,4 @@
-"""Exact instruction counting through the native hook in ``emu/_icount.c``.
+"""Exact instruction counting and realtime pacing through the native hooks in ``emu/_icount.c``.
 
 Why: deterministic virtual time, ``--max-insns``, single steps and precise
 watchpoints all need to know exactly how many instructions ran and to stop the
@@ -11,8 +11,9 @@ inside an MMIO callback.
 from __future__ import annotations
 
 import ctypes
+import time
 
-from unicorn import UC_HOOK_CODE, Uc
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, Uc
 from unicorn.unicorn_py3 import unicorn as _ucpy
 
 from emu import _icount
@@ -90,3 +91,59 @@ class InstructionCounter:
     @property
     def at_limit(self) -> bool:
         return self._state.count >= self._state.limit
+
+
+class _PaceState(ctypes.Structure):
+    _fields_ = [
+        ("deadline_ns", ctypes.c_int64),
+        ("countdown", ctypes.c_uint32),
+        ("period", ctypes.c_uint32),
+        ("stop", ctypes.c_void_p),
+        ("stops", ctypes.c_uint64),
+    ]
+
+
+class Pacer:
+    """Ends realtime CPU slices at a host-clock deadline, cleanly between two instructions.
+
+    Why not ``emu_start(timeout=...)``: Unicorn's timer thread can stop the CPU inside an MMIO
+    callback, and Unicorn then executes that access again (UART bytes written twice under host
+    load); it also costs a thread per slice.  The native block hook checks the clock every
+    ``period`` translated blocks instead (a few hundred instructions at most)."""
+
+    PERIOD = 64
+
+    def __init__(self, uc: Uc) -> None:
+        stop = ctypes.cast(_ucpy.uclib.uc_emu_stop, ctypes.c_void_p).value
+        self._state = _PaceState(NO_LIMIT >> 1, self.PERIOD, self.PERIOD, stop, 0)
+        handle = ctypes.c_size_t()
+        err = _ucpy.uclib.uc_hook_add(
+            uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK, ctypes.c_void_p(_icount.pace_address()),
+            ctypes.cast(ctypes.pointer(self._state), ctypes.c_void_p), ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if err != 0:
+            raise RuntimeError(f"uc_hook_add for the realtime pacer failed ({err})")
+        self._handle = handle
+
+    def arm(self, host_deadline_ns: int) -> None:
+        """Stop at the first block boundary after ``host_deadline_ns`` (time.monotonic_ns())."""
+        self._state.deadline_ns = host_deadline_ns
+        self._state.countdown = 1  # check once at the first block: the deadline may be due already
+
+    def tighten(self, host_deadline_ns: int) -> None:
+        """An earlier deadline for the running slice (a device scheduled an earlier event)."""
+        if host_deadline_ns < self._state.deadline_ns:
+            self._state.deadline_ns = host_deadline_ns
+            self._state.countdown = 1
+
+    def stop_soon(self) -> None:
+        """Stop at the next block boundary; safe from any thread and from MMIO callbacks."""
+        self._state.deadline_ns = 0
+        self._state.countdown = 1
+
+    @property
+    def stops(self) -> int:
+        return self._state.stops
+
+    @staticmethod
+    def now_ns() -> int:
+        return time.monotonic_ns()

@@ -13,7 +13,6 @@ request, with virtual time derived from the exact instruction count.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from emu.cpu import (
     PRIV_M,
     Cpu,
 )
-from emu.decode import insn_length, memory_target
+from emu.decode import insn_length
 from emu.devices.clint import Clint
 from emu.devices.finisher import Finisher
 from emu.devices.htif import Htif
@@ -60,7 +59,7 @@ from emu.elf_loader import ElfImage, load_elf
 from emu.errors import BusError, ConfigError, ElfError
 from emu.hart import DRIVEN_MIP, Hart
 from emu.host_input import HostInput, InputInterrupted
-from emu.icount import InstructionCounter
+from emu.icount import InstructionCounter, Pacer
 from emu.memory import DEFAULT_RAM_SIZE, DRAM_BASE, Ram
 from emu.npu_device import NpuConfig, NpuDevice
 
@@ -118,6 +117,8 @@ class Machine:
         self.uc = self.cpu.uc
         self.ram = Ram(ram_size)
         self.counter = InstructionCounter(self.uc)
+        # Realtime slices end at a host-clock deadline, between two instructions (emu/icount.py).
+        self.pacer = None if deterministic else Pacer(self.uc)
         self.deterministic = deterministic
         self.clock = VirtualClock(deterministic, ns_per_insn, insn_count=lambda: self.counter.count)
         self.clock.on_new_deadline = self._on_new_deadline
@@ -143,13 +144,11 @@ class Machine:
         self.exit_code: int | None = None
         self._fatal: str | None = None
         self._stop_requested = False
-        self._kicked_store: int | None = None
         self._break_hit: int | None = None
         self._watch_hit: WatchHit | None = None
         self._unmapped_addr = 0
         self._slice_deadline_ns: int | None = None
         self._in_slice = False
-        self._emu_thread: int | None = None
         self._reset_requested = False
         self._host_deadline: float | None = None
         self._boot = None
@@ -344,14 +343,14 @@ class Machine:
         device or hook callback on the emulation thread.  A request made while nothing runs is
         dropped when the next run starts (a late Ctrl-C must not stop the next `continue`).
 
-        From another thread it never calls ``emu_stop``: landing inside an MMIO read callback, that
-        would make Unicorn run the load again (a UART byte lost).  The counter's clean stop does
-        it when counting; otherwise the slice ends within REALTIME_SLICE_US."""
+        It never calls ``emu_stop``: landing inside an MMIO callback, that would make Unicorn run
+        the access again (a UART byte lost or doubled).  The counter's exact stop or the pacer's
+        stop at the next translated block end the slice between two instructions."""
         self._stop_requested = True
-        if self._in_slice and threading.get_ident() == self._emu_thread:
-            self._kick()
-        elif self.counter.enabled:
+        if self.counter.enabled:
             self.counter.stop_now()
+        if self.pacer is not None:
+            self.pacer.stop_soon()
 
     def step(self, n: int = 1) -> Stop:
         """Execute ``n`` instructions (a trap entry counts as the faulting instruction)."""
@@ -370,7 +369,6 @@ class Machine:
         self._stop_requested = False
         self._fatal = None
         self.hart.progress()
-        self._emu_thread = threading.get_ident()
         limit = self.counter.count + max_insns if max_insns is not None else None
         host_deadline = time.monotonic() + timeout if timeout is not None else None
         self._host_deadline = host_deadline
@@ -423,7 +421,6 @@ class Machine:
         """Run the CPU until the next event; returns "wfi", "done" or "trap"."""
         deadline = self.clock.next_deadline()
         self._slice_deadline_ns = deadline
-        timeout_us = 0
         if self.counter.enabled:
             budget = DETERMINISTIC_QUANTUM if self.deterministic else 1 << 40
             if limit is not None:
@@ -432,66 +429,48 @@ class Machine:
                 wait_ns = deadline - self.clock.now_ns()
                 budget = min(budget, max(1, -(-wait_ns // self.clock.ns_per_insn)))
             self.counter.limit = self.counter.count + max(budget, 0)
-        if not self.deterministic:
-            timeout_us = REALTIME_SLICE_US
+        paced_stops = 0
+        if self.pacer is not None:
+            budget_ns = REALTIME_SLICE_US * 1000
             if deadline is not None:
-                timeout_us = max(1, min(timeout_us, (deadline - self.clock.now_ns()) // 1000))
+                budget_ns = min(budget_ns, deadline - self.clock.now_ns())
+            host_stop = Pacer.now_ns() + max(budget_ns, 0)
             if host_deadline is not None:
-                timeout_us = max(1, min(timeout_us, int((host_deadline - time.monotonic()) * 1e6)))
+                host_stop = min(host_stop, int(host_deadline * 1e9))
+            self.pacer.arm(host_stop)
+            paced_stops = self.pacer.stops
         pc = self.cpu.pc
-        self._kicked_store = None
         self._in_slice = True
         try:
-            self.uc.emu_start(pc, NEVER, timeout=timeout_us)
+            self.uc.emu_start(pc, NEVER)
         except UcError as e:
             self._in_slice = False
-            self._fix_kicked_store()
             return self._on_uc_error(e)
         except Exception as e:  # noqa: BLE001 - an exception raised inside one of our hooks
             self._in_slice = False
             self._internal_error(f"internal error: {e!r}")
             return "done"
         self._in_slice = False
-        self._fix_kicked_store()
-        if self._break_hit is None and self._kicked_store is None and not self._stop_requested:
+        stopped = self.counter.at_limit or (self.pacer is not None and self.pacer.stops != paced_stops)
+        if self._break_hit is None and not stopped and not self._stop_requested:
             try:
                 if self.cpu.pc >= 4 and self.ram.contains(self.cpu.pc - 4, 4) and \
-                        self.ram.read_int(self.cpu.pc - 4, 4) == WFI and not self.counter.at_limit:
+                        self.ram.read_int(self.cpu.pc - 4, 4) == WFI:
                     return "wfi"
             except BusError:
                 pass
         return "done"
 
-    def _fix_kicked_store(self) -> None:
-        """Unicorn stops *on* a store whose MMIO callback asked to stop; the store already happened."""
-        addr = self._kicked_store
-        if addr is None or self.counter.enabled:
-            return
-        pc = self.cpu.pc
-        try:
-            low = self.ram.read_int(pc, 2)
-            length = insn_length(low)
-            insn = self.ram.read_int(pc, length)
-        except BusError:
-            return
-        target = memory_target(insn, self.cpu.x, self.xlen)
-        if target is not None and target[1] and target[0] <= addr < target[0] + 8:
-            self.cpu.pc = pc + length
-
     def _kick(self) -> None:
-        """A device needs the run loop now (exit, interrupt, new event): stop after this instruction.
-
-        With the counter on, the stop lands cleanly before the next instruction.  Without it,
-        Unicorn stops *on* the current instruction and would run it again: harmless for the store
-        whose callback we are in (skipped by _fix_kicked_store), not for a load (a UART read would
-        pop a second byte), so from a read or between slices the end of the slice must do."""
+        """A device needs the run loop now (exit, reset, an earlier event): end the slice between
+        two instructions (the counter's exact stop, or the pacer's at the next block); never
+        ``emu_stop`` from inside an MMIO callback, whose access Unicorn would replay."""
         if not self._in_slice:
             return
         if self.counter.enabled:
             self.counter.stop_now()
-        elif self.bus.in_write:
-            self._kicked_store = self.bus.last_write_addr
-            self.uc.emu_stop()
+        if self.pacer is not None:
+            self.pacer.stop_soon()
 
     def _on_new_deadline(self, when_ns: int) -> None:
         if self._slice_deadline_ns is None or when_ns < self._slice_deadline_ns:
@@ -499,8 +478,8 @@ class Machine:
             if self.deterministic:
                 wait = max(0, -(-(when_ns - self.clock.now_ns()) // self.clock.ns_per_insn))
                 self.counter.limit = min(self.counter.limit, self.counter.count + wait)
-            elif when_ns <= self.clock.now_ns() + 1000 * REALTIME_SLICE_US:
-                self._kick()
+            elif self.pacer is not None and self._in_slice:
+                self.pacer.tighten(Pacer.now_ns() + max(0, when_ns - self.clock.now_ns()))
 
     # -- sleeping in wfi ------------------------------------------------------------------------
     def _sleep(self) -> str | None:
