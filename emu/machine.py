@@ -59,10 +59,12 @@ from emu.cpu import (
     Cpu,
 )
 from emu.decode import insn_length, memory_target
+from emu.devices.base import IrqLine
 from emu.devices.clint import Clint
 from emu.devices.finisher import Finisher
 from emu.devices.htif import Htif
 from emu.devices.plic import Plic
+from emu.devices.regs import npu_registers
 from emu.devices.semihosting import Semihosting
 from emu.devices.uart import Uart
 from emu.elf_loader import ElfImage, load_elf
@@ -166,10 +168,9 @@ class Machine:
 
         self.bus = Bus(self.uc, self.ram)
         self.bus.on_error = self._internal_error
-        self.plic = Plic()
-        self.plic.on_change = self._kick
-        self.clint = Clint(self.clock)
-        self.clint.on_change = self._kick
+        self._irq_levels = 0  # mip bits driven by device lines (the core helper makes them native)
+        self.plic = Plic([self._irq_line(MIP_MEIP), self._irq_line(MIP_SEIP)])
+        self.clint = Clint(self.clock, self._irq_line(MIP_MSIP), self._irq_line(MIP_MTIP))
         self.uart = Uart(self.plic.line(UART0_IRQ), self.clock)
         self.uart.sink = self._console_out
         self.finisher = Finisher(self._exit, self._guest_reset)
@@ -191,6 +192,7 @@ class Machine:
     def _make_npu(self, config: str | os.PathLike | None) -> NpuDevice:
 
         npu = NpuDevice(self.ram, self.clock, self.plic.line(NPU_IRQ), NpuConfig.load(config))
+        npu.registers = npu_registers()  # emu/npu_device/regs.py's map, with what reads do
         self.bus.add(NPU_BASE, npu)
         return npu
 
@@ -276,6 +278,13 @@ class Machine:
     def register_names(self) -> list[str]:
         return self.cpu.register_names()
 
+    def peek(self, addr: int, length: int) -> bytes:
+        """Memory as the debugger sees it: RAM, or device registers whose reads have no side
+        effect; BusError naming the register (and the command that shows it) otherwise."""
+        from emu.devices.peek import peek
+
+        return peek(self.bus, addr, length)
+
     def read_mem(self, addr: int, length: int) -> bytes:
         """RAM contents (BusError elsewhere: device registers are not read behind the guest's back)."""
         return self.ram.read(addr, length)
@@ -332,7 +341,7 @@ class Machine:
         (a guest-requested reset) restarts everything but virtual time and the instruction count,
         which go on: a reset loop still meets --max-insns and time never runs backwards."""
         count, now = self.counter.count, self.clock.now_ns()
-        self.ram.buf.fill(0)
+        self.ram.clear()
         self._write_segments(self.elf)
         self.restore(self._boot)
         self._csr_sites.clear()  # the debugger may have patched code since boot
@@ -530,18 +539,20 @@ class Machine:
             self.host_input.wait(0.05)
 
     # -- interrupts ------------------------------------------------------------------------------
+    def _irq_line(self, bit: int) -> IrqLine:
+        return IrqLine(lambda level: self._irq_changed(bit, level))
+
+    def _irq_changed(self, bit: int, level: bool) -> None:
+        """A device's interrupt output changed (CLINT msip/mtip, PLIC context): the hart's pending
+        bit follows; a rising level ends the slice so the CPU can take it now."""
+        if level:
+            self._irq_levels |= bit
+            self._kick()
+        else:
+            self._irq_levels &= ~bit
+
     def _mip(self) -> int:
-        native = self.cpu.read("mip")
-        bits = 0
-        if self.clint.msip:
-            bits |= MIP_MSIP
-        if self.clint.mtip():
-            bits |= MIP_MTIP
-        if self.plic.interrupt_pending(0):
-            bits |= MIP_MEIP
-        if self.plic.interrupt_pending(1):
-            bits |= MIP_SEIP
-        return native | bits
+        return self.cpu.read("mip") | self._irq_levels
 
     def _deliver_interrupt(self) -> bool:
         pending = self._mip() & self.cpu.read("mie")
