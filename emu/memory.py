@@ -19,6 +19,7 @@ snapshots share unchanged pages.  RAM without images runs untracked, at no cost.
 
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import weakref
@@ -197,7 +198,11 @@ class Ram:
             chunk = self.buf[off : off + PAGE]
             if chunk.any():
                 self._image[page] = chunk.tobytes()
-        self._slot = _ramtrack.track(self._address, self.size, self._dirty.ctypes.data)
+        try:
+            self._slot = _ramtrack.track(self._address, self.size, self._dirty.ctypes.data)
+        except RuntimeError:  # every slot taken: dead machines not collected yet (reference cycles)
+            gc.collect()
+            self._slot = _ramtrack.track(self._address, self.size, self._dirty.ctypes.data)
         weakref.finalize(self, _untrack, self._slot, self._mm, self._dirty)
         _ramtrack.protect(self._slot, False)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from emu.devices.base import Stateful
 from emu.errors import EmuError
 from emu.memory import RamImage
 
@@ -37,7 +38,11 @@ class Snapshot:
     exit_code: int | None
     last_trap: object
     csr_sites: dict          # the hooked CSR instructions of the code in this RAM image
-    semihost: object         # open handles, errno (the semihosting device's state)
+
+
+def _stateful(machine: Machine) -> list[Stateful]:
+    """Every part with declared state: the MMIO devices and semihosting (open handles, errno)."""
+    return [*machine.devices, *([machine.semihost] if machine.semihost is not None else [])]
 
 
 def take_snapshot(machine: Machine, include_ram: bool = True) -> Snapshot:
@@ -48,20 +53,19 @@ def take_snapshot(machine: Machine, include_ram: bool = True) -> Snapshot:
         ram=machine.ram.checkpoint() if include_ram else None,
         insn_count=machine.counter.count,
         clock=machine.clock.get_state(),
-        devices={d.name: d.get_state() for d in machine.devices},
+        devices={d.name: d.get_state() for d in _stateful(machine)},
         exited=machine.exited,
         exit_code=machine.exit_code,
         last_trap=machine.cpu.last_trap,
         csr_sites=dict(machine._csr_sites),
-        semihost=machine.semihost.get_state() if machine.semihost is not None else None,
     )
 
 
 def restore_snapshot(machine: Machine, snap: Snapshot) -> None:
-    missing = [d.name for d in machine.devices if d.name not in snap.devices]
-    if missing or len(snap.devices) != len(machine.devices):
+    parts = _stateful(machine)
+    if sorted(snap.devices) != sorted(d.name for d in parts):
         raise SnapshotMismatch(f"snapshot devices {sorted(snap.devices)} do not match this machine's "
-                               f"{sorted(d.name for d in machine.devices)}")
+                               f"{sorted(d.name for d in parts)}")
     uc = machine.uc
     uc.context_restore(snap.context)
     if snap.ram is not None:
@@ -69,7 +73,7 @@ def restore_snapshot(machine: Machine, snap: Snapshot) -> None:
     uc.ctl_flush_tb()
     machine.counter.count = snap.insn_count
     machine.clock.set_state(snap.clock)
-    for device in machine.devices:
+    for device in parts:
         device.set_state(snap.devices[device.name])
     machine._fatal = None
     machine._storm = 0
@@ -78,5 +82,3 @@ def restore_snapshot(machine: Machine, snap: Snapshot) -> None:
     machine.cpu.last_trap = snap.last_trap
     machine._csr_sites = dict(snap.csr_sites)
     machine._sync_csr_hooks()
-    if machine.semihost is not None and snap.semihost is not None:
-        machine.semihost.set_state(snap.semihost)

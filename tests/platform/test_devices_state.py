@@ -99,7 +99,7 @@ def test_every_device_snapshots_restores_and_resets_to_power_on(name, tmp_path):
 def test_snapshots_are_keyed_by_device_name_and_versioned():
     m = _machine()
     snap = m.snapshot()
-    assert set(snap.devices) == {"test-finisher", "clint", "plic", "uart0", "npu"}
+    assert set(snap.devices) == {"test-finisher", "clint", "plic", "uart0", "npu", "semihosting"}
     state = m.clint.get_state()
     state["version"] += 1
     with pytest.raises(StateVersionError, match="clint: saved state version"):
