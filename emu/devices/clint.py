@@ -29,8 +29,7 @@ class Clint(MmioDevice):
     name = "clint"
     size = 0x10000
     registers = clint_registers()
-    state_fields = ("msip", "mtimecmp", "armed")
-    state_events = {"_event": "_fire"}
+    state_fields = ("msip", "mtimecmp", "armed")  # the mtimecmp event follows from them (post_load)
 
     def __init__(self, clock: VirtualClock, msip_line: IrqLine | None = None,
                  mtip_line: IrqLine | None = None) -> None:
