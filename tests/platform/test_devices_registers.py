@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import firmware_path
 
 from emu import Machine
 from emu.cpu import MIP_MEIP, MIP_MSIP, MIP_MTIP
@@ -12,12 +13,13 @@ from emu.devices.regs import clint_registers, plic_registers, uart_registers
 from emu.errors import BusError
 from emu.npu_device import regs as npu
 
+HELLO = Path(__file__).resolve().parents[2] / "build" / "firmware" / "rv32" / "hello.elf"
 CLINT, PLIC, UART, NPU = 0x0200_0000, 0x0C00_0000, 0x1000_0000, npu.MMIO_BASE
 
 
 @pytest.fixture
 def m() -> Machine:
-    return Machine.from_elf(firmware_path("hello"), deterministic=True)
+    return Machine.from_elf(HELLO, deterministic=True)
 
 
 def test_register_maps_name_every_access():

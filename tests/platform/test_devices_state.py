@@ -3,9 +3,10 @@ through the same protocol, driven through its registers as firmware would."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import firmware_path
 
 from emu import Machine
 from emu.devices import semihosting as sh
@@ -14,6 +15,7 @@ from emu.devices.clint import MSIP, MTIMECMP
 from emu.devices.plic import CONTEXT, ENABLE
 from emu.npu_device.regs import REG
 
+HELLO = Path(__file__).resolve().parents[2] / "build" / "firmware" / "rv32" / "hello.elf"
 SCRATCH = 0x8010_0000  # RAM the semihosting argument blocks use (above hello's image)
 
 
@@ -55,7 +57,7 @@ def _equal(a, b) -> bool:
 
 
 def _machine() -> Machine:
-    return Machine.from_elf(firmware_path("hello"), deterministic=True)
+    return Machine.from_elf(HELLO, deterministic=True)
 
 
 def _device(m: Machine, name: str) -> Stateful:
