@@ -246,7 +246,7 @@ class Machine:
         for seg in image.segments:
             view = self.ram.view(seg.paddr, seg.memsz)
             view[: len(seg.data)] = memoryview(seg.data)
-            view[len(seg.data) :] = 0
+            self.ram.zero(seg.paddr + len(seg.data), seg.memsz - len(seg.data))
 
     def start_input(self) -> None:
         """Start feeding host stdin to the UART (deterministic runs read it all first)."""

@@ -133,6 +133,24 @@ class Ram:
                 self._dirty[page] = 1
         self._mm.madvise(mmap.MADV_DONTNEED)
 
+    def zero(self, addr: int, length: int) -> None:
+        """Zero ``[addr, addr+length)``; whole pages go back to the kernel instead of being written,
+        so a big .bss costs nothing until the firmware touches it."""
+        off = self.offset(addr, length)
+        first = -(-off // PAGE) * PAGE
+        last = (off + length) // PAGE * PAGE
+        if last - first < 16 * PAGE:
+            self.buf[off : off + length] = 0
+            return
+        self.buf[off:first] = 0
+        self.buf[last : off + length] = 0
+        if self._slot is not None:  # pages the last checkpoint saw non-zero change without a store
+            lo, hi = first >> PAGE_SHIFT, last >> PAGE_SHIFT
+            for page in self._image:
+                if lo <= page < hi:
+                    self._dirty[page] = 1
+        self._mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+
     def checkpoint(self) -> RamImage:
         """An image of RAM now; shares page copies with the images taken before."""
         if self._slot is None:

@@ -68,3 +68,14 @@ def test_untracked_ram_is_lazily_zero():
     assert len(ram._touched_pages()) == 0
     ram.write(0x8000_0000 + (1 << 29), b"abc")
     assert len(ram._touched_pages()) == 1 and np.count_nonzero(ram.buf[(1 << 29) : (1 << 29) + 8]) == 3
+
+
+def test_zero_gives_whole_pages_back_and_is_tracked():
+    ram = Ram(64 * MIB)
+    ram.buf[100 : 40 * MIB] = 5
+    image = ram.checkpoint()
+    ram.zero(0x8000_0000 + 1000, 40 * MIB - 1000 + 7)
+    assert len(ram._touched_pages()) <= 2  # the zeroed middle is unallocated
+    assert ram.buf[999] == 5 and not ram.buf[1000 : 40 * MIB + 7].any()
+    ram.restore(image)
+    assert (ram.buf[100 : 40 * MIB] == 5).all() and ram.buf[40 * MIB] == 0
