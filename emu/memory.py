@@ -204,7 +204,7 @@ class Ram:
             raise SnapshotBudgetError(
                 f"snapshot budget exceeded: live snapshots would hold {needed >> 20} MiB of RAM pages, "
                 f"over the budget of {self.image_budget >> 20} MiB (RAM size + "
-                f"{EXTRA_IMAGE_BUDGET >> 20} MiB); delete snapshots or restart")
+                f"{EXTRA_IMAGE_BUDGET >> 20} MiB, see docs/platform.md)")
 
     def _start_tracking(self) -> None:
         from emu import _ramtrack

@@ -45,3 +45,14 @@ def peek(bus: Bus, addr: int, length: int) -> bytes:
         lo, hi = max(reg.offset, start), min(reg.offset + reg.width, start + length)
         out[lo - start : hi - start] = data[lo - reg.offset : hi - reg.offset]
     return bytes(out)
+
+
+def register_name(bus: Bus, addr: int) -> str | None:
+    """``uart0.LSR``, ``clint.mtimecmp0+4``, ``plic.+0x1234`` for an MMIO address (for traces);
+    None for RAM or unmapped addresses."""
+    mapping = next((m for m in bus.mappings if m.device is not None and m.base <= addr < m.end), None)
+    if mapping is None:
+        return None
+    regs = mapping.device.registers
+    offset = addr - mapping.base
+    return f"{mapping.device.name}.{regs.describe(offset) if regs is not None else f'+{offset:#x}'}"

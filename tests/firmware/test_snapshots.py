@@ -118,6 +118,25 @@ def test_snapshot_budget_has_a_clear_message():
     m.snapshot()  # room again once snapshots are dropped
 
 
+def test_debugger_prints_the_budget_message_in_one_line():
+    from emu.debugger.commands import CommandShell
+
+    out: list[str] = []
+    m = Machine.from_elf(ROOT_FW / "rv32" / "hello.elf", ram_size=64 * MIB, deterministic=True)
+    shell = CommandShell(m, out.append)
+    m.ram.image_budget = m.ram.live_image_bytes() + 2 * MIB
+    shell.execute("snapshot a")
+    m.ram.view(0x8000_0000 + 32 * MIB, 4 * MIB)[:] = 1
+    out.clear()
+    shell.execute("snapshot b")
+    text = "".join(out)
+    assert text.startswith("snapshot budget exceeded") and text.count("\n") == 1, text
+    out.clear()
+    shell.execute("info snapshots")
+    listed = "".join(out)
+    assert "a " in listed and "b " not in listed  # the refused snapshot was not half-saved
+
+
 def test_d2_twenty_named_snapshots_with_1g_ram_stay_small():
     """Reproducer: a batch of 20 `snapshot sN` commands under `npuemu debug --ram 1G` (was 22 GB).
     Memory is measured in the debugger's own process (peak RSS)."""

@@ -30,6 +30,16 @@ def test_register_maps_name_every_access():
     assert plic.describe(0x20_1004) == "claim1" and plic.describe(0x2084) == "enable1.1"
 
 
+def test_mmio_addresses_have_register_names(m):
+    from emu.devices.peek import register_name
+
+    assert register_name(m.bus, UART + 5) == "uart0.LSR"
+    assert register_name(m.bus, NPU + npu.REG["RING_TAIL"]) == "npu.RING_TAIL"
+    assert register_name(m.bus, PLIC + 0x20_0004) == "plic.claim0"
+    assert register_name(m.bus, 0x0010_0000) == "test-finisher.+0x0"
+    assert register_name(m.bus, 0x8000_0000) is None
+
+
 def test_peek_reads_npu_id_and_geometry_like_x_4xw(m):
     """Issue 13: `x/4xw 0x18000000` shows the NPU's ID, version and geometry."""
     words = [int.from_bytes(m.peek(NPU + 4 * i, 4), "little") for i in range(4)]
