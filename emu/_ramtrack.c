@@ -25,12 +25,18 @@
 #include <unistd.h>
 
 #define MAX_REGIONS 256
+/* Each run of writable pages among read-only ones is a kernel mapping (VMA) of its own, and a
+ * process has at most vm.max_map_count (65530) of them: past this many runs, stop tracking
+ * (the region becomes writable, one mapping again) and let Python copy every page in use. */
+#define MAX_RUNS 8192
 
 struct region {
     volatile sig_atomic_t active;
     char *base;
     size_t size;
-    uint8_t *dirty; /* one byte per page: 1 = written since the last protect() */
+    uint8_t *dirty; /* one byte per page: 1 = written since the last protect(); one more byte
+                       after them: 1 = overflow, the whole region was made writable */
+    long runs;      /* runs of writable pages since the last protect() */
 };
 
 static struct region regions[MAX_REGIONS];
@@ -44,9 +50,19 @@ static void on_segv(int sig, siginfo_t *info, void *context)
     for (int i = 0; i < MAX_REGIONS; i++) {
         struct region *r = &regions[i];
         if (r->active && addr >= r->base && addr < r->base + r->size) {
-            size_t page = (size_t)(addr - r->base) / page_size;
-            if (mprotect(r->base + page * page_size, page_size, PROT_READ | PROT_WRITE) == 0) {
+            size_t page = (size_t)(addr - r->base) / page_size, pages = r->size / page_size;
+            int left = page > 0 && r->dirty[page - 1], right = page + 1 < pages && r->dirty[page + 1];
+            long runs = r->runs + (left && right ? -1 : !left && !right ? 1 : 0);
+            if (runs <= MAX_RUNS &&
+                mprotect(r->base + page * page_size, page_size, PROT_READ | PROT_WRITE) == 0) {
                 r->dirty[page] = 1;
+                r->runs = runs;
+                return;
+            }
+            /* Too many mappings (or mprotect failed with ENOMEM): give up tracking until the next
+             * protect(): the whole region writable again (one mapping), and say so. */
+            if (mprotect(r->base, r->size, PROT_READ | PROT_WRITE) == 0) {
+                r->dirty[r->size / page_size] = 1;
                 return;
             }
             break;
@@ -97,6 +113,7 @@ static PyObject *track(PyObject *self, PyObject *args)
             regions[i].base = (char *)(uintptr_t)base;
             regions[i].size = (size_t)size;
             regions[i].dirty = (uint8_t *)(uintptr_t)dirty;
+            regions[i].runs = 0;
             regions[i].active = 1;
             return PyLong_FromLong(i);
         }
@@ -136,6 +153,7 @@ static PyObject *protect(PyObject *self, PyObject *args)
     struct region *r = &regions[slot];
     if (mprotect(r->base, r->size, writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0)
         return PyErr_SetFromErrno(PyExc_OSError);
+    r->runs = 0;
     Py_RETURN_NONE;
 }
 

@@ -168,7 +168,7 @@ class Ram:
             raise BusError("this RAM image belongs to another machine")
         from emu import _ramtrack
 
-        changed = set(np.flatnonzero(self._dirty).tolist())
+        changed = set(self._dirty_pages())
         target = image.pages
         for page in self._image.keys() | target.keys():
             if self._image.get(page) is not target.get(page):
@@ -209,13 +209,10 @@ class Ram:
     def _start_tracking(self) -> None:
         from emu import _ramtrack
 
-        self._dirty = np.zeros(self.size >> PAGE_SHIFT, dtype=np.uint8)
+        # One byte per page, plus an overflow byte the handler sets when it had to stop tracking.
+        self._dirty = np.zeros((self.size >> PAGE_SHIFT) + 1, dtype=np.uint8)
         self._image = {}
-        for page in self._touched_pages():
-            off = page << PAGE_SHIFT
-            chunk = self.buf[off : off + PAGE]
-            if chunk.any():
-                self._image[page] = chunk.tobytes()
+        self._copy_pages(self._touched_pages())
         try:
             self._slot = _ramtrack.track(self._address, self.size, self._dirty.ctypes.data)
         except RuntimeError:  # every slot taken: dead machines not collected yet (reference cycles)
@@ -224,16 +221,27 @@ class Ram:
         weakref.finalize(self, _untrack, self._slot, self._mm, self._dirty)
         _ramtrack.protect(self._slot, False)
 
+    def _dirty_pages(self) -> list[int]:
+        """Pages written since the last checkpoint/restore (after an overflow: every page in use)."""
+        if self._dirty[-1]:
+            return sorted(set(self._touched_pages()) | self._image.keys())
+        return np.flatnonzero(self._dirty[:-1]).tolist()
+
     def _collect_dirty(self) -> None:
-        pages = np.flatnonzero(self._dirty)
-        for page in pages.tolist():
-            off = page << PAGE_SHIFT
-            chunk = self.buf[off : off + PAGE]
-            if chunk.any():
-                self._image[page] = chunk.tobytes()
-            else:
-                self._image.pop(page, None)
+        self._copy_pages(self._dirty_pages())
         self._rearm()
+
+    def _copy_pages(self, pages: list[int]) -> None:
+        """Fresh copies of ``pages`` in the current image (all-zero pages are left out)."""
+        table = self.buf.reshape(-1, PAGE)
+        for start in range(0, len(pages), 4096):  # bounded temporary: 16 MiB at a time
+            batch = pages[start : start + 4096]
+            rows = table[batch]
+            for page, row, used in zip(batch, rows, rows.any(axis=1).tolist(), strict=True):
+                if used:
+                    self._image[page] = row.tobytes()
+                else:
+                    self._image.pop(page, None)
 
     def _rearm(self) -> None:
         from emu import _ramtrack

@@ -79,3 +79,21 @@ def test_zero_gives_whole_pages_back_and_is_tracked():
     assert ram.buf[999] == 5 and not ram.buf[1000 : 40 * MIB + 7].any()
     ram.restore(image)
     assert (ram.buf[100 : 40 * MIB] == 5).all() and ram.buf[40 * MIB] == 0
+
+
+def test_scattered_writes_past_the_mapping_limit_fall_back_to_pages_in_use():
+    """Every writable page among read-only ones is a kernel mapping; past 8192 runs tracking stops
+    (instead of exhausting vm.max_map_count and crashing) and the next image copies every page in
+    use: still correct, and tracking resumes after it."""
+    ram = Ram(128 * MIB)
+    empty = ram.checkpoint()
+    ram.buf[:: 2 * PAGE] = 1  # 16384 separate pages
+    assert ram._dirty[-1] == 1
+    scattered = ram.checkpoint()
+    assert len(scattered.pages) == 16384 and ram._dirty[-1] == 0
+    ram.buf[PAGE] = 7
+    assert ram._dirty[1] == 1 and ram._dirty[-1] == 0  # tracked again
+    ram.restore(empty)
+    assert not ram.buf.any()
+    ram.restore(scattered)
+    assert (ram.buf[:: 2 * PAGE] == 1).all() and ram.buf[PAGE] == 0
