@@ -51,7 +51,9 @@ def open_regular(path: Path, mode: str):
     Why: a FIFO (or a tty, a device) inside the semihost root would block ``open``/``read`` forever
     where neither --timeout nor Ctrl-C can reach (issue 17 S2).  The check is made on the opened
     descriptor (fstat), so a path swapped for a FIFO after a check cannot slip through."""
-    flags = _OPEN_FLAGS[mode] | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    # O_NOFOLLOW: ``path`` is already resolved, so a symlink there now was swapped in since the
+    # root check (ELOOP).
+    flags = _OPEN_FLAGS[mode] | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOFOLLOW
     fd = os.open(path, flags & ~os.O_TRUNC, 0o666)
     try:
         info = os.fstat(fd)
