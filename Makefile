@@ -65,3 +65,11 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# Long fuzz campaigns (tests/fuzz, docs/fuzzing.md): FUZZ_SECONDS per campaign, inputs tried reported.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: firmware
+	@rm -f $(BUILD_DIR)/fuzz-report.txt
+	NPUEMU_FUZZ=fuzz-long NPUEMU_FUZZ_SECONDS=$(FUZZ_SECONDS) $(VENV_BIN)/pytest -n 0 -s -q -p no:cacheprovider tests/fuzz
+	@cat $(BUILD_DIR)/fuzz-report.txt

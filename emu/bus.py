@@ -48,21 +48,15 @@ class Bus:
             off = base - self.ram.base
             self.uc.mem_map_ptr(base, size, UC_PROT_ALL, self.ram.buf[off:].ctypes.data)
 
-    def add(self, base: int, device: MmioDevice, size: int | None = None,
-            on_access: Callable[[], None] | None = None) -> None:
-        """Map ``device`` at ``base``; ``on_access()`` runs after each of its reads and writes (the
-        machine resamples interrupt lines after PLIC and CLINT accesses)."""
+    def add(self, base: int, device: MmioDevice, size: int | None = None) -> None:
         size = size or device.size
         map_size = (size + 0xFFF) & ~0xFFF  # Unicorn maps whole pages
-        after = on_access or (lambda: None)
 
         def read(uc: Uc, offset: int, width: int, _user: object) -> int:
             if offset >= size:
                 return 0
             try:
-                value = device.read(offset, width) & ((1 << (8 * width)) - 1)
-                after()
-                return value
+                return device.read(offset, width) & ((1 << (8 * width)) - 1)
             except Exception as e:  # noqa: BLE001 - reported as one line by the machine
                 self.on_error(f"internal error in {device.name} read at {base + offset:#x}: {e!r}")
                 return 0
@@ -72,7 +66,6 @@ class Bus:
                 return
             try:
                 device.write(offset, width, value)
-                after()
             except Exception as e:  # noqa: BLE001
                 self.on_error(f"internal error in {device.name} write at {base + offset:#x}: {e!r}")
 

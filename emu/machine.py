@@ -49,10 +49,12 @@ from emu.cpu import (
     Cpu,
 )
 from emu.decode import insn_length
+from emu.devices.base import IrqLine
 from emu.devices.clint import Clint
 from emu.devices.finisher import Finisher
 from emu.devices.htif import Htif
 from emu.devices.plic import Plic
+from emu.devices.regs import npu_registers
 from emu.devices.semihosting import Semihosting
 from emu.devices.uart import Uart
 from emu.elf_loader import ElfImage, load_elf
@@ -155,17 +157,15 @@ class Machine:
 
         self.bus = Bus(self.uc, self.ram)
         self.bus.on_error = self._internal_error
-        self.plic = Plic()
-        self.plic.on_change = self._sync_irqs
-        self.clint = Clint(self.clock)
-        self.clint.on_change = self._sync_irqs
+        self._irq_levels = 0  # the mip bits the device lines drive (pushed into the hart)
+        self.plic = Plic([self._irq_line(MIP_MEIP), self._irq_line(MIP_SEIP)])
+        self.clint = Clint(self.clock, self._irq_line(MIP_MSIP), self._irq_line(MIP_MTIP))
         self.uart = Uart(self.plic.line(UART0_IRQ), self.clock)
         self.uart.sink = self._console_out
         self.finisher = Finisher(self._exit, self._guest_reset)
         self.bus.add(FINISHER_BASE, self.finisher)
-        # A claim, a completion or a new mtimecmp changes an interrupt line: resample after each access.
-        self.bus.add(CLINT_BASE, self.clint, on_access=self._sync_irqs)
-        self.bus.add(PLIC_BASE, self.plic, on_access=self._sync_irqs)
+        self.bus.add(CLINT_BASE, self.clint)
+        self.bus.add(PLIC_BASE, self.plic)
         self.bus.add(UART0_BASE, self.uart)
         self.npu = self._make_npu(npu_config)
         self.htif: Htif | None = None
@@ -180,6 +180,7 @@ class Machine:
     def _make_npu(self, config: str | os.PathLike | None) -> NpuDevice:
 
         npu = NpuDevice(self.ram, self.clock, self.plic.line(NPU_IRQ), NpuConfig.load(config))
+        npu.registers = npu_registers()  # emu/npu_device/regs.py's map, with what reads do
         self.bus.add(NPU_BASE, npu)
         return npu
 
@@ -232,7 +233,7 @@ class Machine:
         for seg in image.segments:
             view = self.ram.view(seg.paddr, seg.memsz)
             view[: len(seg.data)] = memoryview(seg.data)
-            view[len(seg.data) :] = 0
+            self.ram.zero(seg.paddr + len(seg.data), seg.memsz - len(seg.data))
 
     def start_input(self) -> None:
         """Start feeding host stdin to the UART (deterministic runs read it all first)."""
@@ -260,6 +261,13 @@ class Machine:
 
     def register_names(self) -> list[str]:
         return self.cpu.register_names()
+
+    def peek(self, addr: int, length: int) -> bytes:
+        """Memory as the debugger sees it: RAM, or device registers whose reads have no side
+        effect; BusError naming the register (and the command that shows it) otherwise."""
+        from emu.devices.peek import peek
+
+        return peek(self.bus, addr, length)
 
     def read_mem(self, addr: int, length: int) -> bytes:
         """RAM contents (BusError elsewhere: device registers are not read behind the guest's back)."""
@@ -328,7 +336,7 @@ class Machine:
         (a guest-requested reset) restarts everything but virtual time and the instruction count,
         which go on: a reset loop still meets --max-insns and time never runs backwards."""
         count, now = self.counter.count, self.clock.now_ns()
-        self.ram.buf.fill(0)
+        self.ram.clear()
         self._write_segments(self.elf)
         self.restore(self._boot)
         if self.semihost is not None:
@@ -403,7 +411,6 @@ class Machine:
             if host_deadline is not None and time.monotonic() >= host_deadline:
                 return Stop(StopReason.TIMEOUT, self.cpu.pc,
                             f"stopped by --timeout at {self.symbol_name(self.cpu.pc)}")
-            self._sync_irqs()
             outcome = self._run_slice(limit, host_deadline)
             if self._break_hit is not None:
                 pc, self._break_hit = self._break_hit, None
@@ -504,16 +511,22 @@ class Machine:
 
     def _interrupt_waiting(self) -> bool:
         """wfi wakes up on any pending interrupt enabled in mie, whatever mstatus says."""
-        self._sync_irqs()
         return bool(self.cpu.read("mip") & self.cpu.read("mie"))
 
     # -- interrupts ------------------------------------------------------------------------------
+    def _irq_line(self, bit: int) -> IrqLine:
+        return IrqLine(lambda level: self._irq_changed(bit, level))
+
+    def _irq_changed(self, bit: int, level: bool) -> None:
+        """A device's interrupt output changed (CLINT msip/mtip, PLIC context): the hart's mip bit
+        follows at once, and the CPU takes the interrupt natively once it is enabled."""
+        self._irq_levels = (self._irq_levels | bit) if level else (self._irq_levels & ~bit)
+        self.hart.set_irqs(self._irq_levels, DRIVEN_MIP)
+
     def _sync_irqs(self, force: bool = False) -> None:
-        """Drive the hart's MSIP/MTIP/MEIP/SEIP lines from the CLINT and the PLIC's two contexts."""
-        levels = ((MIP_MSIP if self.clint.msip else 0) | (MIP_MTIP if self.clint.mtip() else 0)
-                  | (MIP_MEIP if self.plic.interrupt_pending(0) else 0)
-                  | (MIP_SEIP if self.plic.interrupt_pending(1) else 0))
-        self.hart.set_irqs(levels, DRIVEN_MIP, force)
+        """Push the device lines into the hart again (``force``: after a CPU context restore,
+        which restores ``mip`` too)."""
+        self.hart.set_irqs(self._irq_levels, DRIVEN_MIP, force)
 
     # -- traps -----------------------------------------------------------------------------------
     def _on_storm(self, message: str) -> None:

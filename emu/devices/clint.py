@@ -1,16 +1,16 @@
 """CLINT (SiFive/ACLINT layout as in QEMU virt): msip, mtimecmp, mtime for hart 0.
 
-MTIP is a level the machine samples: set once mtimecmp has been written and
-mtime >= mtimecmp, as QEMU's aclint mtimer.  Writing mtimecmp schedules a clock
-event at that time so a sleeping CPU wakes up exactly then.
+Two interrupt outputs, as QEMU's aclint: ``msip_line`` follows the msip bit and
+``mtip_line`` is high once mtimecmp has been written and mtime >= mtimecmp.
+Writing mtimecmp schedules a clock event at that time, which raises the line,
+so a sleeping CPU wakes up exactly then; the machine never looks inside.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from emu.clock import NS_PER_MTIME_TICK, Event, VirtualClock
-from emu.devices.base import MmioDevice
+from emu.devices.base import IrqLine, MmioDevice
+from emu.devices.regs import clint_registers
 
 MSIP = 0x0
 MTIMECMP = 0x4000
@@ -28,18 +28,19 @@ def _merge(old: int, offset: int, width: int, value: int) -> int:
 class Clint(MmioDevice):
     name = "clint"
     size = 0x10000
+    registers = clint_registers()
+    state_fields = ("msip", "mtimecmp", "armed")  # the mtimecmp event follows from them (post_load)
 
-    def __init__(self, clock: VirtualClock) -> None:
+    def __init__(self, clock: VirtualClock, msip_line: IrqLine | None = None,
+                 mtip_line: IrqLine | None = None) -> None:
         self.clock = clock
-        # Called after writes that may make MSIP/MTIP pending, so the CPU can take them now.
-        self.on_change: Callable[[], None] = lambda: None
-        self.reset()
-
-    def reset(self) -> None:
+        self.msip_line = msip_line or IrqLine(lambda level: None)
+        self.mtip_line = mtip_line or IrqLine(lambda level: None)
         self.msip = 0
         self.mtimecmp = U64
         self.armed = False
         self._event: Event | None = None
+        self.capture_power_on()
 
     def mtip(self) -> bool:
         return self.armed and self.clock.mtime() >= self.mtimecmp
@@ -54,13 +55,6 @@ class Clint(MmioDevice):
         return 0
 
     def write(self, offset: int, width: int, value: int) -> None:
-        """Register write; tells ``on_change`` only when MSIP or MTIP became pending."""
-        before = (self.msip, self.mtip())
-        self._write(offset, width, value)
-        if (self.msip and not before[0]) or (self.mtip() and not before[1]):
-            self.on_change()
-
-    def _write(self, offset: int, width: int, value: int) -> None:
         if offset == MSIP:
             self.msip = value & 1
         elif MTIMECMP <= offset < MTIMECMP + 8:
@@ -70,6 +64,11 @@ class Clint(MmioDevice):
         elif MTIME <= offset < MTIME + 8:
             self.clock.set_mtime(_merge(self.clock.mtime(), offset - MTIME, width, value))
             self._reschedule()
+        self._drive()
+
+    def _drive(self) -> None:
+        self.msip_line.set(bool(self.msip))
+        self.mtip_line.set(self.mtip())
 
     def _reschedule(self) -> None:
         self.clock.cancel(self._event)
@@ -78,12 +77,14 @@ class Clint(MmioDevice):
             self._event = self.clock.schedule(self.mtimecmp * NS_PER_MTIME_TICK, self._fire, "mtimecmp")
 
     def _fire(self) -> None:
-        self._event = None  # the machine samples mtip() after running events
-
-    def get_state(self) -> dict:
-        return {"msip": self.msip, "mtimecmp": self.mtimecmp, "armed": self.armed}
-
-    def set_state(self, state: dict) -> None:
-        self.msip, self.mtimecmp, self.armed = state["msip"], state["mtimecmp"], state["armed"]
         self._event = None
+        self._drive()
+
+    def time_moved(self) -> None:
+        """Virtual time was set from outside (restore, guest reset keeping time): re-evaluate."""
         self._reschedule()
+        self._drive()
+
+    def post_load(self) -> None:
+        self._reschedule()
+        self._drive()

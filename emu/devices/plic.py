@@ -2,14 +2,15 @@
 
 Level semantics as QEMU 7.2: a source's pending bit follows its wire; claim
 clears pending and marks the source claimed (not presented again) until the
-matching complete, after which a still-high wire is pending again.
+matching complete, after which a still-high wire is pending again.  One output
+line per context (MEIP for context 0, SEIP for context 1) is re-evaluated after
+every change, so the hart sees a level and never asks the PLIC.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from emu.devices.base import IrqLine, MmioDevice
+from emu.devices.regs import plic_registers
 
 NUM_SOURCES = 96
 NUM_CONTEXTS = 2
@@ -23,19 +24,18 @@ CONTEXT_STRIDE = 0x1000
 class Plic(MmioDevice):
     name = "plic"
     size = 0x400000
+    registers = plic_registers(NUM_SOURCES, NUM_CONTEXTS)
+    state_fields = ("priority", "level", "pending", "claimed", "enable", "threshold")
 
-    def __init__(self) -> None:
-        # Called when an interrupt may have become deliverable, so the CPU can take it now.
-        self.on_change: Callable[[], None] = lambda: None
-        self.reset()
-
-    def reset(self) -> None:
+    def __init__(self, context_lines: list[IrqLine] | None = None) -> None:
+        self.context_lines = context_lines or [IrqLine(lambda level: None) for _ in range(NUM_CONTEXTS)]
         self.priority = [0] * NUM_SOURCES
         self.level = [False] * NUM_SOURCES
         self.pending = [False] * NUM_SOURCES
         self.claimed = [False] * NUM_SOURCES
         self.enable = [[False] * NUM_SOURCES for _ in range(NUM_CONTEXTS)]
         self.threshold = [0] * NUM_CONTEXTS
+        self.capture_power_on()
 
     def line(self, source: int) -> IrqLine:
         """The wire a device drives into ``source``."""
@@ -45,8 +45,14 @@ class Plic(MmioDevice):
         if 0 < source < NUM_SOURCES:
             self.level[source] = level
             self.pending[source] = level and not self.claimed[source]
-            if self.pending[source]:
-                self.on_change()
+            self._drive()
+
+    def _drive(self) -> None:
+        for ctx, line in enumerate(self.context_lines):
+            line.set(self._best(ctx) != 0)
+
+    def post_load(self) -> None:
+        self._drive()
 
     def _best(self, ctx: int) -> int:
         if not any(self.pending):
@@ -82,16 +88,15 @@ class Plic(MmioDevice):
             if src:
                 self.pending[src] = False
                 self.claimed[src] = True
+                self._drive()
             return src
         return 0
 
     def write(self, offset: int, width: int, value: int) -> None:
-        """Register write; tells ``on_change`` only when it made an interrupt deliverable (a kick
-        ends the CPU slice, so firmware that rewrites PLIC registers in a loop stays fast)."""
-        before = (self.interrupt_pending(0), self.interrupt_pending(1))
+        """Register write; the context lines change (and the hart hears) only when the write made
+        an interrupt deliverable or took it away, so firmware rewriting PLIC registers stays fast."""
         self._write(offset, value & 0xFFFFFFFF)
-        if (self.interrupt_pending(0) and not before[0]) or (self.interrupt_pending(1) and not before[1]):
-            self.on_change()
+        self._drive()
 
     def _write(self, offset: int, value: int) -> None:
         if offset < PENDING:
@@ -123,12 +128,3 @@ class Plic(MmioDevice):
         if base >= NUM_SOURCES:
             return 0
         return sum(1 << i for i in range(32) if base + i < NUM_SOURCES and flags[base + i])
-
-    def get_state(self) -> dict:
-        return {k: [list(x) if isinstance(x, list) else x for x in getattr(self, k)]
-                if k == "enable" else list(getattr(self, k))
-                for k in ("priority", "level", "pending", "claimed", "enable", "threshold")}
-
-    def set_state(self, state: dict) -> None:
-        for key, value in state.items():
-            setattr(self, key, [list(x) for x in value] if key == "enable" else list(value))

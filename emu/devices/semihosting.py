@@ -7,13 +7,18 @@ from the guest: host files are reachable only below ``root`` (the CLI's
 
 from __future__ import annotations
 
+import errno as errnos
+import fcntl
 import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from emu.clock import VirtualClock
+from emu.devices.base import Stateful, StateVersionError
 from emu.errors import BusError
+from emu.host_input import InputInterrupted
 from emu.memory import Ram
 
 SYS_OPEN, SYS_CLOSE, SYS_WRITEC, SYS_WRITE0, SYS_WRITE, SYS_READ, SYS_READC = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07
@@ -25,6 +30,43 @@ FEATURES = b"SHFB" + bytes((0b11,))  # EXIT_EXTENDED, STDOUT_STDERR
 MODES = ("rb", "rb", "r+b", "r+b", "wb", "wb", "w+b", "w+b", "ab", "ab", "a+b", "a+b")
 DETERMINISTIC_EPOCH = 1_700_000_000  # TIME in deterministic mode: fixed, plus virtual seconds
 EBADF, ENOENT, EACCES, EINVAL, ENOSYS = 9, 2, 13, 22, 38
+ELOOP, EISDIR, EIO = errnos.ELOOP, errnos.EISDIR, errnos.EIO
+SEEK_MAX = (1 << 63) - 1  # the largest offset a host off_t holds
+# fopen modes as open(2) flags; O_NONBLOCK so a FIFO or device never blocks the run (it is then
+# refused: only regular files are opened), O_NOCTTY so a tty cannot become our controlling terminal.
+_OPEN_FLAGS = {
+    "rb": os.O_RDONLY, "r+b": os.O_RDWR,
+    "wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "w+b": os.O_RDWR | os.O_CREAT | os.O_TRUNC,
+    "ab": os.O_WRONLY | os.O_CREAT | os.O_APPEND, "a+b": os.O_RDWR | os.O_CREAT | os.O_APPEND,
+}
+
+
+class NotRegularFile(OSError):
+    """A host path that exists but is not a regular file (FIFO, device, socket, directory)."""
+
+
+def open_regular(path: Path, mode: str):
+    """Open ``path`` like ``open(path, mode)`` but never block and never return a non-regular file.
+
+    Why: a FIFO (or a tty, a device) inside the semihost root would block ``open``/``read`` forever
+    where neither --timeout nor Ctrl-C can reach (issue 17 S2).  The check is made on the opened
+    descriptor (fstat), so a path swapped for a FIFO after a check cannot slip through."""
+    # O_NOFOLLOW: ``path`` is already resolved, so a symlink there now was swapped in since the
+    # root check (ELOOP).
+    flags = _OPEN_FLAGS[mode] | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(path, flags & ~os.O_TRUNC, 0o666)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            code = EISDIR if stat.S_ISDIR(info.st_mode) else EINVAL
+            raise NotRegularFile(code, f"not a regular file: {path}")
+        if flags & os.O_TRUNC:
+            os.ftruncate(fd, 0)
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class _Handle:
@@ -48,8 +90,14 @@ def _console() -> dict[int, _Handle]:
             2: _Handle("tty", stream="stderr")}
 
 
-class Semihosting:
-    """Executes semihosting operations on behalf of the guest."""
+class Semihosting(Stateful):
+    """Executes semihosting operations on behalf of the guest.
+
+    Joins the devices' state protocol (name, version, get/set/reset): its state is the open
+    handles (host files saved as path, mode and position, reopened on load) and errno."""
+
+    name = "semihosting"
+    state_version = 1
 
     def __init__(self, ram: Ram, xlen: int, clock: VirtualClock, *, argv: list[str],
                  root: str | os.PathLike | None, stdout: Callable[[bytes], None],
@@ -100,13 +148,24 @@ class Semihosting:
 
     # -- dispatch ------------------------------------------------------------------
     def call(self, op: int, arg: int) -> int:
-        """Run one operation; returns the value for a0.  Bad guest pointers fail with EINVAL."""
+        """Run one operation; returns the value for a0.  Never raises but :class:`InputInterrupted`
+        (a stdin read gave way to Ctrl-C, gdb or --timeout; the machine re-runs the call later):
+        whatever the guest passes or the host file system does becomes the guest-visible error
+        (-1 and SYS_ERRNO), never a traceback (issue 17 S1)."""
         handler = self._ops().get(op)
         if handler is None:
             return self._fail(ENOSYS)
         try:
             return handler(arg)
+        except InputInterrupted:
+            raise
         except BusError:
+            return self._fail(EINVAL)
+        except OSError as e:
+            return self._fail(e.errno or EIO)
+        except RuntimeError:  # pathlib: symlink loop
+            return self._fail(ELOOP)
+        except (ValueError, OverflowError, UnicodeError):
             return self._fail(EINVAL)
 
     def _ops(self) -> dict[int, Callable[[int], int]]:
@@ -128,8 +187,12 @@ class Semihosting:
         return fd
 
     def _host_path(self, name: bytes) -> Path | None:
+        """The host path for a guest file name, or None when it would leave the root.  A NUL byte
+        raises ValueError (EINVAL) and a symlink loop OSError/RuntimeError (ELOOP) in :meth:`call`."""
         if self.root is None:
             return None
+        if b"\0" in name:
+            raise ValueError("NUL byte in a semihosting file name")
         rel = os.fsdecode(name)
         path = (self.root / rel).resolve()
         if path != self.root and self.root not in path.parents:
@@ -150,7 +213,7 @@ class Semihosting:
         if path is None:
             return self._fail(EACCES)
         try:
-            return self._new_handle(_Handle("file", file=open(path, MODES[mode]), path=path, mode=mode))  # noqa: SIM115
+            return self._new_handle(_Handle("file", file=open_regular(path, MODES[mode]), path=path, mode=mode))
         except OSError as e:
             return self._fail(e.errno or EINVAL)
 
@@ -234,9 +297,9 @@ class Semihosting:
         if handle.kind == "features":
             handle.pos = pos
             return 0
-        if handle.kind != "file":
+        if handle.kind != "file" or pos > SEEK_MAX:
             return self._fail(EINVAL)
-        handle.file.seek(pos)
+        handle.file.seek(pos)  # OSError (beyond what the host allows) -> errno in call()
         return 0
 
     def _flen(self, arg: int) -> int:
@@ -331,11 +394,15 @@ class Semihosting:
         for fd, h in self.handles.items():
             pos = h.file.tell() if h.file is not None and not h.file.closed else h.pos
             handles[fd] = (h.kind, h.stream, h.data, h.path, h.mode, pos)
-        return {"errno": self.errno, "next_fd": self._next_fd, "handles": handles}
+        return {"version": self.state_version, "errno": self.errno, "next_fd": self._next_fd,
+                "handles": handles}
 
     def set_state(self, state: dict) -> None:
         """Back to the snapshot's handles: files opened since are closed, the snapshot's reopened
         (without truncating) at their saved positions; one that cannot be reopened stays closed."""
+        if state.get("version") != self.state_version:
+            raise StateVersionError(f"semihosting: saved state version {state.get('version')} "
+                                    f"!= {self.state_version}")
         self.close_all()
         self.errno, self._next_fd = state["errno"], state["next_fd"]
         for fd, (kind, stream, data, path, mode, pos) in state["handles"].items():
@@ -343,8 +410,8 @@ class Semihosting:
             handle.pos = pos
             if kind == "file":
                 try:
-                    handle.file = open(path, REOPEN_MODES[mode])  # noqa: SIM115
+                    handle.file = open_regular(path, REOPEN_MODES[mode])
                     handle.file.seek(pos)
-                except OSError:
+                except (OSError, ValueError, OverflowError):
                     continue
             self.handles[fd] = handle

@@ -4,6 +4,13 @@ Transmission is instantaneous (THR is always empty again by the next access),
 so LSR.THRE/TEMT read as 1 and an enabled THRE interrupt re-arms after every
 write, as in QEMU.  Received bytes wait in ``pending`` until the 16-byte FIFO
 (or the 1-byte holding register with FIFOs off) has room.
+
+Output history is bounded (issue 17 R2): :attr:`Uart.output` is the last
+:data:`OUTPUT_HISTORY` bytes, for the debugger's ``info uart`` and quick checks;
+the whole stream goes, byte for byte as it is written, to :attr:`Uart.sink` and
+to every recorder added with :meth:`Uart.add_recorder` (the test plugin keeps
+its own log that way).  The history is a record, not device state: snapshots do
+not carry it.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from collections.abc import Callable
 
 from emu.clock import VirtualClock
 from emu.devices.base import IrqLine, MmioDevice
+from emu.devices.regs import uart_registers
 
 RBR_THR, IER, IIR_FCR, LCR, MCR, LSR, MSR, SCR = range(8)
 IER_RDI, IER_THRI, IER_RLSI, IER_MSI = 1, 2, 4, 8
@@ -23,20 +31,24 @@ FCR_FE, FCR_RFR = 0x01, 0x02
 FIFO_DEPTH = 16
 TRIGGER_LEVELS = (1, 4, 8, 14)
 CHAR_TIME_NS = 86_806  # one 10-bit character at 115200 baud; the FIFO timeout is 4 of them
+OUTPUT_HISTORY = 64 << 10  # bytes of console output kept in memory (the rest is streamed only)
 
 
 class Uart(MmioDevice):
     name = "uart0"
     size = 0x100
+    registers = uart_registers()
+    state_fields = ("ier", "lcr", "mcr", "scr", "fcr", "lsr", "msr", "dll", "dlm", "thr_ipending",
+                    "timeout_ipending", "rx", "pending")
+    state_events = {"_timeout_event": "_char_timeout"}
 
     def __init__(self, irq: IrqLine, clock: VirtualClock) -> None:
         self.irq = irq
         self.clock = clock
         self.sink: Callable[[bytes], None] = lambda data: None
-        self.output = bytearray()
-        self.reset()
-
-    def reset(self) -> None:
+        self._recorders: list[Callable[[bytes], None]] = []
+        self._history = bytearray()
+        self.output_total = 0  # bytes ever transmitted (the history keeps the last OUTPUT_HISTORY)
         self.ier = self.lcr = self.mcr = self.scr = self.fcr = 0
         self.lsr = LSR_THRE | LSR_TEMT
         self.msr = 0xB0  # DCD | DSR | CTS, as QEMU
@@ -46,7 +58,33 @@ class Uart(MmioDevice):
         self.rx: deque[int] = deque()
         self.pending: deque[int] = deque()
         self._timeout_event = None
-        self.irq.lower()
+        self.capture_power_on()
+
+    # -- output history ----------------------------------------------------------
+    @property
+    def output(self) -> bytes:
+        """The last :data:`OUTPUT_HISTORY` bytes written (all of it for short runs)."""
+        return bytes(self._history[-OUTPUT_HISTORY:])
+
+    def add_recorder(self, recorder: Callable[[bytes], None]) -> None:
+        """Stream every transmitted byte to ``recorder`` too (a full log, a file)."""
+        self._recorders.append(recorder)
+
+    def remove_recorder(self, recorder: Callable[[bytes], None]) -> None:
+        self._recorders.remove(recorder)
+
+    def clear_output(self) -> None:
+        self._history.clear()
+
+    def _transmit(self, value: int) -> None:
+        data = bytes((value,))
+        self._history.append(value)
+        self.output_total += 1
+        if len(self._history) >= 2 * OUTPUT_HISTORY:  # trim in halves: amortized O(1) per byte
+            del self._history[:-OUTPUT_HISTORY]
+        self.sink(data)
+        for recorder in self._recorders:
+            recorder(data)
 
     # -- host side ---------------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -121,8 +159,7 @@ class Uart(MmioDevice):
             if self.lcr & LCR_DLAB:
                 self.dll = value
                 return
-            self.output.append(value)
-            self.sink(bytes((value,)))
+            self._transmit(value)
             self.thr_ipending = True  # transmitted at once; THR empty again
             self._update()
         elif reg == IER:
@@ -164,26 +201,5 @@ class Uart(MmioDevice):
     def _update(self) -> None:
         self.irq.set(self._iir() != IIR_NO_INT)
 
-    # -- snapshots ---------------------------------------------------------------
-    def get_state(self) -> dict:
-        return {
-            "regs": (self.ier, self.lcr, self.mcr, self.scr, self.fcr, self.lsr, self.msr, self.dll, self.dlm),
-            "thr_ipending": self.thr_ipending,
-            "timeout_ipending": self.timeout_ipending,
-            "timeout_at": self._timeout_event.when_ns if self._timeout_event is not None else None,
-            "rx": bytes(self.rx),
-            "pending": bytes(self.pending),
-            "output": bytes(self.output),
-        }
-
-    def set_state(self, state: dict) -> None:
-        (self.ier, self.lcr, self.mcr, self.scr, self.fcr, self.lsr, self.msr, self.dll, self.dlm) = state["regs"]
-        self.thr_ipending = state["thr_ipending"]
-        self.rx = deque(state["rx"])
-        self.pending = deque(state["pending"])
-        self.output = bytearray(state["output"])
-        self.timeout_ipending = state["timeout_ipending"]
-        self._timeout_event = None
-        if state["timeout_at"] is not None:
-            self._timeout_event = self.clock.schedule(state["timeout_at"], self._char_timeout, "uart-rx-timeout")
+    def post_load(self) -> None:
         self._update()

@@ -1,0 +1,83 @@
+"""The fuzz harness: hypothesis profiles and time-bounded campaigns that report inputs tried.
+
+Two profiles, chosen with the NPUEMU_FUZZ environment variable:
+
+* ``fuzz-quick`` (default, part of ``make test``): one round of a few dozen examples per
+  fuzzer, derandomized so the suite is reproducible, seconds in all.
+* ``fuzz-long`` (``make fuzz``): fresh random rounds until NPUEMU_FUZZ_SECONDS (default 60) have
+  passed for each campaign.
+
+A fuzzer is a ``@given`` function decorated with :data:`FUZZ` (the profile's settings) that
+calls ``campaign.tried()`` once per input; the test hands it to ``campaign.run``.  Every
+campaign prints, and appends to build/fuzz-report.txt, its name, inputs tried and seconds.
+Each example runs under :func:`no_hang`: a host call that blocks fails the example instead
+of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+
+PROFILE = os.environ.get("NPUEMU_FUZZ", "fuzz-quick")
+SECONDS = float(os.environ.get("NPUEMU_FUZZ_SECONDS", "60")) if PROFILE == "fuzz-long" else 0.0
+REPORT = Path(__file__).resolve().parents[2] / "build" / "fuzz-report.txt"
+_COMMON = {"deadline": None, "database": None, "print_blob": True,
+           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large,
+                                     HealthCheck.filter_too_much]}
+settings.register_profile("fuzz-quick", max_examples=40, derandomize=True, **_COMMON)
+settings.register_profile("fuzz-long", max_examples=200, **_COMMON)
+if PROFILE not in ("fuzz-quick", "fuzz-long"):
+    raise SystemExit(f"NPUEMU_FUZZ={PROFILE!r}: use fuzz-quick or fuzz-long")
+FUZZ = settings(settings.get_profile(PROFILE))
+
+
+class HangError(AssertionError):
+    """An example did not return within its time limit."""
+
+
+@contextlib.contextmanager
+def no_hang(seconds: float = 5.0) -> Iterator[None]:
+    """Fail (instead of hanging) when the body takes longer than ``seconds`` (main thread only)."""
+    def expired(signum, frame):
+        raise HangError(f"no answer within {seconds} s: a host call blocks")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Campaign:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.inputs = 0
+
+    def tried(self) -> None:
+        self.inputs += 1
+
+    def run(self, fuzzer: Callable[[], None]) -> None:
+        """Rounds of ``fuzzer`` until the profile's time is spent (one round in fuzz-quick)."""
+        start = time.monotonic()
+        rounds = 0
+        while True:
+            fuzzer()
+            rounds += 1
+            if time.monotonic() - start >= SECONDS:
+                break
+        line = (f"fuzz campaign {self.name}: {self.inputs} inputs in {time.monotonic() - start:.1f} s "
+                f"({rounds} round(s), profile {PROFILE})")
+        print(line)
+        with contextlib.suppress(OSError):
+            REPORT.parent.mkdir(parents=True, exist_ok=True)
+            with REPORT.open("a") as f:
+                f.write(line + "\n")
