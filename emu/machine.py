@@ -221,9 +221,11 @@ class Machine:
             page = image.tohost & ~0xFFF
             self.htif = Htif(self.ram, page, image.tohost, image.fromhost, self.xlen, self._exit, self._console_out)
             # Watch the page precisely (MMIO) unless code shares it (MMIO cannot be executed);
-            # then tohost is polled between CPU slices, which is correct but slower.
+            # then a store to tohost ends the slice and the run loop processes it.
             if not any(s < page + 0x1000 and page < e for s, e in layout.executable_ranges()):
                 self.bus.carve_out_of_ram(page, self.htif)
+            else:
+                self.htif.watch_stores(self.uc, self._end_slice_after_store)
         heap_base = (layout.top + 15) & ~15
         self.semihost = Semihosting(
             self.ram, self.xlen, self.clock, argv=self.args, root=self.semihost_root,
@@ -493,6 +495,17 @@ class Machine:
             self.counter.stop_now()
         elif self.bus.in_write:
             self._kicked_store = self.bus.last_write_addr
+            self.uc.emu_stop()
+
+    def _end_slice_after_store(self, addr: int) -> None:
+        """From a RAM write hook: end the slice after this store.  The store is performed once
+        the hook returns; Unicorn then stops *on* it, so it is skipped as a kicked MMIO store is."""
+        if not self._in_slice:
+            return
+        if self.counter.enabled:
+            self.counter.stop_now()
+        else:
+            self._kicked_store = addr
             self.uc.emu_stop()
 
     def _on_new_deadline(self, when_ns: int) -> None:
