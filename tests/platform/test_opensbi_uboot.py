@@ -39,14 +39,14 @@ class Console:
 
     def __init__(self, files: BootFiles) -> None:
         self.out = bytearray()
-        self.machine = Machine.from_files(files, stdout=self.out.extend)
+        self.machine = Machine.from_files(files, stdout=self.out.extend, deterministic=True)
         self.cursor = 0
 
     def expect(self, text: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
         while text.encode() not in self.out[self.cursor:]:
-            stop = self.machine.run(timeout=0.2)
-            assert stop.reason in (StopReason.TIMEOUT, StopReason.EXITED), stop.message
+            stop = self.machine.run(max_insns=2_000_000)
+            assert stop.reason in (StopReason.INSN_LIMIT, StopReason.EXITED), stop.message
             if stop.reason is StopReason.EXITED or time.monotonic() > deadline:
                 pytest.fail(f"no {text!r} in the console:\n{self.out[-3000:].decode(errors='replace')}")
         end = self.out.index(text.encode(), self.cursor) + len(text)
@@ -125,3 +125,22 @@ def test_opensbi_banner_and_platform_table_equal_qemus() -> None:
     assert len(ours) == len(theirs)
     differing = {a.split(":")[0].strip() for a, b in zip(ours, theirs, strict=True) if a != b}
     assert differing == set(HART_DIFFERENCES), (ours, theirs)
+
+
+def test_opensbi_fw_dynamic_reads_the_next_stage_from_a2() -> None:
+    """fw_dynamic takes the next stage's address and mode from the fw_dynamic_info QEMU's reset stub
+    leaves in a2 (0x1028), not from its build."""
+    console = Console(BootFiles(bios=str(OPENSBI.with_name("fw_dynamic.elf")), kernel=str(UBOOT_S)))
+    banner = console.expect("U-Boot 2023.01")
+    assert "Domain0 Next Address      : 0x0000000080200000" in banner
+    assert "Domain0 Next Arg1         : 0x0000000087e00000" in banner  # the FDT, where QEMU puts it
+    assert "Domain0 Next Mode         : S-mode" in banner
+
+
+def test_deterministic_boot_is_byte_identical() -> None:
+    from npuemu_cli import run_npuemu
+
+    args = ("run", "--deterministic", "--max-insns", "20000000", "--bios", OPENSBI, "--kernel", UBOOT_S)
+    first, second = run_npuemu(*args), run_npuemu(*args)
+    assert b"Boot HART MEDELEG" in first.output and first.status == 125
+    assert (first.output, first.status) == (second.output, second.status)
