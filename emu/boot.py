@@ -46,6 +46,7 @@ class BootFiles:
     kernel: str | os.PathLike | None = None
     initrd: str | os.PathLike | None = None
     append: str | None = None
+    xlen: int | None = None                 # for raw images only (QEMU: qemu-system-riscv32 or -riscv64)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def open_image(path: str | os.PathLike, what: str) -> Image:
 
 def open_files(files: BootFiles) -> tuple[int, dict[str, Image]]:
     """Read every file named (one-line ElfError for any problem) and pick the hart's XLEN: the
-    first ELF's class (firmware, bios, kernel); rv64 when all are raw (qemu-system-riscv64)."""
+    ELFs' class (firmware, bios, kernel), else ``files.xlen``, else rv64 (qemu-system-riscv64)."""
     if files.firmware is not None and (files.bios is not None or files.kernel is not None):
         raise ElfError("give either a firmware ELF or --bios/--kernel, not both")
     if files.kernel is not None and files.bios is None:
@@ -133,7 +134,9 @@ def open_files(files: BootFiles) -> tuple[int, dict[str, Image]]:
     xlens = {name: img.xlen for name, img in images.items() if img.xlen is not None and name != "initrd"}
     if len(set(xlens.values())) > 1:
         raise ElfError("the ELFs mix rv32 and rv64: " + ", ".join(f"{n} rv{x}" for n, x in xlens.items()))
-    xlen = next(iter(xlens.values()), 64)
+    xlen = next(iter(xlens.values()), files.xlen or 64)
+    if files.xlen is not None and xlen != files.xlen:
+        raise ElfError(f"--xlen {files.xlen} does not match the rv{xlen} ELF")
     return xlen, images
 
 

@@ -72,6 +72,8 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
                    "the first 2 MiB (rv64) / 4 MiB (rv32) boundary after the firmware")
     p.add_argument("--initrd", metavar="FILE", help="initial RAM disk, as QEMU -initrd (listed in /chosen)")
     p.add_argument("--append", metavar="CMDLINE", help="kernel command line: /chosen/bootargs")
+    p.add_argument("--xlen", type=int, choices=(32, 64), help="rv32 or rv64 hart when --bios/--kernel are raw "
+                   "images (default 64, as qemu-system-riscv64); ELFs carry their own")
     p.add_argument("--ram", type=_size, default=128 << 20, metavar="SIZE",
                    help="DRAM size at 0x80000000 (default 128M)")
     p.add_argument("--semihost-root", metavar="DIR",
@@ -127,7 +129,7 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
     from emu.boot import BootFiles
 
     files = BootFiles(firmware=opts.firmware, bios=opts.bios, kernel=opts.kernel, initrd=opts.initrd,
-                      append=opts.append)
+                      append=opts.append, xlen=opts.xlen)
     return Machine.from_files(files, ram_size=opts.ram, deterministic=opts.deterministic,
                             count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
                             npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
