@@ -86,7 +86,7 @@ class BootLayout:
     rom: bytes
     pc: int
     regs: dict[int, int]
-    elf: ElfImage | None  # the ELF whose symbols the debugger shows (firmware first)
+    elf: ElfImage  # whose symbols the debugger shows (firmware, bios, kernel; symbol-less for raw images)
     fdt_addr: int | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -251,6 +251,9 @@ def plan(files: BootFiles, images: dict[str, Image], xlen: int, *, ram_base: int
     else:
         blobs.append(fdt_blob)
     main_elf = next((img.elf for img in (plain, bios, kernel) if img is not None and img.elf is not None), None)
+    if main_elf is None:  # raw images only: a symbol-less image, so the debuggers work unchanged
+        first = bios or kernel
+        main_elf = ElfImage(first.path, xlen, ram_base, [], [], b"", None, None)
     start = ram_base
     if plain is not None:
         start = plain.elf.entry

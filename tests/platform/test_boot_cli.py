@@ -54,3 +54,13 @@ def test_debug_accepts_bios_and_kernel(firmware, tmp_path):
     text = result.output.decode()
     assert result.status == 0, text
     assert "0x1000" in text and "0x80000000" in text and "0x87e00000" in text and "0x1028" in text
+
+
+def test_debug_a_raw_bios_without_symbols(tmp_path):
+    bios = tmp_path / "loop.bin"
+    bios.write_bytes(bytes.fromhex("13050000" "6f000000"))  # li a0, 0 ; j .
+    result = run_npuemu("debug", "--bios", bios, "-ex", "stepi 7", "-ex", "info registers pc", "-ex", "bt",
+                        "-ex", "x/2i $pc", "-ex", "quit")
+    text = result.output.decode()
+    assert result.status == 0, text
+    assert "internal error" not in text and "0x80000004" in text and "j\t0x80000004" in text
