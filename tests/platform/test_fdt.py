@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import fdt as libfdt
 import pytest
@@ -131,3 +132,25 @@ def test_fdt_survives_reset_and_initrd_is_announced(tmp_path, firmware) -> None:
     m.write_mem(fdt_addr, b"\0" * 64)
     m.reset()
     assert libfdt.parse_dtb(m.read_mem(fdt_addr, 64 << 10)).get_node("chosen") is not None
+
+
+OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"
+UBOOT_S = "/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(not (Path(OPENSBI).exists() and Path(UBOOT_S).exists()), reason="Debian opensbi/u-boot-qemu")
+def test_chosen_with_initrd_and_append_equals_qemus(tmp_path):
+    initrd = tmp_path / "initrd.img"
+    initrd.write_bytes(bytes(range(256)) * 3)
+    qemu_dtb = tmp_path / "q.dtb"
+    subprocess.run(["qemu-system-riscv64", "-M", f"virt,dumpdtb={qemu_dtb}", "-m", "128M", "-nographic", "-bios", OPENSBI,
+                    "-kernel", UBOOT_S, "-initrd", str(initrd), "-append", "root=/dev/ram console=ttyS0"],
+                   capture_output=True, timeout=30, check=True)
+    m = Machine.from_files(BootFiles(bios=OPENSBI, kernel=UBOOT_S, initrd=str(initrd),
+                                     append="root=/dev/ram console=ttyS0"))
+    ours = _props(libfdt.parse_dtb(m.read_mem(m.layout.fdt_addr, 64 << 10)))
+    theirs = _props(libfdt.parse_dtb(qemu_dtb.read_bytes()))
+    chosen = {k: v for k, v in theirs.items() if k[0] == "/chosen" and k not in DIFFERENT}
+    assert len(chosen) == 4  # stdout-path, bootargs, linux,initrd-start, linux,initrd-end
+    assert {k: ours.get(k) for k in chosen} == chosen
