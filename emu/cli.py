@@ -128,8 +128,8 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
     err = _Console(2)
     from emu.boot import BootFiles
 
-    files = BootFiles(firmware=opts.firmware, bios=opts.bios, kernel=opts.kernel, initrd=opts.initrd,
-                      append=opts.append, xlen=opts.xlen)
+    boot = {name: getattr(opts, name, None) for name in ("bios", "kernel", "initrd", "append", "xlen")}
+    files = BootFiles(firmware=opts.firmware, **boot)  # callers may build opts without the boot options
     return Machine.from_files(files, ram_size=opts.ram, deterministic=opts.deterministic,
                             count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
                             npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
