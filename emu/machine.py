@@ -276,7 +276,11 @@ class Machine:
         return self.cpu.register_names()
 
     def read_mem(self, addr: int, length: int) -> bytes:
-        """RAM contents (BusError elsewhere: device registers are not read behind the guest's back)."""
+        """RAM or mask-ROM contents (BusError elsewhere: device registers are not read behind the
+        guest's back)."""
+        mrom = board.region("mrom")
+        if self.layout is not None and length >= 0 and mrom.base <= addr and addr + length <= mrom.base + mrom.size:
+            return bytes(self.uc.mem_read(addr, length))
         return self.ram.read(addr, length)
 
     def write_mem(self, addr: int, data: bytes) -> None:

@@ -50,9 +50,11 @@ def test_debug_accepts_bios_and_kernel(firmware, tmp_path):
     kernel = tmp_path / "k.bin"
     kernel.write_bytes(b"\x6f\x00\x00\x00")  # j .
     result = run_npuemu("debug", "--bios", firmware("hello", "rv64"), "--kernel", kernel,
-                        "-ex", "info registers pc", "-ex", "stepi 6", "-ex", "info registers pc a0 a1 a2", "-ex", "quit")
+                        "-ex", "info registers pc", "-ex", "x/6i $pc", "-ex", "stepi 6", "-ex", "info registers pc a0 a1 a2",
+                        "-ex", "quit")
     text = result.output.decode()
     assert result.status == 0, text
+    assert "0x1000:\tauipc\tt0, 0" in text and "0x1014:\tjr\tt0" in text  # the reset stub, readable
     assert "0x1000" in text and "0x80000000" in text and "0x87e00000" in text and "0x1028" in text
 
 
