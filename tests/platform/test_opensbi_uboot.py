@@ -28,8 +28,8 @@ HART_DIFFERENCES = {
     "Boot HART Base ISA": "no H extension in Unicorn 2.1.4 (QEMU 7.2: rv64imafdch)",
     "Boot HART ISA Extensions": "no Sstc in Unicorn 2.1.4 (QEMU 7.2: time,sstc)",
     "Boot HART MHPM Count": "Unicorn 2.1.4 has no mhpmcounters OpenSBI can detect (QEMU 7.2: 16)",
-    "Boot HART MIDELEG": "OpenSBI delegates what the hart has: no H-mode/Sstc interrupts (QEMU 7.2: 0x1666)",
-    "Boot HART MEDELEG": "no guest page faults / virtual instruction without H (QEMU 7.2: 0xf0b509)",
+    "Boot HART MIDELEG": "no H extension: no VS-level interrupts 2/6/10 nor SGEI 12 to delegate (QEMU 7.2: 0x1666)",
+    "Boot HART MEDELEG": "no H extension: no cause 10 nor guest page faults 20-23 to delegate (QEMU 7.2: 0xf0b509)",
 }
 BANNER_END = "Boot HART MEDELEG"
 
