@@ -215,7 +215,7 @@ def test_elf_that_qemu_runs_runs_here(tmp_path, arch, kind):
         assert {flags for _, flags in _segments(elf)} == {0}
     qemu = subprocess.run([f"qemu-system-riscv{arch[2:]}", "-M", "virt", "-nographic", "-bios", "none", "-kernel",
                            str(elf)], capture_output=True, timeout=30)
-    ours = run_npuemu("run", elf, merge=False)
+    ours = run_npuemu("run", "--deterministic", elf, merge=False)
     assert qemu.stdout == ours.output == b"loaded like QEMU\n"
     assert qemu.returncode == ours.status == 7
 
