@@ -22,7 +22,7 @@ keeps the debugger's "stopped at the entry point" behaviour.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from emu import board
@@ -88,7 +88,6 @@ class BootLayout:
     regs: dict[int, int]
     elf: ElfImage  # whose symbols the debugger shows (firmware, bios, kernel; symbol-less for raw images)
     fdt_addr: int | None = None
-    notes: list[str] = field(default_factory=list)
 
     def executable_ranges(self) -> list[tuple[int, int]]:
         return [(b.addr, b.addr + len(b.data)) for b in self.blobs if b.executable and b.data]
@@ -241,26 +240,21 @@ def plan(files: BootFiles, images: dict[str, Image], xlen: int, *, ram_base: int
                                initrd=initrd_range))
     fdt_addr: int | None = fdt_address(ram_base, ram_size)
     fdt_blob = Blob("fdt", fdt_addr, dtb, len(dtb), False)
-    notes = []
     if fdt_addr < ram_base or any(fdt_blob.addr < b.end and b.addr < fdt_blob.end for b in blobs):
         if plain is None:
             raise ElfError(f"the device tree at {fdt_addr:#x} would overlap the loaded images "
                            f"(--ram {ram_size >> 20} MiB is too small)")
-        notes.append(f"no device tree: {fdt_addr:#x} overlaps the firmware (a1 = 0)")
-        fdt_addr = None
+        fdt_addr = None  # a plain ELF in a tiny RAM runs as before, with a1 = 0 (QEMU refuses to start)
     else:
         blobs.append(fdt_blob)
     main_elf = next((img.elf for img in (plain, bios, kernel) if img is not None and img.elf is not None), None)
     if main_elf is None:  # raw images only: a symbol-less image, so the debuggers work unchanged
         first = bios or kernel
         main_elf = ElfImage(first.path, xlen, ram_base, [], [], b"", None, None)
-    start = ram_base
-    if plain is not None:
-        start = plain.elf.entry
-    rom = reset_rom(xlen, start, fdt_addr or 0, kernel_entry)
     mrom = board.region("mrom")
-    regs = {10: 0, 11: fdt_addr or 0, 12: mrom.base + FW_DYNAMIC_OFFSET}
-    pc = start if plain is not None else mrom.base
-    if plain is None:
-        regs = {}  # the stub at 0x1000 sets a0, a1, a2 itself
-    return BootLayout(xlen, blobs, rom, pc, regs, main_elf, fdt_addr, notes)
+    start = plain.elf.entry if plain is not None else ram_base
+    rom = reset_rom(xlen, start, fdt_addr or 0, kernel_entry)
+    if plain is None:  # the hart runs the stub at 0x1000, which sets a0, a1, a2 itself
+        return BootLayout(xlen, blobs, rom, mrom.base, {}, main_elf, fdt_addr)
+    regs = {10: 0, 11: fdt_addr or 0, 12: mrom.base + FW_DYNAMIC_OFFSET}  # what the stub would leave
+    return BootLayout(xlen, blobs, rom, start, regs, main_elf, fdt_addr)
