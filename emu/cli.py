@@ -64,8 +64,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _machine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("firmware", help="RISC-V ELF (rv32 or rv64, bare metal)")
+    p.add_argument("firmware", nargs="?", help="RISC-V ELF (rv32 or rv64, bare metal); or use --bios/--kernel")
     p.add_argument("args", nargs="*", help="after --: arguments for the firmware (semihosting argv)")
+    p.add_argument("--bios", metavar="FILE|none", help="firmware at 0x80000000 (ELF or raw), started through "
+                   "QEMU's reset stub (a0 = hartid, a1 = device tree, a2 = fw_dynamic_info), as QEMU -bios")
+    p.add_argument("--kernel", metavar="FILE", help="next stage (ELF or raw), as QEMU -kernel: raw images at "
+                   "the first 2 MiB (rv64) / 4 MiB (rv32) boundary after the firmware")
+    p.add_argument("--initrd", metavar="FILE", help="initial RAM disk, as QEMU -initrd (listed in /chosen)")
+    p.add_argument("--append", metavar="CMDLINE", help="kernel command line: /chosen/bootargs")
+    p.add_argument("--xlen", type=int, choices=(32, 64), help="rv32 or rv64 hart when --bios/--kernel are raw "
+                   "images (default 64, as qemu-system-riscv64); ELFs carry their own")
     p.add_argument("--ram", type=_size, default=128 << 20, metavar="SIZE",
                    help="DRAM size at 0x80000000 (default 128M)")
     p.add_argument("--semihost-root", metavar="DIR",
@@ -104,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     debug.add_argument("--batch", metavar="FILE", help="run the commands in FILE and exit")
     debug.add_argument("-ex", dest="ex", action="append", default=[], metavar="CMD",
                        help="run CMD (repeatable) before the prompt, or with --batch")
+    dtb = sub.add_parser("dtb", help="write the machine's flattened device tree (what firmware gets in a1)")
+    dtb.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the .dtb")
+    dtb.add_argument("--xlen", type=int, choices=(32, 64), default=64, help="rv32 or rv64 hart (default 64)")
+    dtb.add_argument("--ram", type=_size, default=128 << 20, metavar="SIZE", help="DRAM size (default 128M)")
+    dtb.add_argument("--npu-config", metavar="TOML", help="NPU geometry (default: built in)")
+    dtb.add_argument("--append", metavar="CMDLINE", help="/chosen/bootargs")
     return parser
 
 
@@ -112,7 +126,11 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
 
     out = _Console(1)
     err = _Console(2)
-    return Machine.from_elf(opts.firmware, ram_size=opts.ram, deterministic=opts.deterministic,
+    from emu.boot import BootFiles
+
+    boot = {name: getattr(opts, name, None) for name in ("bios", "kernel", "initrd", "append", "xlen")}
+    files = BootFiles(firmware=opts.firmware, **boot)  # callers may build opts without the boot options
+    return Machine.from_files(files, ram_size=opts.ram, deterministic=opts.deterministic,
                             count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
                             npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
 
@@ -220,12 +238,30 @@ def cmd_debug(opts: argparse.Namespace) -> int:
     return main_debug(opts, _make_machine)
 
 
+def cmd_dtb(opts: argparse.Namespace) -> int:
+    from emu.cpu import Cpu
+    from emu.fdt import FdtOptions, build_dtb
+    from emu.memory import DRAM_BASE
+    from emu.npu_device import NpuConfig
+
+    blob = build_dtb(FdtOptions(opts.xlen, Cpu(opts.xlen).read("misa"), DRAM_BASE, opts.ram,
+                                NpuConfig.load(opts.npu_config), bootargs=opts.append))
+    try:
+        with open(opts.output, "wb") as fh:
+            fh.write(blob)
+    except OSError as e:
+        raise ConfigError(f"cannot write {opts.output}: {e.strerror}") from None
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     opts = build_parser().parse_args(argv)
     try:
         if opts.command == "run":
             return cmd_run(opts)
+        if opts.command == "dtb":
+            return cmd_dtb(opts)
         return cmd_debug(opts)
     except EmuError as e:
         sys.stderr.write(f"npuemu: {e}\n")

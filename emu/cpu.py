@@ -55,6 +55,7 @@ CAUSE_ECALL_M = 11
 # Interrupt causes (mcause with the top bit set)
 IRQ_MSI, IRQ_MTI, IRQ_MEI = 3, 7, 11
 MIP_MSIP, MIP_MTIP, MIP_MEIP = 1 << IRQ_MSI, 1 << IRQ_MTI, 1 << IRQ_MEI
+MIP_SEIP = 1 << 9
 IRQ_PRIORITY = (IRQ_MEI, IRQ_MSI, IRQ_MTI, 9, 1, 5)  # as the privileged spec orders them
 
 EXCEPTION_NAMES = {

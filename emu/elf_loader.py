@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import io
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from elftools.elf.elffile import ELFFile
 from emu.errors import ElfError
 
 EM_RISCV = 243
+MAX_IMAGE_BYTES = 512 << 20  # firmware, kernel or initrd files: larger is refused (the RAM limit is 2 GiB)
+PF_X, PF_W, PF_R = 1, 2, 4
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,9 @@ class Segment:
 
     @property
     def executable(self) -> bool:
-        return bool(self.flags & 1)
+        """PF_X, or no permission flags at all: QEMU loads and runs segments regardless of their
+        flags, and a linker script that writes FLAGS(...) wrongly leaves them 0."""
+        return bool(self.flags & PF_X) or not self.flags & (PF_X | PF_W | PF_R)
 
 
 @dataclass(frozen=True)
@@ -129,13 +134,49 @@ class ElfImage:
         return [(s.paddr, s.paddr + len(s.data)) for s in self.segments if s.executable]
 
 
+def read_image_file(path: str | os.PathLike, what: str = "firmware") -> bytes:
+    """The bytes of a firmware/kernel/initrd file: a regular file of at most MAX_IMAGE_BYTES.
+
+    Opened non-blocking and checked with fstat before reading, so a FIFO, a device such as
+    /dev/zero or a huge sparse file is refused at once with one line instead of blocking or
+    filling host memory."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ElfError(f"cannot read {what} {p}: {e.strerror or e}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ElfError(f"cannot read {what} {p}: not a regular file")
+        if info.st_size > MAX_IMAGE_BYTES:
+            raise ElfError(f"cannot read {what} {p}: {info.st_size} bytes is larger than the "
+                           f"{MAX_IMAGE_BYTES >> 20} MiB limit")
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, min(1 << 20, MAX_IMAGE_BYTES + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_IMAGE_BYTES:  # the file grew while we read it
+                raise ElfError(f"cannot read {what} {p}: larger than the {MAX_IMAGE_BYTES >> 20} MiB limit")
+        return b"".join(chunks)
+    except OSError as e:
+        raise ElfError(f"cannot read {what} {p}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+
+
 def load_elf(path: str | os.PathLike) -> ElfImage:
     """Parse ``path``; raises :class:`ElfError` with one line for anything malformed."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as e:
-        raise ElfError(f"cannot read {p}: {e.strerror or e}") from None
+    raw = read_image_file(p)
+    return parse_elf(p, raw)
+
+
+def parse_elf(p: Path, raw: bytes) -> ElfImage:
+    """Parse ELF bytes already read from ``p`` (one-line :class:`ElfError` for anything malformed)."""
     try:
         return _parse(p, raw)
     except ElfError:

@@ -29,10 +29,13 @@ from unicorn import (
     UC_ERR_WRITE_PROT,
     UC_ERR_WRITE_UNMAPPED,
     UC_HOOK_MEM_UNMAPPED,
+    UC_PROT_EXEC,
+    UC_PROT_READ,
     UcError,
 )
 
-from emu import csr_sites
+from emu import board, boot, csr_sites
+from emu.boot import BootFiles
 from emu.breakpoints import DebugHooks, WatchHit
 from emu.bus import Bus
 from emu.clock import VirtualClock
@@ -42,37 +45,20 @@ from emu.cpu import (
     CAUSE_ILLEGAL,
     CAUSE_LOAD_ACCESS,
     CAUSE_STORE_ACCESS,
-    MIP_MEIP,
-    MIP_MSIP,
-    MIP_MTIP,
     PRIV_M,
     Cpu,
 )
 from emu.decode import insn_length
-from emu.devices.base import IrqLine
-from emu.devices.clint import Clint
-from emu.devices.finisher import Finisher
+from emu.devices.base import IrqLine, MmioDevice
 from emu.devices.htif import Htif
-from emu.devices.plic import Plic
-from emu.devices.regs import npu_registers
 from emu.devices.semihosting import Semihosting
-from emu.devices.uart import Uart
-from emu.elf_loader import ElfImage, load_elf
-from emu.errors import BusError, ConfigError, ElfError
+from emu.elf_loader import ElfImage
+from emu.errors import BusError, ConfigError
 from emu.hart import DRIVEN_MIP, Hart
 from emu.host_input import HostInput, InputInterrupted
 from emu.icount import InstructionCounter, Pacer
 from emu.memory import DEFAULT_RAM_SIZE, DRAM_BASE, Ram
-from emu.npu_device import NpuConfig, NpuDevice
-
-FINISHER_BASE = 0x0010_0000
-CLINT_BASE = 0x0200_0000
-PLIC_BASE = 0x0C00_0000
-UART0_BASE = 0x1000_0000
-NPU_BASE = 0x1800_0000
-UART0_IRQ = 10
-NPU_IRQ = 40
-MIP_SEIP = 1 << 9
+from emu.npu_device import NpuConfig
 
 WFI = 0x10500073
 EBREAK = 0x00100073
@@ -141,6 +127,7 @@ class Machine:
         self.args = list(args)
         self.semihost_root = semihost_root
         self.elf: ElfImage | None = None
+        self.layout: boot.BootLayout | None = None
 
         self.exited = False
         self.exit_code: int | None = None
@@ -158,16 +145,11 @@ class Machine:
         self.bus = Bus(self.uc, self.ram)
         self.bus.on_error = self._internal_error
         self._irq_levels = 0  # the mip bits the device lines drive (pushed into the hart)
-        self.plic = Plic([self._irq_line(MIP_MEIP), self._irq_line(MIP_SEIP)])
-        self.clint = Clint(self.clock, self._irq_line(MIP_MSIP), self._irq_line(MIP_MTIP))
-        self.uart = Uart(self.plic.line(UART0_IRQ), self.clock)
+        self.npu_config = NpuConfig.load(npu_config)
+        self.devices_by_name = self._build_devices()
+        self.finisher, self.clint, self.plic, self.uart, self.npu = (
+            self.devices_by_name[n] for n in ("finisher", "clint", "plic", "uart0", "npu"))
         self.uart.sink = self._console_out
-        self.finisher = Finisher(self._exit, self._guest_reset)
-        self.bus.add(FINISHER_BASE, self.finisher)
-        self.bus.add(CLINT_BASE, self.clint)
-        self.bus.add(PLIC_BASE, self.plic)
-        self.bus.add(UART0_BASE, self.uart)
-        self.npu = self._make_npu(npu_config)
         self.htif: Htif | None = None
         self.semihost: Semihosting | None = None
         self.devices = [self.finisher, self.clint, self.plic, self.uart, self.npu]
@@ -177,63 +159,72 @@ class Machine:
         if deterministic or count_insns:
             self.enable_counting()
 
-    def _make_npu(self, config: str | os.PathLike | None) -> NpuDevice:
-
-        npu = NpuDevice(self.ram, self.clock, self.plic.line(NPU_IRQ), NpuConfig.load(config))
-        npu.registers = npu_registers()  # emu/npu_device/regs.py's map, with what reads do
-        self.bus.add(NPU_BASE, npu)
-        return npu
+    def _build_devices(self) -> dict[str, MmioDevice]:
+        """Create and map every device of the board table (emu/board.py), PLIC first."""
+        built: dict[str, MmioDevice] = {}
+        for row in board.build_order():
+            irq = built["plic"].line(row.irq) if row.irq is not None else None
+            built[row.name] = device = row.make(self, irq)
+            self.bus.add(row.base, device, row.size)
+        return built
 
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_elf(cls, path: str | os.PathLike, **options) -> Machine:
         """Load ``path`` into a new machine; :class:`ElfError` (one line) when it cannot."""
-        image = load_elf(path)
+        return cls.from_files(BootFiles(firmware=path), **options)
+
+    @classmethod
+    def from_files(cls, files: BootFiles, **options) -> Machine:
+        """A machine booting what QEMU's -bios/-kernel/-initrd/-append would (emu/boot.py)."""
+        xlen, images = boot.open_files(files)
         options.setdefault("args", ())
-        options["args"] = [Path(path).name, *options["args"]]
-        machine = cls(image.xlen, **options)
-        machine.load(image)
+        first = files.firmware or files.kernel or files.bios
+        options["args"] = [Path(first).name, *options["args"]]
+        machine = cls(xlen, **options)
+        machine.load_layout(boot.plan(files, images, xlen, ram_base=machine.ram.base, ram_size=machine.ram.size,
+                                      misa=machine.cpu.read("misa"), npu=machine.npu_config))
         return machine
 
-    def load(self, image: ElfImage) -> None:
-        for seg in image.segments:
-            self.bus.check_load_range(seg.paddr, seg.paddr + seg.memsz)
-        if not any(s.paddr <= image.entry < s.paddr + max(len(s.data), 1) and s.executable
-                   for s in image.segments):
-            raise ElfError(f"{image.path}: entry point {image.entry:#x} is not in a loaded executable segment")
-        self._write_segments(image)
-        self.elf = image
+    def load_layout(self, layout: boot.BootLayout) -> None:
+        self.layout = layout
+        self.elf = image = layout.elf
+        self._write_blobs()
+        mrom = board.region("mrom")
+        self.uc.mem_map(mrom.base, mrom.size, UC_PROT_READ | UC_PROT_EXEC)
+        self.uc.mem_write(mrom.base, layout.rom)
         if any(csr_sites.uses_insn_counters(self.ram.view(start, end - start).tobytes())
-               for start, end in image.executable_ranges() if self.ram.contains(start, end - start)):
+               for start, end in layout.executable_ranges() if self.ram.contains(start, end - start)):
             # The firmware measures itself with cycle/instret: give it exact counts (what it
             # reads would otherwise be derived from host time), at the counter's cost in speed.
             self.enable_counting()
-        if image.tohost is not None and self.ram.contains(image.tohost, 8):
+        if image is not None and image.tohost is not None and self.ram.contains(image.tohost, 8):
             page = image.tohost & ~0xFFF
             self.htif = Htif(self.ram, page, image.tohost, image.fromhost, self.xlen, self._exit, self._console_out)
             # Watch the page precisely (MMIO) unless code shares it (MMIO cannot be executed);
-            # then tohost is polled between CPU slices, which is correct but slower.
-            if not any(s < page + 0x1000 and page < e for s, e in image.executable_ranges()):
+            # then a store to tohost ends the slice and the run loop processes it.
+            if not any(s < page + 0x1000 and page < e for s, e in layout.executable_ranges()):
                 self.bus.carve_out_of_ram(page, self.htif)
-        top = max(s.paddr + s.memsz for s in image.segments)
-        heap_base = (top + 15) & ~15
+            else:
+                self.htif.watch_stores(self.uc, lambda _addr: self._kick())  # ends the slice after the store
+        heap_base = (layout.top + 15) & ~15
         self.semihost = Semihosting(
             self.ram, self.xlen, self.clock, argv=self.args, root=self.semihost_root,
             stdout=self._console_out, stderr=self._console_err, read_stdin=self._read_stdin,
             on_exit=self._exit, heap=(heap_base, self.ram.end - (1 << 20), self.ram.end, self.ram.end - (1 << 20)))
-        self.cpu.pc = image.entry
+        self.cpu.pc = layout.pc
         self.cpu.priv = PRIV_M
-        self.cpu.set_x(10, 0)  # a0 = hartid, as QEMU's reset vector
-        self.cpu.set_x(11, 0)  # a1 = device tree address: npuemu passes none
+        for reg, value in layout.regs.items():  # a0 = hartid, a1 = FDT, a2 = fw_dynamic_info, as QEMU
+            self.cpu.set_x(reg, value)
         from emu.snapshot import take_snapshot
 
         self._boot = take_snapshot(self, include_ram=False)
 
-    def _write_segments(self, image: ElfImage) -> None:
-        for seg in image.segments:
-            view = self.ram.view(seg.paddr, seg.memsz)
-            view[: len(seg.data)] = memoryview(seg.data)
-            self.ram.zero(seg.paddr + len(seg.data), seg.memsz - len(seg.data))
+    def _write_blobs(self) -> None:
+        for blob in self.layout.blobs:
+            view = self.ram.view(blob.addr, blob.memsz)
+            view[: len(blob.data)] = memoryview(blob.data)
+            self.ram.zero(blob.addr + len(blob.data), blob.memsz - len(blob.data))
 
     def start_input(self) -> None:
         """Start feeding host stdin to the UART (deterministic runs read it all first)."""
@@ -270,7 +261,11 @@ class Machine:
         return peek(self.bus, addr, length)
 
     def read_mem(self, addr: int, length: int) -> bytes:
-        """RAM contents (BusError elsewhere: device registers are not read behind the guest's back)."""
+        """RAM or mask-ROM contents (BusError elsewhere: device registers are not read behind the
+        guest's back)."""
+        mrom = board.region("mrom")
+        if self.layout is not None and length >= 0 and mrom.base <= addr and addr + length <= mrom.base + mrom.size:
+            return bytes(self.uc.mem_read(addr, length))
         return self.ram.read(addr, length)
 
     def write_mem(self, addr: int, data: bytes) -> None:
@@ -337,7 +332,7 @@ class Machine:
         which go on: a reset loop still meets --max-insns and time never runs backwards."""
         count, now = self.counter.count, self.clock.now_ns()
         self.ram.clear()
-        self._write_segments(self.elf)
+        self._write_blobs()
         self.restore(self._boot)
         if self.semihost is not None:
             self.semihost.reset()
@@ -514,7 +509,8 @@ class Machine:
         return bool(self.cpu.read("mip") & self.cpu.read("mie"))
 
     # -- interrupts ------------------------------------------------------------------------------
-    def _irq_line(self, bit: int) -> IrqLine:
+    def hart_line(self, bit: int) -> IrqLine:
+        """An interrupt wire into the hart's ``mip`` bit(s) ``bit`` (the board wires CLINT and PLIC)."""
         return IrqLine(lambda level: self._irq_changed(bit, level))
 
     def _irq_changed(self, bit: int, level: bool) -> None:

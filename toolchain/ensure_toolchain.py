@@ -3,7 +3,8 @@
 
 Checks, in order: what the Python venv needs (venv, a host C compiler, Python.h), the RISC-V GCC (``$RISCV_PREFIX``gcc, default ``riscv64-unknown-elf-gcc``),
 its binutils, picolibc (``--specs=picolibc.specs`` links for rv32 and rv64), qemu-system-riscv32
-and -riscv64, gdb-multiarch and tmux. Whatever is missing is installed with apt-get (as root, or
+and -riscv64, gdb-multiarch, tmux, dtc and Debian's OpenSBI and U-Boot builds for QEMU virt (booted
+by the fidelity tests). Whatever is missing is installed with apt-get (as root, or
 through sudo); otherwise one line per problem says what to run, and the exit status is 1.
 When everything is present the script only runs the version probes (well under a second).
 
@@ -49,6 +50,15 @@ APT_PACKAGES = {
     "qemu": "qemu-system-misc",
     "gdb": "gdb-multiarch",
     "tmux": "tmux",
+    "dtc": "device-tree-compiler",
+    "opensbi": "opensbi",
+    "u-boot": "u-boot-qemu",
+}
+
+# Third-party firmware the fidelity tests boot (tests/platform/test_opensbi_uboot.py), as Debian ships it.
+FIRMWARE_FILES = {
+    "opensbi": Path("/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.elf"),
+    "u-boot": Path("/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"),
 }
 
 
@@ -190,6 +200,23 @@ def check_tmux(report: Report) -> None:
         report.found["tmux"] = f"tmux {version or '?'} ({path})"
 
 
+def check_dtc(report: Report) -> None:
+    path, version = _probe_version("dtc", ["--version"])
+    if path is None:
+        report.missing("dtc (device-tree-compiler) not found", APT_PACKAGES["dtc"])
+    else:
+        report.found["dtc"] = f"dtc {version or '?'} ({path})"
+
+
+def check_boot_firmware(report: Report) -> None:
+    """Debian's OpenSBI and U-Boot builds for QEMU virt: data files, no version to probe."""
+    for name, path in FIRMWARE_FILES.items():
+        if path.is_file():
+            report.found[name] = str(path)
+        else:
+            report.missing(f"{path} not found", APT_PACKAGES[name])
+
+
 def check_host(report: Report) -> None:
     """What `pip install -e .` needs: venv/ensurepip, a host C compiler and Python.h (emu/_icount.c)."""
     if sys.version_info < MIN_PYTHON:
@@ -217,6 +244,8 @@ def probe(prefix: str, own_prefix: bool) -> Report:
     check_qemu(report)
     check_gdb(prefix, report)
     check_tmux(report)
+    check_dtc(report)
+    check_boot_firmware(report)
     return report
 
 

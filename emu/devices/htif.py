@@ -4,11 +4,19 @@ The page holding the two symbols is mapped as MMIO over the same RAM bytes, so
 a write to ``tohost`` is seen the moment it happens (a console putchar that
 spins until the host clears ``tohost`` would otherwise wait for the end of a CPU
 slice).  Other data in that page is served from RAM unchanged.
+
+When code shares that page it cannot be MMIO (Unicorn cannot execute from
+MMIO): :meth:`Htif.watch_stores` then puts a write hook on exactly the 8 bytes
+of ``tohost``; the hook asks the machine to end the CPU slice right after the
+store, and the command is processed between slices, at once instead of at the
+end of a 20 ms slice.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+
+from unicorn import UC_HOOK_MEM_WRITE, Uc
 
 from emu.devices.base import MmioDevice
 from emu.errors import BusError
@@ -31,6 +39,15 @@ class Htif(MmioDevice):
         self.xlen = xlen
         self.on_exit = on_exit
         self.console = console
+
+    def watch_stores(self, uc: Uc, end_slice: Callable[[int], None]) -> None:
+        """Call ``end_slice(address)`` on the guest store that completes ``tohost`` (the page stays
+        plain RAM): a 64-bit store, or RV32's second word."""
+        def on_store(_uc: Uc, _access: int, addr: int, size: int, _value: int, _user: object) -> None:
+            if addr == self.tohost + 4 or (addr == self.tohost and size == 8):
+                end_slice(addr)
+
+        uc.hook_add(UC_HOOK_MEM_WRITE, on_store, begin=self.tohost, end=self.tohost + 7)
 
     def read(self, offset: int, width: int) -> int:
         return self.ram.read_int(self.page + offset, width)

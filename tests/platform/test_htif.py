@@ -71,3 +71,20 @@ def test_htif_console_syscall_and_exit(tmp_path, arch, own_page):
     result = run_npuemu("run", "--timeout", "20", assemble(tmp_path, source, arch))
     assert result.output.decode() == "Hi\nsyscall\n"
     assert result.status == 7
+
+
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_tohost_beside_code_is_served_at_once(tmp_path, arch):
+    """tohost in a page with code cannot be MMIO; a write hook on its 8 bytes ends the slice right
+    after the store, so the firmware's wait for the host lasts a few instructions, not the rest of
+    a slice (200,000 instructions in deterministic mode)."""
+    from emu import Machine
+
+    source = WRITE_REG + HTIF.replace(".align 12", ".align 6")
+    out = bytearray()
+    m = Machine.from_elf(assemble(tmp_path, source, arch), deterministic=True, stdout=out.extend)
+    page = m.elf.tohost & ~0xFFF
+    assert any(s < page + 0x1000 and page < e for s, e in m.layout.executable_ranges())
+    stop = m.run(max_insns=1_000_000)
+    assert (bytes(out), stop.exit_code) == (b"Hi\nsyscall\n", 7)
+    assert m.insn_count < 2_000

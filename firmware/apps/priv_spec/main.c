@@ -1,0 +1,320 @@
+/* priv_spec: the privileged architecture as the spec (and QEMU 7.2) defines it, checked line by line
+ * against qemu-system-riscv32/64 by tests/platform/test_priv_spec.py.  Each line starts with a tag
+ * naming the feature it shows, so a difference points at one feature:
+ *   [pmp-tor] [pmp-deny] [pmp-mtval] [vm] [vm-stval] [deleg] [uxl] [sdtrig] [counters] [tvm] [tsr] [pmp-napot] [tw]
+ * ([pmp-mtval] and [vm-stval] are the trap values of the faults [pmp-deny] and [vm] show.)
+ * Code runs at U/S through run_in_mode() (harness.S); any trap into M ends that run and is printed. */
+#include "sdk.h"
+
+typedef uintptr_t uxl_t;
+struct m_record { uxl_t cause, epc, tval, status, a0; };
+struct s_record { uxl_t cause, epc, tval, status; };
+extern struct m_record m_rec;
+extern struct s_record s_rec;
+extern uxl_t run_in_mode(unsigned mode, const void *entry, uxl_t arg);
+extern char body_ecall[], body_load[], body_store[], body_sret[], body_wfi[], body_satp[], body_sfence[];
+extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[];
+
+#define PMP_TOR   0x08
+#define PMP_RWX   (PMP_R | PMP_W | PMP_X)
+#define MSTATUS_TVM (1UL << 20)
+#define MSTATUS_TW  (1UL << 21)
+#define MSTATUS_TSR (1UL << 22)
+#define PTE_V 0x01
+#define PTE_R 0x02
+#define PTE_W 0x04
+#define PTE_X 0x08
+#define PTE_U 0x10
+#define PTE_A 0x40
+#define PTE_D 0x80
+#define USER_VA     0x400000UL      /* U code page; +0x1000 data (A/D clear); +0x2000 read-only; +0x3000 unmapped */
+#define ALIAS_VA    0xC0000000UL    /* S-only alias of DRAM */
+#define DRAM        0x80000000UL
+
+static uint8_t denied_page[4096] __attribute__((aligned(4096)));
+static uxl_t user_data[512] __attribute__((aligned(4096)));
+static uxl_t user_ro[512] __attribute__((aligned(4096)));
+static uxl_t value = 0x1234;
+#if __riscv_xlen == 64
+static uint64_t root[512] __attribute__((aligned(4096)));
+static uint64_t l1[512] __attribute__((aligned(4096)));
+static uint64_t l0[512] __attribute__((aligned(4096)));
+#define SATP_ON(root) ((8UL << 60) | ((uxl_t)(root) >> 12))
+#else
+static uint32_t root[1024] __attribute__((aligned(4096)));
+static uint32_t l0[1024] __attribute__((aligned(4096)));
+#define SATP_ON(root) ((1UL << 31) | ((uxl_t)(root) >> 12))
+#endif
+
+static const char *cause_name(uxl_t cause) { return trap_cause_name(cause); }
+
+/* One run at `mode`; prints what M saw as `[tag] what: mcause=.. (name) mepc=.. a0=..`, and mtval
+ * on a line of its own tagged `tval_tag` (or on the same line when tval_tag is NULL). */
+static void show_run_tval(const char *tag, const char *tval_tag, const char *what, unsigned mode,
+                          const void *entry, uxl_t arg)
+{
+    uxl_t cause = run_in_mode(mode, entry, arg);
+    printf("[%s] %s: mcause=%lu (%s) mepc=0x%lx a0=0x%lx", tag, what, (unsigned long)cause, cause_name(cause),
+           (unsigned long)m_rec.epc, (unsigned long)m_rec.a0);
+    if (tval_tag)
+        printf("\n[%s] %s: mtval=0x%lx\n", tval_tag, what, (unsigned long)m_rec.tval);
+    else
+        printf(" mtval=0x%lx\n", (unsigned long)m_rec.tval);
+}
+
+static void show_run(const char *tag, const char *what, unsigned mode, const void *entry, uxl_t arg)
+{
+    show_run_tval(tag, NULL, what, mode, entry, arg);
+}
+
+static void show_s(const char *tag, const char *what)
+{
+    printf("[%s] %s: S saw scause=%lu (%s) sepc=0x%lx SPP=%lu; M saw mcause=%lu\n", tag, what,
+           (unsigned long)s_rec.cause, cause_name(s_rec.cause), (unsigned long)s_rec.epc,
+           (unsigned long)((s_rec.status >> 8) & 1), (unsigned long)m_rec.cause);
+    printf("[%s-stval] %s: stval=0x%lx\n", tag, what, (unsigned long)s_rec.tval);
+}
+
+static void pmp_off(void)
+{
+    csr_write(pmpcfg0, 0);
+#if __riscv_xlen == 32
+    csr_write(pmpcfg1, 0);
+#endif
+}
+
+static void pmp_tor_all(void)
+{
+    pmp_off();
+    csr_write(pmpaddr0, (uxl_t)-1);
+    csr_write(pmpcfg0, PMP_TOR | PMP_RWX);
+}
+
+/* -- PMP ------------------------------------------------------------------------------------------ */
+static void test_pmp_full(const char *tag)
+{
+    show_run(tag, "U load", PRV_U, body_load, (uxl_t)&value);
+    show_run(tag, "S load", PRV_S, body_load, (uxl_t)&value);
+    show_run(tag, "U store", PRV_U, body_store, (uxl_t)&user_data[3]);
+    printf("[%s] pmpcfg0=0x%lx pmpaddr0=0x%lx\n", tag, (unsigned long)csr_read(pmpcfg0),
+           (unsigned long)csr_read(pmpaddr0));
+}
+
+static void test_pmp_deny(void)
+{
+    uxl_t page = (uxl_t)denied_page;
+    pmp_off();
+    csr_write(pmpaddr0, page >> 2);               /* [0, page)           RWX */
+    csr_write(pmpaddr1, (page + 4096) >> 2);      /* [page, page + 4K)   nothing */
+    csr_write(pmpaddr2, (uxl_t)-1);               /* [page + 4K, top)    RWX */
+    csr_write(pmpcfg0, (PMP_TOR | PMP_RWX) | (PMP_TOR << 8) | ((uxl_t)(PMP_TOR | PMP_RWX) << 16));
+    denied_page[8] = 0x5a;
+    printf("[pmp-deny] page at 0x%lx\n", (unsigned long)page);
+    show_run_tval("pmp-deny", "pmp-mtval", "U load", PRV_U, body_load, page + 8);
+    show_run_tval("pmp-deny", "pmp-mtval", "U store", PRV_U, body_store, page + 16);
+    show_run_tval("pmp-deny", "pmp-mtval", "S load", PRV_S, body_load, page + 8);
+    show_run("pmp-deny", "M load (not locked)", PRV_M, body_load, page + 8);
+    show_run_tval("pmp-deny", "pmp-mtval", "U fetch", PRV_U, u_jump, page);
+    show_run("pmp-deny", "U load beside", PRV_U, body_load, (uxl_t)&value);
+    pmp_tor_all();
+}
+
+/* -- virtual memory ------------------------------------------------------------------------------ */
+static uxl_t leaf(uxl_t pa, unsigned flags) { return ((pa >> 12) << 10) | flags; }
+static uxl_t *user_data_pte;
+
+static void build_page_tables(void)
+{
+#if __riscv_xlen == 64
+    root[2] = leaf(DRAM, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);        /* 1 GiB identity */
+    root[3] = leaf(DRAM, PTE_V | PTE_R | PTE_X | PTE_A);                         /* alias at 0xC0000000 */
+    root[0] = leaf((uxl_t)l1, PTE_V);
+    l1[2] = leaf((uxl_t)l0, PTE_V);                                              /* VA 0x400000 */
+#else
+    root[0x200] = leaf(DRAM, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);     /* 4 MiB identity */
+    root[0x201] = leaf(DRAM + (4UL << 20), PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D);
+    root[0x300] = leaf(DRAM, PTE_V | PTE_R | PTE_X | PTE_A);                     /* alias at 0xC0000000 */
+    root[1] = leaf((uxl_t)l0, PTE_V);                                            /* VA 0x400000 */
+#endif
+    l0[0] = leaf((uxl_t)user_page, PTE_V | PTE_R | PTE_X | PTE_U | PTE_A);
+    l0[1] = leaf((uxl_t)user_data, PTE_V | PTE_R | PTE_W | PTE_U);               /* A and D clear */
+    l0[2] = leaf((uxl_t)user_ro, PTE_V | PTE_R | PTE_U | PTE_A);
+    l0[3] = 0;
+    user_data_pte = (uxl_t *)&l0[1];
+}
+
+static uxl_t user_va(const char *sym) { return USER_VA + (uxl_t)(sym - user_page); }
+
+static void test_vm(void)
+{
+    build_page_tables();
+    csr_write(stvec, (uxl_t)s_trap);
+    csr_write(medeleg, (1UL << CAUSE_ECALL_U) | (1UL << CAUSE_FETCH_PAGE_FAULT) | (1UL << CAUSE_LOAD_PAGE_FAULT) |
+                       (1UL << CAUSE_STORE_PAGE_FAULT));
+    csr_write(satp, SATP_ON(root));
+    __asm__ volatile("sfence.vma" ::: "memory");
+    printf("[vm] satp mode=%lu\n", (unsigned long)(csr_read(satp) >> (__riscv_xlen == 64 ? 60 : 31)));
+    user_data[1] = 0x77;
+
+    run_in_mode(PRV_U, (void *)(USER_VA + 0x3000), 0);
+    show_s("vm", "U fetch from unmapped 0x403000");
+    run_in_mode(PRV_U, (void *)user_va(u_load), USER_VA + 0x3008);
+    show_s("vm", "U load from unmapped 0x403008");
+    run_in_mode(PRV_U, (void *)user_va(u_store), USER_VA + 0x2010);
+    show_s("vm", "U store to read-only 0x402010");
+    run_in_mode(PRV_U, (void *)user_va(u_load), USER_VA + 0x1000 + 8);
+    show_s("vm", "U load from 0x401008");
+    printf("[vm] data PTE after load: A=%lu D=%lu\n", (unsigned long)(*user_data_pte >> 6 & 1),
+           (unsigned long)(*user_data_pte >> 7 & 1));
+    run_in_mode(PRV_U, (void *)user_va(u_store), USER_VA + 0x1000 + 16);
+    show_s("vm", "U store to 0x401010");
+    printf("[vm] data PTE after store: A=%lu D=%lu; stored 0x%lx\n", (unsigned long)(*user_data_pte >> 6 & 1),
+           (unsigned long)(*user_data_pte >> 7 & 1), (unsigned long)user_data[2]);
+    s_rec.cause = s_rec.epc = 0;
+    run_in_mode(PRV_S, (void *)((uxl_t)s_alias_sret - DRAM + ALIAS_VA), user_va(u_ecall));
+    show_s("vm", "sret at 0xC0000000 alias to U 0x400000 page");
+
+    csr_write(satp, 0);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    csr_write(medeleg, 0);
+}
+
+/* -- CSRs ------------------------------------------------------------------------------------------- */
+static volatile int illegal_seen;
+static volatile uxl_t illegal_tval;
+
+static void on_illegal(struct trap_frame *frame)
+{
+    illegal_seen = 1;
+    illegal_tval = frame->mtval;
+    trap_skip_insn(frame);
+}
+
+#define PROBE(tag, what, expr) do { \
+        illegal_seen = 0; uxl_t v_ = (expr); \
+        if (illegal_seen) printf("[%s] %s: illegal instruction (mtval=0x%lx)\n", tag, what, (unsigned long)illegal_tval); \
+        else printf("[%s] %s: 0x%lx\n", tag, what, (unsigned long)v_); \
+    } while (0)
+
+/* Which causes can be delegated, and the S-mode views of M registers.  Bits of extensions QEMU 7.2
+ * has and Unicorn 2.1.4 has not are masked out: with H, cause 10 and guest page faults 20-23 in
+ * medeleg, VS interrupts 2, 6, 10 and SGEI 12; with Sscofpmf, the counter-overflow interrupt 13. */
+#define H_EXCEPTIONS ((1UL << 10) | (0xfUL << 20))
+#define H_INTERRUPTS ((1UL << 2) | (1UL << 6) | (1UL << 10) | (1UL << 12) | (1UL << 13))
+
+static void test_deleg(void)
+{
+    csr_write(medeleg, (uxl_t)-1);
+    csr_write(mideleg, (uxl_t)-1);
+    printf("[deleg] medeleg := ~0 reads 0x%lx\n", (unsigned long)(csr_read(medeleg) & ~H_EXCEPTIONS));
+    printf("[deleg] mideleg := ~0 reads 0x%lx\n", (unsigned long)(csr_read(mideleg) & ~H_INTERRUPTS));
+    csr_write(mie, (uxl_t)-1);
+    printf("[deleg] mie := ~0 reads 0x%lx, sie reads 0x%lx\n", (unsigned long)(csr_read(mie) & ~H_INTERRUPTS),
+           (unsigned long)(csr_read(sie) & ~H_INTERRUPTS));
+    csr_write(mie, 0);
+    csr_write(sie, (uxl_t)-1);
+    printf("[deleg] sie := ~0 reads 0x%lx, mie 0x%lx\n", (unsigned long)(csr_read(sie) & ~H_INTERRUPTS),
+           (unsigned long)(csr_read(mie) & ~H_INTERRUPTS));
+    csr_write(mie, 0);
+    csr_write(medeleg, 0);
+    csr_write(mideleg, 0);
+    csr_set(mstatus, (1UL << 1) | (1UL << 5) | (1UL << 8) | (1UL << 18) | (1UL << 19));  /* SIE SPIE SPP SUM MXR */
+    printf("[deleg] sstatus SIE/SPIE/SPP/SUM/MXR after setting them in mstatus: 0x%lx\n",
+           (unsigned long)(csr_read(sstatus) & ((1UL << 1) | (1UL << 5) | (1UL << 8) | (1UL << 18) | (1UL << 19))));
+    csr_clear(sstatus, (1UL << 1) | (1UL << 5) | (1UL << 8) | (1UL << 18) | (1UL << 19));
+    printf("[deleg] mstatus after clearing them in sstatus: 0x%lx\n",
+           (unsigned long)(csr_read(mstatus) & ((1UL << 1) | (1UL << 5) | (1UL << 8) | (1UL << 18) | (1UL << 19))));
+}
+
+static void test_uxl(void)
+{
+#if __riscv_xlen == 64
+    printf("[uxl] mstatus UXL=%lu SXL=%lu, sstatus UXL=%lu\n", (unsigned long)(csr_read(mstatus) >> 32 & 3),
+           (unsigned long)(csr_read(mstatus) >> 34 & 3), (unsigned long)(csr_read(sstatus) >> 32 & 3));
+    csr_clear(mstatus, 3UL << 32);  /* WARL: stays 2 on QEMU 7.2 */
+    printf("[uxl] after clearing: UXL=%lu\n", (unsigned long)(csr_read(mstatus) >> 32 & 3));
+#else
+    printf("[uxl] rv32: no UXL/SXL fields, mstatus=0x%lx\n", (unsigned long)(csr_read(mstatus) & ~0x1888UL));
+#endif
+}
+
+static void test_sdtrig(void)
+{
+    PROBE("sdtrig", "tselect", csr_read(0x7a0));
+    PROBE("sdtrig", "tselect := 0, read back", (csr_write(0x7a0, 0), csr_read(0x7a0)));
+    PROBE("sdtrig", "tdata1", csr_read(0x7a1));
+    PROBE("sdtrig", "tdata2", csr_read(0x7a2));
+    PROBE("sdtrig", "tdata1 := 0, read back", (csr_write(0x7a1, 0), csr_read(0x7a1)));
+}
+
+static void test_counters(void)
+{
+    PROBE("counters", "mcountinhibit", csr_read(0x320));
+    PROBE("counters", "mcountinhibit := 0, read back", (csr_write(0x320, 0), csr_read(0x320)));
+    illegal_seen = 0;
+    csr_write(minstret, 1000000);
+    uxl_t after = csr_read(minstret);
+    if (illegal_seen)
+        printf("[counters] minstret := 1000000: illegal instruction\n");
+    else
+        printf("[counters] minstret := 1000000, next read %s\n",
+               after >= 1000000 && after < 1000000 + 1000000000UL ? "continues from 1000000" : "ignores the write");
+    illegal_seen = 0;
+    csr_write(mcycle, 5000000);
+    after = csr_read(mcycle);
+    printf("[counters] mcycle := 5000000, next read %s\n", illegal_seen ? "illegal" :
+           after >= 5000000 && after < 5000000 + 1000000000UL ? "continues from 5000000" : "ignores the write");
+}
+
+static void test_tvm(void)
+{
+    csr_set(mstatus, MSTATUS_TVM);
+    printf("[tvm] mstatus.TVM reads %lu\n", (unsigned long)(csr_read(mstatus) >> 20 & 1));
+    show_run("tvm", "S csrr satp", PRV_S, body_satp, 0);
+    show_run("tvm", "S sfence.vma", PRV_S, body_sfence, 0);
+    csr_clear(mstatus, MSTATUS_TVM);
+    show_run("tvm", "S csrr satp, TVM=0", PRV_S, body_satp, 0);
+}
+
+static void test_tsr(void)
+{
+    csr_set(mstatus, MSTATUS_TSR);
+    printf("[tsr] mstatus.TSR reads %lu\n", (unsigned long)(csr_read(mstatus) >> 22 & 1));
+    csr_clear(mstatus, 1UL << 8);  /* SPP = U: a sret that does not trap goes to U at body_ecall */
+    show_run("tsr", "S sret", PRV_S, body_sret, (uxl_t)body_ecall);
+    csr_clear(mstatus, MSTATUS_TSR);
+    show_run("tsr", "S sret, TSR=0", PRV_S, body_sret, (uxl_t)body_ecall);
+}
+
+static void test_tw(void)
+{
+    show_run("tw", "U wfi (S-mode present: illegal)", PRV_U, body_wfi, 0);
+    csr_set(mstatus, MSTATUS_TW);
+    printf("[tw] mstatus.TW reads %lu\n", (unsigned long)(csr_read(mstatus) >> 21 & 1));
+    show_run("tw", "S wfi", PRV_S, body_wfi, 0);
+    csr_clear(mstatus, MSTATUS_TW);
+}
+
+int main(void)
+{
+    printf("priv_spec: rv%d\n", __riscv_xlen);
+    trap_set_exception_handler(CAUSE_ILLEGAL_INSN, on_illegal);
+    pmp_tor_all();
+    test_pmp_full("pmp-tor");
+    test_pmp_deny();
+    test_vm();
+    test_deleg();
+    test_uxl();
+    test_sdtrig();
+    test_counters();
+    test_tvm();
+    test_tsr();
+    /* full-range NAPOT as riscv-tests write it: 0x7fffffff on rv32 (2^34 bytes), 2^53 - 1 on rv64 */
+    csr_write(pmpaddr0, (1UL << (31 + (__riscv_xlen / 64) * (53 - 31))) - 1);
+    csr_write(pmpcfg0, PMP_NAPOT | PMP_RWX);
+    test_pmp_full("pmp-napot");
+    pmp_tor_all();
+    test_tw();
+    printf("priv_spec: done\n");
+    return 0;
+}
