@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from emu.debugger import frames, locations
+from emu.debugger import locations
 from emu.debugger.disasm import format_insn
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registry import Command, Registry
@@ -22,9 +22,6 @@ def register(root: Registry, info: Registry) -> None:
     root.add(Command("list", list_cmd, "list [LOC] -- show source lines around LOC (or continue the last "
                      "listing).\nLOC: LINE, FILE:LINE, FUNCTION, *ADDR.\n  list main\n  list hello.c:10",
                      aliases=("l",), complete="location", repeatable=True))
-    root.add(Command("backtrace", backtrace, "backtrace [N] -- show the call stack (frame-pointer unwind).\n"
-                     "Unwinds with s0 and the function prologues; the firmware is built with "
-                     "-fno-omit-frame-pointer.", aliases=("bt", "where")))
     info.add(Command("line", info_line, "info line [LOC] -- the address range of a source line.",
                      complete="location"))
 
@@ -126,27 +123,6 @@ def list_cmd(shell: CommandShell, arg: str) -> None:
         shell.out(f"{n}\t{text[n - 1]}")
     shell.list_next = (file, last + 1)
     shell.last_repeatable = "list"
-
-
-def backtrace(shell: CommandShell, arg: str) -> None:
-    limit = frames.MAX_FRAMES
-    if arg.strip():
-        try:
-            limit = int(arg.strip(), 0)
-        except ValueError:
-            raise DebuggerError(f'No symbol "{arg.strip()}" in current context.') from None
-    stack = frames.unwind(shell, limit=max(limit, 1))
-    elf = shell.elf
-    for f in stack:
-        func = shell.function_of(f.pc if f.level == 0 else f.pc - 1) or "??"
-        where = elf.line_for(f.pc if f.level == 0 else f.pc - 1)
-        text = f"#{f.level:<3}"
-        if f.level > 0 or not shell.sources.is_line_start(elf, f.pc):
-            text += f"{f.pc:#x} in "
-        text += f"{func} ()"
-        if where is not None:
-            text += f" at {shell.sources.short(where[0])}:{where[1]}"
-        shell.out(text)
 
 
 def info_line(shell: CommandShell, arg: str) -> None:
