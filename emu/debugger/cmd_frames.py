@@ -109,7 +109,7 @@ def frame_text(shell: CommandShell, f: Frame, stack: list[Frame] | None = None, 
             show_addr = True
     text = f"#{f.level:<3}" if level else ""
     if show_addr:
-        text += f"{f.pc:#x} in "
+        text += f"0x{f.pc:0{shell.xlen // 4}x} in "  # frame lines pad the pc to XLEN, as GDB does
     text += f"{frame_name(shell, f)} ({args_text(shell, f)})"
     if where is not None:
         text += f" at {shell.sources.short(where[0])}:{where[1]}"

@@ -72,6 +72,7 @@ class CommandShell:
         self._debug_info_elf: object = None
         self._frame_level = 0
         self._frame_key: tuple[int, int, int] | None = None  # the stop the selection belongs to
+        self.resolved_line: tuple[int, str, int] | None = None  # (addr, file, line) of the last FILE:LINE
         self.displays: list[cmd_frames.Display] = []
         self.display_next = 0
         self.x_spec = Spec()

@@ -73,7 +73,6 @@ def _builtin_type(name: str, xlen: int) -> CType | None:
     stars = 0
     while norm.endswith("*"):
         norm, stars = norm[:-1].rstrip(), stars + 1
-    norm = norm.replace("signed int", "int").replace("unsigned int", "unsigned int")
     t = table.get(norm) or (table.get(norm.removesuffix(" int")) if norm.endswith(" int") else None)
     if t is None:
         return None
@@ -687,6 +686,8 @@ def _index(a: Value, i: Value, env: _Env) -> Value:
         raise DebuggerError("cannot subscript something of type `" + declare(a.type) + "'")
     element = t.target or VOID
     n = _to_int(i)
+    if t.kind == "array" and a.data is None and a.address is None and a.error is None:
+        return Value(element, None)  # an element of an optimized-out array is optimized out
     if t.kind == "array" and a.data is not None and a.address is None:
         size = element.byte_size
         if not 0 <= n < (t.count or 0):

@@ -26,6 +26,7 @@ class FrameAccess:
 
     def __init__(self, shell: CommandShell, frame: Frame) -> None:
         self.shell, self.frame, self.xlen = shell, frame, shell.xlen
+        self.depth = 0  # entry_value nesting (a recursive function's call value is an entry value)
 
     def reg(self, number: int) -> int:
         regs = self.frame.regs
@@ -59,6 +60,63 @@ class FrameAccess:
         if loc.kind == "memory":
             return loc.addr
         raise LocationError("unsupported frame base")
+
+
+    def entry_value(self, reg: int) -> int:
+        """``DW_OP_entry_value(DW_OP_regN)``: the value the caller passed in register N, from the
+        ``DW_TAG_call_site_parameter`` of the call that returns to the caller's pc (as GDB does)."""
+        from emu.debugger import frames
+
+        if self.depth > 4:
+            raise OptimizedOut()
+        stack = frames.unwind(self.shell, limit=self.frame.level + 8)
+        caller = next((f for f in stack[self.frame.level + 1:] if not f.inlined and f.regs is not self.frame.regs),
+                      None)
+        caller = next((f for f in stack[self.frame.level + 1:] if f.regs is not self.frame.regs), None) \
+            if caller is None else caller
+        if caller is None:
+            raise OptimizedOut()
+        info = self.shell.debug_info
+        fn = info.function_at(caller.lookup_pc)
+        if fn is None:
+            raise OptimizedOut()
+        site = _call_site(fn.die, caller.pc)
+        if site is None:
+            raise OptimizedOut()
+        for param in site.iter_children():
+            if param.tag not in ("DW_TAG_call_site_parameter", "DW_TAG_GNU_call_site_parameter"):
+                continue
+            where = attr(param, "DW_AT_location")
+            if where != [0x50 + reg] and where != bytes([0x50 + reg]):
+                continue
+            value = attr(param, "DW_AT_call_value", attr(param, "DW_AT_GNU_call_site_value"))
+            if value is None:
+                raise OptimizedOut()
+            outer = FrameAccess(self.shell, caller)
+            outer.depth = self.depth + 1
+            loc = evaluate(value, info.structs, outer)
+            if loc.kind == "value":
+                return int.from_bytes(loc.data, "little")
+            if loc.kind == "register":
+                return outer.reg(loc.reg)
+            if loc.kind == "memory":
+                return loc.addr
+            raise OptimizedOut()
+        raise OptimizedOut()
+
+
+def _call_site(die, return_pc: int):
+    """The call-site DIE under a function (blocks and inlined calls included) returning to ``return_pc``."""
+    todo = [die]
+    while todo:
+        for child in todo.pop().iter_children():
+            if child.tag in ("DW_TAG_call_site", "DW_TAG_GNU_call_site"):
+                pc = attr(child, "DW_AT_call_return_pc", attr(child, "DW_AT_low_pc"))
+                if pc == return_pc:
+                    return child
+            elif child.tag in ("DW_TAG_lexical_block", "DW_TAG_inlined_subroutine"):
+                todo.append(child)
+    return None
 
 
 def _physical_function(shell: CommandShell, frame: Frame) -> Scope | None:
@@ -127,8 +185,9 @@ def materialize(shell: CommandShell, t: CType, loc: Location, access) -> Value:
         return Value(t, (loc.data + bytes(size))[:size])
     data = bytearray()
     for piece, n in loc.pieces:
-        if piece is None:
-            return Value(t, None)
+        if piece is None:  # an empty piece: padding the compiler does not track (reads as zero)
+            data += bytes(n)
+            continue
         part = materialize(shell, CType("base", "", n, 0x08), piece, access)
         if part.data is None:
             return Value(t, None)

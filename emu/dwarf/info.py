@@ -94,6 +94,9 @@ class DebugInfo:
         self.cfi: CallFrameTable | None = None
         self.absolute_symbols: set[str] = set()  # SHN_ABS: constants, not code or data addresses
         self._file_names: dict[int, dict[int, str]] = {}
+        self._rows_at: dict[int, int] | None = None
+        self._prologue_ends: set[int] = set()
+        self._stmt_rows: dict[tuple[str, int], set[int]] = {}
         self.dwarf: Any = None
         try:
             elf = ELFFile(io.BytesIO(raw))
@@ -302,6 +305,47 @@ class DebugInfo:
             cache = _file_names(lp.header) if lp is not None else {}
             self._file_names[cu.cu_offset] = cache
         return cache.get(index, "??")
+
+    def _line_facts(self) -> tuple[dict[int, int], set[int]]:
+        """Rows per address and the ``prologue_end`` addresses, from every CU's line program."""
+        if self._rows_at is None:
+            rows: dict[int, int] = {}
+            ends: set[int] = set()
+            try:
+                for cu in self.dwarf.iter_CUs():
+                    lp = self.dwarf.line_program_for_CU(cu)
+                    if lp is None:
+                        continue
+                    names = _file_names(lp.header)
+                    for entry in lp.get_entries():
+                        st = entry.state
+                        if st is None or st.end_sequence:
+                            continue
+                        rows[st.address] = rows.get(st.address, 0) + 1
+                        if st.prologue_end:
+                            ends.add(st.address)
+                        if st.is_stmt:
+                            key = (names.get(st.file, "?"), st.line)
+                            self._stmt_rows.setdefault(key, set()).add(st.address)
+            except Exception:  # noqa: BLE001 - a malformed line program: what was read so far
+                pass
+            self._rows_at, self._prologue_ends = rows, ends
+        return self._rows_at, self._prologue_ends
+
+    def statement_addresses(self, file: str, line: int) -> list[int]:
+        """Every address with an ``is_stmt`` row for ``file:line``, including rows that share their
+        address with later rows (several lines at one address in optimised code), as GDB keeps them."""
+        self._line_facts()
+        return sorted(self._stmt_rows.get((file, line), ()))
+
+    def rows_at(self, addr: int) -> int:
+        """How many line-table rows start at ``addr`` (several at a function's start: optimised code)."""
+        return self._line_facts()[0].get(addr, 0)
+
+    def prologue_end(self, low: int, high: int) -> int | None:
+        """The first address in ``[low, high)`` the compiler marked ``prologue_end``, if any."""
+        hits = [a for a in self._line_facts()[1] if low <= a < high]
+        return min(hits) if hits else None
 
     def language(self, cu: Any) -> str:
         """``c`` or ``asm``, as ``info frame`` names a frame's source language."""

@@ -47,6 +47,9 @@ class FrameAccess(Protocol):
     def cfa(self) -> int: ...
     def frame_base(self) -> int: ...
 
+    # Optional: ``entry_value(reg) -> int`` resolves DW_OP_entry_value through the caller's
+    # DW_TAG_call_site_parameter; without it (or when it raises OptimizedOut) the value is lost.
+
 
 _BINOPS = {
     "DW_OP_plus": lambda a, b: a + b, "DW_OP_minus": lambda a, b: a - b, "DW_OP_mul": lambda a, b: a * b,
@@ -114,8 +117,16 @@ def evaluate(expr: bytes | list[int], structs, frame: FrameAccess) -> Location:
             current = Location("value", data=(pop() & mask).to_bytes(bits // 8, "little"))
         elif name == "DW_OP_implicit_value":
             current = Location("value", data=bytes(args[1]) if len(args) > 1 else bytes(args[0]))
-        elif name in ("DW_OP_entry_value", "DW_OP_GNU_entry_value", "DW_OP_implicit_pointer",
-                      "DW_OP_GNU_implicit_pointer", "DW_OP_GNU_parameter_ref"):
+        elif name in ("DW_OP_entry_value", "DW_OP_GNU_entry_value"):
+            # The register's value on entry: only the caller's call-site data knows it.
+            resolver = getattr(frame, "entry_value", None)
+            inner = args[0] if args and isinstance(args[0], list) else []
+            if resolver is None or len(inner) != 1 or not inner[0].op_name.startswith("DW_OP_reg"):
+                raise OptimizedOut()
+            reg_op = inner[0]
+            reg = int(reg_op.args[0]) if reg_op.op_name == "DW_OP_regx" else int(reg_op.op_name[9:])
+            stack.append(resolver(reg) & mask)
+        elif name in ("DW_OP_implicit_pointer", "DW_OP_GNU_implicit_pointer", "DW_OP_GNU_parameter_ref"):
             raise OptimizedOut()
         elif name == "DW_OP_piece":
             size = int(args[0])

@@ -166,23 +166,30 @@ def type_name(t: CType) -> str:
 
 
 def ptype_text(t: CType) -> str:
-    """What ``ptype`` prints: one level of typedefs resolved and struct/union/enum bodies expanded."""
-    outer = t
-    while outer.kind == "typedef" and outer.target is not None:
-        outer = outer.target
-    # Find the struct/union/enum at the bottom of the declarator (``struct foo *`` expands foo).
-    base_t = outer
+    """What ``ptype`` prints: typedefs resolved down to the base type, whose struct, union or enum
+    body is expanded in place (``struct shape {...} *`` for a ``shape_t *``)."""
+    resolved = _resolve_base(t)
+    base_t = resolved
     while base_t.kind in ("pointer", "array", "const", "volatile", "restrict", "atomic", "func") \
             and base_t.target is not None:
         base_t = base_t.target
-    while base_t.kind == "typedef" and base_t.target is not None:
-        base_t = base_t.target
-    name = declare(outer)
+    name = declare(resolved)
     if base_t.kind not in ("struct", "union", "enum") or base_t.declaration:
         return name
-    body = _body(base_t)
     head = _prefix(base_t)
-    return name.replace(head, head + " " + body, 1) if head in name else f"{name} {body}"
+    return name.replace(head, head + " " + _body(base_t), 1) if head in name else name
+
+
+def _resolve_base(t: CType) -> CType:
+    """``t`` with the typedefs of its outer level and at the bottom of its declarator resolved."""
+    while t.kind == "typedef" and t.target is not None:
+        t = t.target
+    if t.kind in ("pointer", "array", "const", "volatile", "restrict", "atomic", "func") and t.target is not None:
+        inner = _resolve_base(t.target)
+        if inner is not t.target:
+            return CType(t.kind, t.name, t.size, t.encoding, inner, t.members, t.enumerators, t.count,
+                         t.params, t.varargs, t.prototyped, t.declaration)
+    return t
 
 
 def _body(t: CType) -> str:

@@ -104,7 +104,7 @@ class Printer:
         if t.kind == "base" and t.encoding == ATE_FLOAT and fmt is None:
             return _float_text(v.as_float(), len(v.data or b""))
         n = v.as_int()
-        bits = v.bit_size or 8 * len(v.data or b"")
+        bits = 8 * len(v.data or b"")  # a bitfield prints in its declared type's width, as in GDB
         if fmt == "a":
             return self.pointer(n & ((1 << bits) - 1))
         if fmt is not None:
