@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from emu.debugger import expr, locations
 from emu.debugger.bptable import WATCH_KINDS, Point
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def _add_break(shell: CommandShell, arg: str, temporary: bool) -> Point:
     loc, cond = _split_condition(arg)
     if cond == "" and _IF.search(arg):
         raise DebuggerError("Argument required (boolean expression).")
-    node = expr.parse(cond, shell.xlen) if cond else None
+    node = expr.parse(cond, shell.xlen, shell.named_type) if cond else None
     addr = locations.resolve(shell, loc) if loc else shell.pc
     p = shell.breakpoints.add("b", addr, what=loc or f"*{addr:#x}", temporary=temporary)
     p.condition, p.condition_node = cond, node
@@ -78,10 +79,11 @@ def _numbers(shell: CommandShell, arg: str) -> list[int]:
     out: list[int] = []
     for word in arg.split():
         lo, _, hi = word.partition("-")
-        try:
-            first, last = int(lo), int(hi or lo)
-        except ValueError:
-            raise DebuggerError(f'Convenience variable must have integer value.  Bad number "{word}".') from None
+        if not is_decimal(lo) or not is_decimal(hi or lo):
+            raise DebuggerError(f'Convenience variable must have integer value.  Bad number "{word}".')
+        first, last = int(lo), int(hi or lo)
+        if last - first > 100_000:
+            raise DebuggerError(f'Range "{word}" is too large.')
         out.extend(range(first, last + 1))
     return out
 
@@ -98,13 +100,13 @@ def _enable(shell: CommandShell, arg: str, enabled: bool) -> None:
 
 def condition_cmd(shell: CommandShell, arg: str) -> None:
     number, _, cond = arg.strip().partition(" ")
-    if not number.isdigit():
+    if not is_decimal(number):
         raise DebuggerError("Argument required (breakpoint number).")
     p = shell.breakpoints.get(int(number))
     if p.kind != "b":
         raise DebuggerError("Conditions are supported on breakpoints only.")
     cond = cond.strip()
-    p.condition_node = expr.parse(cond, shell.xlen) if cond else None
+    p.condition_node = expr.parse(cond, shell.xlen, shell.named_type) if cond else None
     p.condition = cond
     if not cond:
         shell.out(f"Breakpoint {p.number} now unconditional.")
@@ -115,7 +117,7 @@ def watch_cmd(shell: CommandShell, arg: str, *, kind: str) -> None:
     if not words:
         raise DebuggerError("Argument required (expression to compute).")
     length: int | None = None
-    if len(words) > 1 and re.fullmatch(r"\d+|0x[0-9a-fA-F]+", words[-1]):
+    if len(words) > 1 and re.fullmatch(r"[0-9]{1,10}|0x[0-9a-fA-F]{1,16}", words[-1]):
         length = int(words[-1], 0)
         words = words[:-1]
     what = " ".join(words)

@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 from emu.debugger import locations
 from emu.debugger.disasm import format_insn
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
 
 LIST_SIZE = 10
+MAX_DISASSEMBLE = 64 * 1024  # bytes one ``disassemble FUNC`` shows (16 Ki instructions at most)
 
 
 def register(root: Registry, info: Registry) -> None:
@@ -40,13 +42,26 @@ def print_insns(shell: CommandShell, addr: int, count: int) -> int:
 
 
 def read_upto(shell: CommandShell, addr: int, n: int) -> bytes:
-    """``n`` bytes, or as many as RAM has from ``addr`` on (the last instructions of RAM)."""
-    while n >= 2:
+    """``n`` bytes, or as many as RAM has from ``addr`` on (the last instructions of RAM).
+
+    The readable prefix is found by bisection (a few reads), not by shrinking two bytes at a time,
+    so a request far past the end of RAM returns at once.
+    """
+    try:
+        return shell.read_mem(addr, n)
+    except DebuggerError:
+        pass
+    good, bad = 0, n  # a read of ``good`` bytes works (0 trivially), of ``bad`` bytes fails
+    while bad - good > 2:
+        mid = (good + bad) // 2 & ~1
+        if mid <= good:
+            break
         try:
-            return shell.read_mem(addr, n)
+            shell.read_mem(addr, mid)
+            good = mid
         except DebuggerError:
-            n -= 2
-    return shell.read_mem(addr, n)
+            bad = mid
+    return shell.read_mem(addr, good if good else min(n, 2))
 
 
 def _range(shell: CommandShell, arg: str) -> tuple[int, int, str | None]:
@@ -64,6 +79,10 @@ def _range(shell: CommandShell, arg: str) -> tuple[int, int, str | None]:
     if hit is None or hit[0].kind != "func" or hit[0].size == 0:
         raise DebuggerError(f"No function contains specified address ({addr:#x}); use START,+LEN.")
     sym = hit[0]
+    if sym.size > MAX_DISASSEMBLE:  # a corrupt or hostile st_size must not hang the shell
+        shell.out(f"(function {sym.name} claims {sym.size} bytes: showing the first {MAX_DISASSEMBLE}; "
+                  "use START,+LEN for more)")
+        return sym.addr, sym.addr + MAX_DISASSEMBLE, sym.name
     return sym.addr, sym.addr + sym.size, sym.name
 
 
@@ -90,7 +109,7 @@ def _sym_label(shell: CommandShell, addr: int) -> str:
 def _list_start(shell: CommandShell, arg: str) -> tuple[str, int]:
     """``(file, first line)`` for ``list ARG``: lines by number, functions and addresses by their line."""
     file_part, _, line_part = arg.rpartition(":")
-    if line_part.isdigit() and not arg.startswith("*"):
+    if is_decimal(line_part) and not arg.startswith("*"):
         file = locations.source_file(shell, file_part) if file_part else locations.current_file(shell)
         return file, max(1, int(line_part) - LIST_SIZE // 2)
     sym = shell.elf.lookup(arg)

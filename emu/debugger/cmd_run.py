@@ -18,6 +18,7 @@ from emu.debugger.bptable import Point
 from emu.debugger.cmd_data import format_value
 from emu.debugger.disasm import Insn, is_call
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import parse_int
 from emu.debugger.registry import Command, Registry
 from emu.debugger.resume import require_alive, resume, run_to, stop_kind, user_hit
 from emu.debugger.stops import report, report_interrupt
@@ -90,10 +91,7 @@ def _count(arg: str) -> int:
     arg = arg.strip()
     if not arg:
         return 1
-    try:
-        n = int(arg, 0)
-    except ValueError:
-        raise DebuggerError(f'Invalid number "{arg}".') from None
+    n = parse_int(arg, "number")
     if n < 1:
         raise DebuggerError("Count must be a positive number.")
     return n

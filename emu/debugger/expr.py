@@ -29,6 +29,8 @@ from emu.dwarf.types import ATE_FLOAT, VOID, CType, base, declare, pointer_to
 from emu.dwarf.values import Value, int_bytes
 
 MAX_DEPTH = 200  # tree depth: deeper input is refused before any recursion can overflow
+MAX_NESTING = 40  # parentheses, brackets and prefix operators inside each other (the parser recurses
+# through every precedence level for each: ~16 Python frames per level)
 
 
 class EvalContext(Protocol):
@@ -184,8 +186,8 @@ class _Parser:
 
     def enter(self) -> None:
         self.nesting += 1
-        if self.nesting > MAX_DEPTH:
-            raise DebuggerError(f"Expression too complex: nested more than {MAX_DEPTH} levels deep.")
+        if self.nesting > MAX_NESTING:
+            raise DebuggerError(f"Expression too complex: nested more than {MAX_NESTING} levels deep.")
 
     def top(self) -> Node:
         node = self.assignment()
@@ -215,17 +217,12 @@ class _Parser:
         return node
 
     def unary(self) -> Node:
-        self.enter()
-        try:
-            return self._unary()
-        finally:
-            self.nesting -= 1
-
-    def _unary(self) -> Node:
         kind, tok = self.toks[self.i] if self.i < len(self.toks) else ("", "")
         if kind == "op" and tok in ("-", "!", "~", "*", "&", "+"):
             self.take()
+            self.enter()
             operand = self.unary()
+            self.nesting -= 1
             return _node({"-": "neg", "!": "not", "~": "inv", "*": "deref", "&": "addr", "+": "pos"}[tok],
                          operand)
         if kind == "name" and tok == "sizeof":

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from emu.debugger import expr, frames
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import is_decimal
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
 
-_FILE_LINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+)$")
+_FILE_LINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>[0-9]{1,12})$", re.ASCII)
 _IDENT = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.$]*$")
 
 
@@ -99,7 +100,7 @@ def resolve(shell: CommandShell, text: str) -> int:
     m = _FILE_LINE.match(text)
     if m:
         return line_address(shell, m.group("file"), int(m.group("line")))
-    if text.isdigit():
+    if is_decimal(text):
         return line_address(shell, current_file(shell), int(text))
     if _IDENT.match(text):
         sym = shell.elf.lookup(text)
