@@ -23,6 +23,7 @@ from emu.debugger import (
     cmd_misc,
     cmd_npu,
     cmd_platform,
+    cmd_reverse,
     cmd_run,
     cmd_time,
 )
@@ -51,7 +52,8 @@ def build_registry() -> Registry:
     info = Registry("info")
     root.add(Command("info", None, "info WHAT -- show registers, breakpoints, devices, time, ...\n"
                      "Type \"help info\" for the list.", aliases=("i", "inf"), subcommands=info))
-    for module in (cmd_run, cmd_break, cmd_data, cmd_code, cmd_frames, cmd_platform, cmd_npu, cmd_time, cmd_misc):
+    for module in (cmd_run, cmd_break, cmd_data, cmd_code, cmd_frames, cmd_platform, cmd_npu, cmd_time, cmd_reverse,
+                   cmd_misc):
         module.register(root, info)
     return root
 
