@@ -116,6 +116,13 @@ def watch_cmd(shell: CommandShell, arg: str, *, kind: str) -> None:
     words = arg.split()
     if not words:
         raise DebuggerError("Argument required (expression to compute).")
+    cond = ""
+    if "if" in words[1:]:  # ``watch EXPR if COND``
+        at = words.index("if", 1)
+        words, cond = words[:at], " ".join(words[at + 1:])
+        if not cond:
+            raise DebuggerError("Argument required (boolean expression).")
+    node = expr.parse(cond, shell.xlen, shell.named_type) if cond else None
     length: int | None = None
     if len(words) > 1 and re.fullmatch(r"[0-9]{1,10}|0x[0-9a-fA-F]{1,16}", words[-1]):
         length = int(words[-1], 0)
@@ -125,12 +132,17 @@ def watch_cmd(shell: CommandShell, arg: str, *, kind: str) -> None:
     if sym is not None and sym.kind == "object":
         addr, size = sym.addr, sym.size or 4
     else:
-        addr, size = expr.eval_text(what.removeprefix("*"), shell), 4
+        value = expr.evaluate_value(expr.parse(what, shell.xlen, shell.named_type), shell)
+        if value.address is not None and value.type.kind != "nodebug":
+            addr, size = value.address, max(value.type.byte_size, 1)  # an lvalue: watch its bytes
+        else:
+            addr, size = expr.eval_text(what.removeprefix("*"), shell), 4
     length = length or size
     if not 1 <= length <= 4096:
         raise DebuggerError(f"Watch length must be 1..4096 bytes, not {length}.")
     shell.read_mem(addr, length)  # refuse what the Machine could never report
     p = shell.breakpoints.add(kind, addr, length, what)
+    p.condition, p.condition_node = cond, node
     title = WATCH_KINDS[kind].replace("access", "access (read/write)")
     shell.out(f"{title} {p.number}: {what}")
 

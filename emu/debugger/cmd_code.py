@@ -111,14 +111,14 @@ def _list_start(shell: CommandShell, arg: str) -> tuple[str, int]:
     file_part, _, line_part = arg.rpartition(":")
     if is_decimal(line_part) and not arg.startswith("*"):
         file = locations.source_file(shell, file_part) if file_part else locations.current_file(shell)
-        return file, max(1, int(line_part) - LIST_SIZE // 2)
+        return file, max(1, int(line_part) - shell.list_size // 2)
     sym = shell.elf.lookup(arg)
     # A function lists around its opening line, as GDB centres ``list main``.
     addr = sym.addr if sym is not None and sym.kind == "func" else locations.resolve(shell, arg)
     where = shell.elf.line_for(addr)
     if where is None:
         raise DebuggerError(f"No line number information available for address {addr:#x}")
-    return where[0], max(1, where[1] - LIST_SIZE // 2 + 1)
+    return where[0], max(1, where[1] - shell.list_size // 2 + 1)
 
 
 def list_cmd(shell: CommandShell, arg: str) -> None:
@@ -130,14 +130,14 @@ def list_cmd(shell: CommandShell, arg: str) -> None:
             where = shell.elf.line_for(shell.pc)
             if where is None:
                 raise DebuggerError("No line number information available for the current address.")
-            shell.list_next = (where[0], max(1, where[1] - LIST_SIZE // 2))
+            shell.list_next = (where[0], max(1, where[1] - shell.list_size // 2))
         file, first = shell.list_next
     text = shell.sources.lines(file)
     if text is None:
         raise DebuggerError(f"{file}: No such file or directory.")
     if first > len(text):
         raise DebuggerError(f"Line number {first} out of range; \"{shell.sources.short(file)}\" has {len(text)} lines.")
-    last = min(first + LIST_SIZE - 1, len(text))
+    last = min(first + shell.list_size - 1, len(text))
     for n in range(first, last + 1):
         shell.out(f"{n}\t{text[n - 1]}")
     shell.list_next = (file, last + 1)

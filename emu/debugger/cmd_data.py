@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from emu.debugger import expr
 from emu.debugger.cmd_code import print_insns, read_upto
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import parse_int
 from emu.debugger.registers import ABI, CODE_POINTERS, MACHINE_CSRS, PRIV_NAMES, canonical
 from emu.debugger.registry import Command, Registry
 from emu.debugger.xformat import PER_LINE, Spec, c_string, format_scalar, parse_spec
@@ -130,6 +131,20 @@ def _array(shell: CommandShell, addr: int, size: int, fmt: str | None) -> str:
 
 def set_cmd(shell: CommandShell, arg: str) -> None:
     text = arg.strip()
+    word, _, value = text.partition(" ")
+    if word in ("pagination", "height"):  # the interactive pager (emu.debugger.pager)
+        _set_pager(shell, word, value.strip())
+        return
+    if text.split(" ", 1)[0] == "listsize":  # ``set listsize N|unlimited``: lines per ``list``
+        value = text[len("listsize"):].strip()
+        if value in ("unlimited", "0"):
+            shell.list_size = 1 << 20
+            return
+        size = parse_int(value, "list size")
+        if not 1 <= size <= 1 << 20:
+            raise DebuggerError(f"integer {size} out of range")
+        shell.list_size = size
+        return
     for prefix in ("variable ", "var "):
         if text.startswith(prefix):
             text = text[len(prefix):]
@@ -138,6 +153,21 @@ def set_cmd(shell: CommandShell, arg: str) -> None:
         raise DebuggerError("set: expected an assignment, e.g. set $a0 = 1 or set {int} 0x80001000 = 5")
     expr.evaluate_value(node, shell)
     shell.timeline.state_changed()
+
+
+def _set_pager(shell: CommandShell, word: str, value: str) -> None:
+    pager = shell.pager
+    if word == "pagination":
+        if value not in ("on", "off", ""):
+            raise DebuggerError('"on" or "off" expected.')
+        if pager is not None:
+            pager.enabled = value != "off"
+        return
+    height = 0 if value == "unlimited" else parse_int(value, "height")
+    if height < 0:
+        raise DebuggerError(f"integer {height} out of range")
+    if pager is not None:
+        pager.fixed_height = height
 
 
 def x_cmd(shell: CommandShell, arg: str) -> None:
@@ -156,6 +186,8 @@ def x_cmd(shell: CommandShell, arg: str) -> None:
         shell.x_next = _x_strings(shell, addr, spec.count)
     else:
         shell.x_next = _x_units(shell, addr, spec)
+    last = shell.x_next - (spec.size if spec.fmt not in "is" else 0)
+    shell.set_convenience_int("_", last if spec.fmt not in "is" else addr, "unsigned long")  # GDB's $_
     shell.last_repeatable = "x"
 
 

@@ -30,6 +30,7 @@ from emu.debugger import (
 from emu.debugger.bptable import BreakpointTable
 from emu.debugger.disasm import Disassembler
 from emu.debugger.errors import DebuggerError
+from emu.debugger.pager import Pager
 from emu.debugger.registers import canonical
 from emu.debugger.registry import Command, Registry, split_command
 from emu.debugger.source import SourceCache
@@ -74,6 +75,8 @@ class CommandShell:
         self._debug_info_elf: object = None
         self._frame_level = 0
         self._frame_key: tuple[int, int, int] | None = None  # the stop the selection belongs to
+        self.list_size = cmd_code.LIST_SIZE  # ``set listsize``
+        self.pager: Pager | None = None  # the terminal REPL's (emu.debugger.pager), else None
         self.resolved_line: tuple[int, str, int] | None = None  # (addr, file, line) of the last FILE:LINE
         self.displays: list[cmd_frames.Display] = []
         self.display_next = 0
@@ -176,11 +179,18 @@ class CommandShell:
         self.timeline.state_changed()
 
     def read_mem(self, addr: int, size: int) -> bytes:
+        """Target memory for ``x``, ``p`` and the DWARF readers: RAM, and device registers that
+        read without side effects through ``Machine.peek`` when the Machine has it (a refused
+        register's message names it)."""
         if addr < 0 or size < 0 or addr + size > 1 << self.xlen:
             raise DebuggerError(f"Cannot access memory at address {addr:#x}")
+        peek = getattr(self.machine, "peek", None)
         try:
-            return bytes(self.machine.read_mem(addr, size))
-        except EmuError:
+            return bytes(peek(addr, size) if peek is not None else self.machine.read_mem(addr, size))
+        except EmuError as e:
+            detail = str(e).splitlines()[0] if peek is not None and str(e) else ""
+            if detail and "register" in detail:
+                raise DebuggerError(detail) from None
             raise DebuggerError(f"Cannot access memory at address {addr:#x}") from None
 
     def read_int(self, addr: int, size: int) -> int:
@@ -258,6 +268,15 @@ class CommandShell:
         frame = self.selected_frame() if self.debug_info.function_at(self.pc) is not None or self._frame_level \
             else None
         return scope.lookup(self, frame, name)
+
+    def set_convenience_int(self, name: str, value: int, type_name: str = "int") -> None:
+        """Set ``$name`` to an integer of a C type (GDB sets ``$_``, ``$_exitcode`` this way)."""
+        from emu.debugger.expr import _builtin_type
+        from emu.dwarf.values import int_bytes
+
+        t = _builtin_type(type_name, self.xlen)
+        assert t is not None
+        self.convenience[name] = Value(t, int_bytes(value, t.byte_size))
 
     def named_type(self, name: str) -> CType | None:
         if self.machine.elf is None:

@@ -712,10 +712,8 @@ def _register(env: _Env, name: str) -> Value:
     try:
         n = ctx.get_reg(name)
     except DebuggerError:
-        if conv is not None and name.startswith("_"):
+        if conv is not None:
             return Value(VOID, b"")  # an unset convenience variable is void, as in GDB
-        if conv is not None and not _is_register_like(name):
-            return Value(VOID, b"")
         raise
     from emu.debugger.registers import CODE_POINTERS, canonical
 
@@ -732,12 +730,10 @@ def _register(env: _Env, name: str) -> Value:
     return Value(t, int_bytes(n, t.byte_size))
 
 
-def _is_register_like(name: str) -> bool:
-    from emu.debugger.registers import canonical
-
+def _is_register(ctx: Any, name: str) -> bool:
     try:
-        canonical(name)
-    except (KeyError, ValueError):
+        ctx.get_reg(name)
+    except DebuggerError:
         return False
     return True
 
@@ -765,7 +761,7 @@ def _assign(target: Node, value: Value, env: _Env) -> Value:
     ctx = env.ctx
     if target.op == "reg":
         conv = getattr(ctx, "convenience", None)
-        if conv is not None and (not _is_register_like(target.name) or target.name in conv):
+        if conv is not None and (target.name in conv or not _is_register(ctx, target.name)):
             conv[target.name] = value
             return value
         ctx.set_reg(target.name, _to_int(value))

@@ -18,6 +18,7 @@ def report(shell: CommandShell, stop: Stop, hit: list[Point]) -> None:
     reason = stop_kind(stop)
     if reason == "EXITED":
         code = stop.exit_code if stop.exit_code is not None else shell.machine.exit_code
+        shell.set_convenience_int("_exitcode", code or 0)  # GDB's $_exitcode
         shell.out(f"[Inferior 1 (firmware) exited {'normally' if not code else f'with code {code:02o}'}]")
         return
     if reason == "BREAKPOINT" and hit:
