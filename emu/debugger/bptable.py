@@ -38,6 +38,7 @@ class Point:
     condition: str = ""
     condition_node: Node | None = field(default=None, repr=False)
     hits: int = 0
+    shown: str | None = None  # a watched expression's value as last printed (GDB's "Old value")
 
     @property
     def type_name(self) -> str:

@@ -59,6 +59,7 @@ def _add_break(shell: CommandShell, arg: str, temporary: bool) -> Point:
     addr = locations.resolve(shell, loc) if loc else shell.pc
     p = shell.breakpoints.add("b", addr, what=loc or f"*{addr:#x}", temporary=temporary)
     p.condition, p.condition_node = cond, node
+    p.shown = watched_text(shell, p)
     title = "Temporary breakpoint" if temporary else "Breakpoint"
     shell.out(f"{title} {p.number} at {locations.describe_location(shell, addr)}")
     return p
@@ -143,8 +144,22 @@ def watch_cmd(shell: CommandShell, arg: str, *, kind: str) -> None:
     shell.read_mem(addr, length)  # refuse what the Machine could never report
     p = shell.breakpoints.add(kind, addr, length, what)
     p.condition, p.condition_node = cond, node
+    p.shown = watched_text(shell, p)
     title = WATCH_KINDS[kind].replace("access", "access (read/write)")
     shell.out(f"{title} {p.number}: {what}")
+
+
+def watched_text(shell: CommandShell, p) -> str | None:
+    """The watched expression's value as ``print`` shows it (None when it cannot be evaluated)."""
+    from emu.debugger.cmd_data import format_value
+
+    try:
+        value = expr.evaluate_value(expr.parse(p.what, shell.xlen, shell.named_type), shell)
+        if value.address is None or value.type.kind == "nodebug":
+            return None
+        return format_value(shell, value, None)
+    except DebuggerError:
+        return None
 
 
 def info_breakpoints(shell: CommandShell, arg: str) -> None:

@@ -222,11 +222,16 @@ def reverse_finish(shell: CommandShell, arg: str) -> None:
 
     shell.out(f"Run back to call of {frame_text(shell, stack[level], stack)}")
     cfa = stack[level].cfa
+    fn = shell.debug_info.function_at(stack[level].lookup_pc)
+    hit = shell.elf.symbol_at(stack[level].lookup_pc)
+    entry = fn.low if fn is not None else hit[0].addr if hit is not None else None
 
     def choose(trace: list[Point], reached_anchor: bool) -> int | None:
-        for p in reversed(trace):
-            if p.sp >= cfa and not stack[level].scope or p.sp >= cfa:
-                return p.count  # the caller's state just before the call instruction ran
+        # The call: the caller's state (sp at or above the frame's CFA) whose next instruction is the
+        # function's entry; a recursive call from the same function is told apart by the sp.
+        for i in range(len(trace) - 1, 0, -1):
+            if trace[i].pc == entry and trace[i].sp >= cfa and trace[i - 1].sp >= cfa:
+                return trace[i - 1].count
         return None
 
     _search_back(shell, choose)

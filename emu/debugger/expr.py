@@ -462,7 +462,10 @@ def _eval(node: Node, env: _Env) -> Value:
         t = node.ctype if node.ctype is not None else _eval(node.lhs, env).type
         return _int_value(t.byte_size, env.t("unsigned long"))
     if op == "deref":
-        return _deref(_eval(node.lhs, env), env)
+        operand = _eval(node.lhs, env)
+        if node.lhs.op == "sym" and operand.type.kind != "nodebug" and operand.type.strip().kind in ("base", "enum"):
+            raise DebuggerError("Attempt to take contents of a non-pointer value.")  # a C int variable
+        return _deref(operand, env)
     if op == "addr":
         return _address_of(_eval(node.lhs, env), env)
     if op == "index":

@@ -39,7 +39,7 @@ class Pager:
             self._write(text)
             return
         for piece in text.splitlines(keepends=True):
-            if self._lines >= height - 1:
+            if self._lines >= height - 1 and not self._continue:
                 answer = self._ask(PROMPT).strip().lower()
                 if answer.startswith("q"):
                     self._lines = 0

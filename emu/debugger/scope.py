@@ -225,6 +225,9 @@ def lookup(shell: CommandShell, frame: Frame | None, name: str) -> Value | None:
     var = info.lookup_global(name)
     if var is not None:
         return read_variable(shell, None, var)
+    constant = info.enumerator(name)
+    if constant is not None:
+        return Value(constant[0], int_bytes(constant[1], constant[0].byte_size))
     fn = info.function_named(name)
     if fn is not None:
         return Value(info.function_type(fn), b"", fn.entry_pc if fn.die.tag != "DW_TAG_subprogram" else fn.low)

@@ -91,6 +91,7 @@ class DebugInfo:
         self._globals: dict[str, tuple[Any, Any]] = {}
         self._named_types: dict[str, Any] = {}
         self._functions_by_name: dict[str, Scope] = {}
+        self._enumerators: dict[str, tuple[Any, Any]] = {}  # name -> (enum type DIE, enumerator DIE)
         self.cfi: CallFrameTable | None = None
         self.absolute_symbols: set[str] = set()  # SHN_ABS: constants, not code or data addresses
         self._file_names: dict[int, dict[int, str]] = {}
@@ -134,7 +135,11 @@ class DebugInfo:
                     vname = text(attr(spec, "DW_AT_name", ""))
                     if vname and ("DW_AT_location" in die.attributes or vname not in self._globals):
                         self._globals[vname] = (die, cu)
-                elif tag in ("DW_TAG_structure_type", "DW_TAG_union_type", "DW_TAG_enumeration_type") and name:
+                if tag == "DW_TAG_enumeration_type":
+                    for child in die.iter_children():
+                        if child.tag == "DW_TAG_enumerator":
+                            self._enumerators.setdefault(text(attr(child, "DW_AT_name", "")), (die, child))
+                if tag in ("DW_TAG_structure_type", "DW_TAG_union_type", "DW_TAG_enumeration_type") and name:
                     key = {"DW_TAG_structure_type": "struct", "DW_TAG_union_type": "union",
                            "DW_TAG_enumeration_type": "enum"}[tag] + " " + name
                     if key not in self._named_types or attr(self._named_types[key], "DW_AT_declaration"):
@@ -241,6 +246,13 @@ class DebugInfo:
     def lookup_global(self, name: str) -> Variable | None:
         hit = self._globals.get(name)
         return None if hit is None else Variable(name, hit[0], hit[1], False)
+
+    def enumerator(self, name: str) -> tuple[CType, int] | None:
+        """An enumeration constant (``RED``) as ``(its enum type, value)``."""
+        hit = self._enumerators.get(name)
+        if hit is None:
+            return None
+        return self.types.build(hit[0]), int(attr(hit[1], "DW_AT_const_value", 0))
 
     def global_names(self) -> list[str]:
         return sorted(self._globals)

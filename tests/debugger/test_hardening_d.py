@@ -34,9 +34,8 @@ def _with_main_size(src: Path, dst: Path, size: int) -> Path:
 
 @pytest.mark.parametrize("size", [0x7FFFFFFF, 16 << 20])
 def test_d1_disassemble_a_function_with_a_huge_size_is_capped(firmware, tmp_path, size) -> None:
-    from emu.debugger.cmd_code import MAX_DISASSEMBLE
-
     from debugger.conftest import Session
+    from emu.debugger.cmd_code import MAX_DISASSEMBLE
 
     elf = _with_main_size(firmware("hello", "rv32"), tmp_path / "huge.elf", size)
     s = Session(elf)

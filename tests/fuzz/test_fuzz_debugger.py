@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from debugger.conftest import Session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from debugger.conftest import Session
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 
