@@ -327,7 +327,7 @@ def display_cmd(shell: CommandShell, arg: str) -> None:
 
     text = arg.strip()
     if not text:
-        show_displays(shell)
+        show_displays(shell, automatic=False)
         return
     fmt, body = _print_spec(text)
     expr.parse(body, shell.xlen, shell.named_type)  # a syntax error is reported now, not at every stop
@@ -337,7 +337,7 @@ def display_cmd(shell: CommandShell, arg: str) -> None:
     _show(shell, d)
 
 
-def _show(shell: CommandShell, d: Display) -> None:
+def _show(shell: CommandShell, d: Display, automatic: bool = False) -> None:
     from emu.debugger.cmd_data import format_value
 
     label = f"{d.number}: " + (f"/{d.fmt} " if d.fmt else "") + d.text
@@ -345,12 +345,14 @@ def _show(shell: CommandShell, d: Display) -> None:
         v: Value = expr.evaluate_value(expr.parse(d.text, shell.xlen, shell.named_type), shell)
         shell.out(f"{label} = {format_value(shell, v, d.fmt)}")
     except DebuggerError as e:
+        if automatic and str(e).startswith("No symbol"):
+            return  # a local of another scope: GDB shows it again when its block is back
         shell.out(f"{label} = <error: {e}>")
 
 
-def show_displays(shell: CommandShell) -> None:
+def show_displays(shell: CommandShell, automatic: bool = True) -> None:
     for d in shell.displays:
-        _show(shell, d)
+        _show(shell, d, automatic)
 
 
 def undisplay_cmd(shell: CommandShell, arg: str) -> None:
