@@ -59,7 +59,8 @@ def test_d1_disassemble_a_function_with_a_huge_size_is_capped(firmware, tmp_path
 @pytest.mark.parametrize("command", [
     "break ²", "tbreak ²", "list ²", "list main.c:²", "break main.c:²", "x/²x $sp", "delete ²", "disable ²",
     "condition ² 1", "stepi ²", "next ²", "bt ²", "frame ²", "up ²", "undisplay ²", "quit ²", "until ²",
-    "advance ²", "info line ²", "watch ² 4", "p $²", "p ²", "x/2x ²", "ignore ² 1",
+    "advance ²", "info line ²", "watch ² 4", "p $²", "p ²", "x/2x ²", "ignore ² 1", "npu dump ²",
+    "npu dump 0 ²:3", "set listsize ²", "reverse-stepi ²",
 ])
 def test_d3_superscript_digits_are_refused_in_one_line(debug, command) -> None:
     s = debug()
