@@ -74,6 +74,11 @@ class ElfImage:
         self.tohost = tohost
         self.fromhost = fromhost
 
+    @property
+    def raw(self) -> bytes:
+        """The file's bytes as loaded (DWARF readers parse these, not the file, which may have changed)."""
+        return self._raw
+
     # -- symbols --------------------------------------------------------------
     def lookup(self, name: str) -> Symbol | None:
         return self.symbols.get(name)

@@ -10,6 +10,8 @@ removes the other.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,7 @@ class Point:
     condition: str = ""
     condition_node: Node | None = field(default=None, repr=False)
     hits: int = 0
+    shown: str | None = None  # a watched expression's value as last printed (GDB's "Old value")
 
     @property
     def type_name(self) -> str:
@@ -63,6 +66,24 @@ class BreakpointTable:
         if self._bp_refs[addr] <= 0:
             del self._bp_refs[addr]
             self.machine.remove_breakpoint(addr)
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Every breakpoint and watchpoint out of the Machine for a replay (reverse execution):
+        a replay runs to an instruction count and must not stop, or count a stop, on the way."""
+        addrs = list(self._bp_refs)
+        watches = [p for p in self.points.values() if p.kind != "b" and p.enabled]
+        for a in addrs:
+            self.machine.remove_breakpoint(a)
+        for p in watches:
+            self.machine.remove_watchpoint(p.addr, p.length, p.kind)
+        try:
+            yield
+        finally:
+            for a in addrs:
+                self.machine.add_breakpoint(a)
+            for p in watches:
+                self.machine.add_watchpoint(p.addr, p.length, p.kind)
 
     def internal(self, addr: int) -> bool:
         """Someone other than the user's enabled breakpoints holds ``addr`` (next, finish, until)."""

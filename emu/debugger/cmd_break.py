@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from emu.debugger import expr, locations
 from emu.debugger.bptable import WATCH_KINDS, Point
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
@@ -54,10 +55,11 @@ def _add_break(shell: CommandShell, arg: str, temporary: bool) -> Point:
     loc, cond = _split_condition(arg)
     if cond == "" and _IF.search(arg):
         raise DebuggerError("Argument required (boolean expression).")
-    node = expr.parse(cond, shell.xlen) if cond else None
+    node = expr.parse(cond, shell.xlen, shell.named_type) if cond else None
     addr = locations.resolve(shell, loc) if loc else shell.pc
     p = shell.breakpoints.add("b", addr, what=loc or f"*{addr:#x}", temporary=temporary)
     p.condition, p.condition_node = cond, node
+    p.shown = watched_text(shell, p)
     title = "Temporary breakpoint" if temporary else "Breakpoint"
     shell.out(f"{title} {p.number} at {locations.describe_location(shell, addr)}")
     return p
@@ -78,10 +80,11 @@ def _numbers(shell: CommandShell, arg: str) -> list[int]:
     out: list[int] = []
     for word in arg.split():
         lo, _, hi = word.partition("-")
-        try:
-            first, last = int(lo), int(hi or lo)
-        except ValueError:
-            raise DebuggerError(f'Convenience variable must have integer value.  Bad number "{word}".') from None
+        if not is_decimal(lo) or not is_decimal(hi or lo):
+            raise DebuggerError(f'Convenience variable must have integer value.  Bad number "{word}".')
+        first, last = int(lo), int(hi or lo)
+        if last - first > 100_000:
+            raise DebuggerError(f'Range "{word}" is too large.')
         out.extend(range(first, last + 1))
     return out
 
@@ -98,13 +101,13 @@ def _enable(shell: CommandShell, arg: str, enabled: bool) -> None:
 
 def condition_cmd(shell: CommandShell, arg: str) -> None:
     number, _, cond = arg.strip().partition(" ")
-    if not number.isdigit():
+    if not is_decimal(number):
         raise DebuggerError("Argument required (breakpoint number).")
     p = shell.breakpoints.get(int(number))
     if p.kind != "b":
         raise DebuggerError("Conditions are supported on breakpoints only.")
     cond = cond.strip()
-    p.condition_node = expr.parse(cond, shell.xlen) if cond else None
+    p.condition_node = expr.parse(cond, shell.xlen, shell.named_type) if cond else None
     p.condition = cond
     if not cond:
         shell.out(f"Breakpoint {p.number} now unconditional.")
@@ -114,8 +117,15 @@ def watch_cmd(shell: CommandShell, arg: str, *, kind: str) -> None:
     words = arg.split()
     if not words:
         raise DebuggerError("Argument required (expression to compute).")
+    cond = ""
+    if "if" in words[1:]:  # ``watch EXPR if COND``
+        at = words.index("if", 1)
+        words, cond = words[:at], " ".join(words[at + 1:])
+        if not cond:
+            raise DebuggerError("Argument required (boolean expression).")
+    node = expr.parse(cond, shell.xlen, shell.named_type) if cond else None
     length: int | None = None
-    if len(words) > 1 and re.fullmatch(r"\d+|0x[0-9a-fA-F]+", words[-1]):
+    if len(words) > 1 and re.fullmatch(r"[0-9]{1,10}|0x[0-9a-fA-F]{1,16}", words[-1]):
         length = int(words[-1], 0)
         words = words[:-1]
     what = " ".join(words)
@@ -123,14 +133,33 @@ def watch_cmd(shell: CommandShell, arg: str, *, kind: str) -> None:
     if sym is not None and sym.kind == "object":
         addr, size = sym.addr, sym.size or 4
     else:
-        addr, size = expr.eval_text(what.removeprefix("*"), shell), 4
+        value = expr.evaluate_value(expr.parse(what, shell.xlen, shell.named_type), shell)
+        if value.address is not None and value.type.kind != "nodebug":
+            addr, size = value.address, max(value.type.byte_size, 1)  # an lvalue: watch its bytes
+        else:
+            addr, size = expr.eval_text(what.removeprefix("*"), shell), 4
     length = length or size
     if not 1 <= length <= 4096:
         raise DebuggerError(f"Watch length must be 1..4096 bytes, not {length}.")
     shell.read_mem(addr, length)  # refuse what the Machine could never report
     p = shell.breakpoints.add(kind, addr, length, what)
+    p.condition, p.condition_node = cond, node
+    p.shown = watched_text(shell, p)
     title = WATCH_KINDS[kind].replace("access", "access (read/write)")
     shell.out(f"{title} {p.number}: {what}")
+
+
+def watched_text(shell: CommandShell, p) -> str | None:
+    """The watched expression's value as ``print`` shows it (None when it cannot be evaluated)."""
+    from emu.debugger.cmd_data import format_value
+
+    try:
+        value = expr.evaluate_value(expr.parse(p.what, shell.xlen, shell.named_type), shell)
+        if value.address is None or value.type.kind == "nodebug":
+            return None
+        return format_value(shell, value, None)
+    except DebuggerError:
+        return None
 
 
 def info_breakpoints(shell: CommandShell, arg: str) -> None:

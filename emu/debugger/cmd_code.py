@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from emu.debugger import frames, locations
+from emu.debugger import locations
 from emu.debugger.disasm import format_insn
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
 
 LIST_SIZE = 10
+MAX_DISASSEMBLE = 64 * 1024  # bytes one ``disassemble FUNC`` shows (16 Ki instructions at most)
 
 
 def register(root: Registry, info: Registry) -> None:
@@ -22,9 +24,6 @@ def register(root: Registry, info: Registry) -> None:
     root.add(Command("list", list_cmd, "list [LOC] -- show source lines around LOC (or continue the last "
                      "listing).\nLOC: LINE, FILE:LINE, FUNCTION, *ADDR.\n  list main\n  list hello.c:10",
                      aliases=("l",), complete="location", repeatable=True))
-    root.add(Command("backtrace", backtrace, "backtrace [N] -- show the call stack (frame-pointer unwind).\n"
-                     "Unwinds with s0 and the function prologues; the firmware is built with "
-                     "-fno-omit-frame-pointer.", aliases=("bt", "where")))
     info.add(Command("line", info_line, "info line [LOC] -- the address range of a source line.",
                      complete="location"))
 
@@ -43,13 +42,26 @@ def print_insns(shell: CommandShell, addr: int, count: int) -> int:
 
 
 def read_upto(shell: CommandShell, addr: int, n: int) -> bytes:
-    """``n`` bytes, or as many as RAM has from ``addr`` on (the last instructions of RAM)."""
-    while n >= 2:
+    """``n`` bytes, or as many as RAM has from ``addr`` on (the last instructions of RAM).
+
+    The readable prefix is found by bisection (a few reads), not by shrinking two bytes at a time,
+    so a request far past the end of RAM returns at once.
+    """
+    try:
+        return shell.read_mem(addr, n)
+    except DebuggerError:
+        pass
+    good, bad = 0, n  # a read of ``good`` bytes works (0 trivially), of ``bad`` bytes fails
+    while bad - good > 2:
+        mid = (good + bad) // 2 & ~1
+        if mid <= good:
+            break
         try:
-            return shell.read_mem(addr, n)
+            shell.read_mem(addr, mid)
+            good = mid
         except DebuggerError:
-            n -= 2
-    return shell.read_mem(addr, n)
+            bad = mid
+    return shell.read_mem(addr, good if good else min(n, 2))
 
 
 def _range(shell: CommandShell, arg: str) -> tuple[int, int, str | None]:
@@ -67,6 +79,10 @@ def _range(shell: CommandShell, arg: str) -> tuple[int, int, str | None]:
     if hit is None or hit[0].kind != "func" or hit[0].size == 0:
         raise DebuggerError(f"No function contains specified address ({addr:#x}); use START,+LEN.")
     sym = hit[0]
+    if sym.size > MAX_DISASSEMBLE:  # a corrupt or hostile st_size must not hang the shell
+        shell.out(f"(function {sym.name} claims {sym.size} bytes: showing the first {MAX_DISASSEMBLE}; "
+                  "use START,+LEN for more)")
+        return sym.addr, sym.addr + MAX_DISASSEMBLE, sym.name
     return sym.addr, sym.addr + sym.size, sym.name
 
 
@@ -93,16 +109,16 @@ def _sym_label(shell: CommandShell, addr: int) -> str:
 def _list_start(shell: CommandShell, arg: str) -> tuple[str, int]:
     """``(file, first line)`` for ``list ARG``: lines by number, functions and addresses by their line."""
     file_part, _, line_part = arg.rpartition(":")
-    if line_part.isdigit() and not arg.startswith("*"):
+    if is_decimal(line_part) and not arg.startswith("*"):
         file = locations.source_file(shell, file_part) if file_part else locations.current_file(shell)
-        return file, max(1, int(line_part) - LIST_SIZE // 2)
+        return file, max(1, int(line_part) - shell.list_size // 2)
     sym = shell.elf.lookup(arg)
     # A function lists around its opening line, as GDB centres ``list main``.
     addr = sym.addr if sym is not None and sym.kind == "func" else locations.resolve(shell, arg)
     where = shell.elf.line_for(addr)
     if where is None:
         raise DebuggerError(f"No line number information available for address {addr:#x}")
-    return where[0], max(1, where[1] - LIST_SIZE // 2 + 1)
+    return where[0], max(1, where[1] - shell.list_size // 2 + 1)
 
 
 def list_cmd(shell: CommandShell, arg: str) -> None:
@@ -114,39 +130,18 @@ def list_cmd(shell: CommandShell, arg: str) -> None:
             where = shell.elf.line_for(shell.pc)
             if where is None:
                 raise DebuggerError("No line number information available for the current address.")
-            shell.list_next = (where[0], max(1, where[1] - LIST_SIZE // 2))
+            shell.list_next = (where[0], max(1, where[1] - shell.list_size // 2))
         file, first = shell.list_next
     text = shell.sources.lines(file)
     if text is None:
         raise DebuggerError(f"{file}: No such file or directory.")
     if first > len(text):
         raise DebuggerError(f"Line number {first} out of range; \"{shell.sources.short(file)}\" has {len(text)} lines.")
-    last = min(first + LIST_SIZE - 1, len(text))
+    last = min(first + shell.list_size - 1, len(text))
     for n in range(first, last + 1):
         shell.out(f"{n}\t{text[n - 1]}")
     shell.list_next = (file, last + 1)
     shell.last_repeatable = "list"
-
-
-def backtrace(shell: CommandShell, arg: str) -> None:
-    limit = frames.MAX_FRAMES
-    if arg.strip():
-        try:
-            limit = int(arg.strip(), 0)
-        except ValueError:
-            raise DebuggerError(f'No symbol "{arg.strip()}" in current context.') from None
-    stack = frames.unwind(shell, limit=max(limit, 1))
-    elf = shell.elf
-    for f in stack:
-        func = shell.function_of(f.pc if f.level == 0 else f.pc - 1) or "??"
-        where = elf.line_for(f.pc if f.level == 0 else f.pc - 1)
-        text = f"#{f.level:<3}"
-        if f.level > 0 or not shell.sources.is_line_start(elf, f.pc):
-            text += f"{f.pc:#x} in "
-        text += f"{func} ()"
-        if where is not None:
-            text += f" at {shell.sources.short(where[0])}:{where[1]}"
-        shell.out(text)
 
 
 def info_line(shell: CommandShell, arg: str) -> None:

@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING
 from emu.debugger import expr
 from emu.debugger.cmd_code import print_insns, read_upto
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import parse_int
 from emu.debugger.registers import ABI, CODE_POINTERS, MACHINE_CSRS, PRIV_NAMES, canonical
 from emu.debugger.registry import Command, Registry
-from emu.debugger.xformat import PER_LINE, Spec, c_string, format_scalar, format_value, parse_spec
+from emu.debugger.xformat import PER_LINE, Spec, c_string, format_scalar, parse_spec
+from emu.debugger.xformat import format_value as format_unit
+from emu.dwarf.values import Printer, Value
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
@@ -67,55 +70,53 @@ def _print_spec(arg: str) -> tuple[str | None, str]:
     if not arg.startswith("/"):
         return None, arg
     word, _, rest = arg[1:].partition(" ")
-    if len(word) != 1 or word not in "xduotca":
+    if len(word) != 1 or word not in "xduotcaz":
         raise DebuggerError(f'Undefined output format "{word}".')
     return word, rest.strip()
+
+
+def printer(shell: CommandShell, fmt: str | None = None) -> Printer:
+    """How this shell prints values: pointers name the data or code symbol they point at."""
+    return Printer(shell.data_symbol, shell.read_mem, fmt)
+
+
+def format_value(shell: CommandShell, v: Value, fmt: str | None) -> str:
+    """The text after ``$N = `` for any value, typed from DWARF or a bare ELF symbol."""
+    if v.type.kind == "void":
+        return "void"
+    if v.type.kind == "nodebug":
+        return _nodebug(shell, v, fmt)
+    return printer(shell, fmt).top(v)
+
+
+def _nodebug(shell: CommandShell, v: Value, fmt: str | None) -> str:
+    """A symbol without DWARF: functions as ``{<text variable, no debug info>} 0x... <f>``, data as ints."""
+    if v.type.target is not None:  # a 1/2/4/8-byte data symbol: an int of its size, as before DWARF
+        n = expr.as_int(v)
+        return format_scalar(n, fmt, 8 * v.type.size)
+    addr = v.address or 0
+    sym = shell.elf.symbol_at(addr)
+    if "data" in v.type.name and sym is not None:
+        return _array(shell, addr, sym[0].size, fmt)
+    if fmt is not None:
+        return format_scalar(addr, fmt, shell.xlen)
+    return f"{{{v.type.name}}} {addr:#x}" + (f" <{sym[0].name}>" if sym else "")
 
 
 def print_cmd(shell: CommandShell, arg: str) -> None:
     fmt, text = _print_spec(arg.strip())
     if not text:
-        value = shell.history(None)
-        shell.values.append(value)
-        shell.out(f"${len(shell.values)} = {format_scalar(value, fmt, shell.xlen)}")
+        value = shell.history_value(None)
+    else:
+        node = expr.parse(text, shell.xlen, shell.named_type)
+        value = expr.evaluate_value(node, shell)
+        if node.op == "=":
+            shell.timeline.state_changed()
+    shown = format_value(shell, value, fmt)
+    if value.type.kind == "void":
+        shell.out(f"${shell.record(value)} = void")
         return
-    node = expr.parse(text, shell.xlen)
-    sym = shell.elf.lookup(text.strip()) if node.op == "sym" else None
-    if sym is not None and sym.kind == "object" and sym.size not in (1, 2, 4, 8):
-        shell.out(f"${len(shell.values) + 1} = {_array(shell, sym.addr, sym.size, fmt)}")
-        shell.values.append(sym.addr)
-        return
-    value = expr.evaluate(node, shell)
-    if node.op == "=":
-        shell.timeline.state_changed()
-    shell.values.append(value)
-    shell.out(f"${len(shell.values)} = {_typed(shell, node, value, fmt)}")
-
-
-def _typed(shell: CommandShell, node: expr.Node, value: int, fmt: str | None) -> str:
-    """Print like GDB: code pointers as ``(void (*)()) 0x... <main>``, functions as ``{...} 0x... <f>``."""
-    bits = shell.xlen
-    if node.op == "mem":
-        bits = 8 * node.size
-    elif node.op == "sym":
-        sym = shell.elf.lookup(node.name)
-        if sym is not None and sym.kind == "object" and sym.size in (1, 2, 4, 8):
-            bits = 8 * sym.size
-        elif fmt is None and sym is not None:
-            return f"{{<text variable, no debug info>}} {value:#x} <{sym.name}>"
-    if fmt is None and node.op == "addr":
-        sym = shell.elf.lookup(node.name)
-        kind = "text" if sym is not None and sym.kind == "func" else "data"
-        return f"(<{kind} variable, no debug info> *) {value:#x} <{node.name}>"
-    if fmt is None and node.op == "reg":
-        reg = canonical(node.name)
-        if reg in CODE_POINTERS:
-            name = shell.describe(value)
-            return f"(void (*)()) {value:#x}" + (f" <{name}>" if name else "")
-        if reg in ("sp", "gp", "tp"):
-            return f"(void *) {value:#x}"
-        value = expr.to_signed(value, bits)
-    return format_scalar(value, fmt, bits)
+    shell.out(f"${shell.record(value)} = {shown}")
 
 
 def _array(shell: CommandShell, addr: int, size: int, fmt: str | None) -> str:
@@ -130,14 +131,43 @@ def _array(shell: CommandShell, addr: int, size: int, fmt: str | None) -> str:
 
 def set_cmd(shell: CommandShell, arg: str) -> None:
     text = arg.strip()
+    word, _, value = text.partition(" ")
+    if word in ("pagination", "height"):  # the interactive pager (emu.debugger.pager)
+        _set_pager(shell, word, value.strip())
+        return
+    if text.split(" ", 1)[0] == "listsize":  # ``set listsize N|unlimited``: lines per ``list``
+        value = text[len("listsize"):].strip()
+        if value in ("unlimited", "0"):
+            shell.list_size = 1 << 20
+            return
+        size = parse_int(value, "list size")
+        if not 1 <= size <= 1 << 20:
+            raise DebuggerError(f"integer {size} out of range")
+        shell.list_size = size
+        return
     for prefix in ("variable ", "var "):
         if text.startswith(prefix):
             text = text[len(prefix):]
-    node = expr.parse(text, shell.xlen)
+    node = expr.parse(text, shell.xlen, shell.named_type)
     if node.op != "=":
         raise DebuggerError("set: expected an assignment, e.g. set $a0 = 1 or set {int} 0x80001000 = 5")
-    expr.evaluate(node, shell)
+    expr.evaluate_value(node, shell)
     shell.timeline.state_changed()
+
+
+def _set_pager(shell: CommandShell, word: str, value: str) -> None:
+    pager = shell.pager
+    if word == "pagination":
+        if value not in ("on", "off", ""):
+            raise DebuggerError('"on" or "off" expected.')
+        if pager is not None:
+            pager.enabled = value != "off"
+        return
+    height = 0 if value == "unlimited" else parse_int(value, "height")
+    if height < 0:
+        raise DebuggerError(f"integer {height} out of range")
+    if pager is not None:
+        pager.fixed_height = height
 
 
 def x_cmd(shell: CommandShell, arg: str) -> None:
@@ -156,6 +186,8 @@ def x_cmd(shell: CommandShell, arg: str) -> None:
         shell.x_next = _x_strings(shell, addr, spec.count)
     else:
         shell.x_next = _x_units(shell, addr, spec)
+    last = shell.x_next - (spec.size if spec.fmt not in "is" else 0)
+    shell.set_convenience_int("_", last if spec.fmt not in "is" else addr, "unsigned long")  # GDB's $_
     shell.last_repeatable = "x"
 
 
@@ -180,7 +212,7 @@ def _cell(shell: CommandShell, value: int, spec: Spec) -> str:
     if spec.fmt == "a":
         name = shell.describe(value)
         return f"{value:#x}" + (f" <{name}>" if name else "")
-    return format_value(value, spec.fmt, spec.size)
+    return format_unit(value, spec.fmt, spec.size)
 
 
 def _x_strings(shell: CommandShell, addr: int, count: int) -> int:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from emu.debugger.errors import DebuggerError
 from emu.debugger.files import MAX_SCRIPT_BYTES, read_text_lines
+from emu.debugger.numbers import parse_int
 from emu.debugger.registry import Command, Registry, split_command
 from emu.debugger.xformat import decode_escapes
 
@@ -85,7 +86,4 @@ def echo_cmd(shell: CommandShell, arg: str) -> None:
 
 def quit_cmd(shell: CommandShell, arg: str) -> None:
     text = arg.strip() or "0"
-    try:
-        shell.quit_requested = int(text, 0)
-    except ValueError:
-        raise DebuggerError(f'Invalid exit code "{text}".') from None
+    shell.quit_requested = parse_int(text, "exit code")

@@ -13,6 +13,7 @@ import numpy as np
 
 from emu.debugger.errors import DebuggerError
 from emu.debugger.files import output_path
+from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def npu_dump(shell: CommandShell, arg: str) -> None:
         raise DebuggerError("Argument required (TILE, scratchpad or acc).")
     what = words[0]
     rng = words[1] if len(words) > 1 else ""
-    if what.isdigit():
+    if is_decimal(what):  # ASCII digits only (emu.debugger.numbers: issue 17 D3)
         tiles = npu.tiles
         index = int(what)
         if index >= tiles.shape[0]:

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from emu.debugger import frames, locations
+from emu.debugger import cmd_frames, frames, locations
 from emu.debugger.bptable import Point
+from emu.debugger.cmd_data import format_value
 from emu.debugger.disasm import Insn, is_call
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import parse_int
 from emu.debugger.registry import Command, Registry
 from emu.debugger.resume import require_alive, resume, run_to, stop_kind, user_hit
 from emu.debugger.stops import report, report_interrupt
+from emu.dwarf.types import CType, declare
+from emu.dwarf.values import Value, int_bytes
 from emu.machine import Stop, StopReason
 
 if TYPE_CHECKING:
@@ -44,7 +48,8 @@ def register(root: Registry, info: Registry) -> None:
                      "line, entering functions that have line information.", aliases=("s",), repeatable=True))
     root.add(Command("next", lambda s, a: step_lines(s, a, over=True), "next [N] -- run to the next source "
                      "line in this function, running over calls.", aliases=("n",), repeatable=True))
-    root.add(Command("finish", finish_cmd, "finish -- run until the current function returns; prints a0.",
+    root.add(Command("finish", finish_cmd, "finish -- run until the selected function returns; prints the value "
+                     "it returns (typed, from DWARF; nothing for void).",
                      aliases=("fin",)))
     root.add(Command("until", until_cmd, "until [LOC] -- without LOC: like next, but never stops on a jump "
                      "back (leave a loop).\nWith LOC: run until LOC or until the current function returns.",
@@ -86,10 +91,7 @@ def _count(arg: str) -> int:
     arg = arg.strip()
     if not arg:
         return 1
-    try:
-        n = int(arg, 0)
-    except ValueError:
-        raise DebuggerError(f'Invalid number "{arg}".') from None
+    n = parse_int(arg, "number")
     if n < 1:
         raise DebuggerError("Count must be a positive number.")
     return n
@@ -215,13 +217,17 @@ def _caller(shell: CommandShell) -> frames.Frame:
 
 
 def _finish(shell: CommandShell, announce: bool) -> bool:
-    """Run until the current frame returns; True when it did (not stopped by something else)."""
-    caller = _caller(shell)
-    inner = frames.unwind(shell, limit=1)[0]
+    """Run until the selected frame returns; True when it did (not stopped by something else)."""
+    level = shell.frame_level if announce else 0
+    stack = frames.unwind(shell, limit=level + 2)
+    if len(stack) < level + 2:
+        raise DebuggerError('"finish" not meaningful in the outermost frame.')
+    frame, caller = stack[level], stack[level + 1]
     if announce:
-        func = shell.function_of(shell.pc) or "??"
-        shell.out(f"Run till exit from #0  {func} ()")
-    stop, hit = run_to(shell, [(caller.pc, inner.cfa)])
+        shell.out(f"Run till exit from {cmd_frames.frame_text(shell, frame, stack)}")
+    if frame.inlined and frame.scope is not None:
+        return _leave_inlined(shell, frame)
+    stop, hit = run_to(shell, [(caller.pc, frame.cfa)])
     if stop_kind(stop) != "BREAKPOINT" or hit:
         report(shell, stop, hit)
         return False
@@ -229,12 +235,55 @@ def _finish(shell: CommandShell, announce: bool) -> bool:
     return True
 
 
+def _leave_inlined(shell: CommandShell, frame: frames.Frame) -> bool:
+    """``finish`` in an inlined call: step (over calls) until the pc leaves its code in this frame."""
+    assert frame.scope is not None
+    for _ in range(STEP_LIMIT):
+        if shell.interrupted.is_set():
+            report_interrupt(shell)
+            return False
+        result = _step_over_call(shell)
+        stop, hit = result if result is not None else (shell.machine.step(1), [])
+        if hit or stop_kind(stop) not in ("STEPPED", "BREAKPOINT"):
+            report(shell, stop, hit)
+            return False
+        if not frame.scope.contains(shell.pc) and shell.get_reg("sp") <= frame.cfa:
+            shell.location_line(shell.pc)
+            return False  # an inlined call returns no value GDB can show
+    shell.location_line(shell.pc)
+    return False
+
+
+def return_value(shell: CommandShell, rtype: CType) -> Value | None:
+    """The value a function of return type ``rtype`` left in a0/a1 (RISC-V integer calling
+    convention, soft float); None for void or a struct returned in memory."""
+    size = rtype.byte_size
+    word = shell.xlen // 8
+    if rtype.strip().kind == "void" or size == 0 or size > 2 * word:
+        return None
+    raw = shell.get_reg("a0") | (shell.get_reg("a1") << (8 * word))
+    return Value(rtype, int_bytes(raw, 2 * word)[:size])
+
+
 def finish_cmd(shell: CommandShell, arg: str) -> None:
     require_alive(shell)
-    if _finish(shell, announce=True):
-        value = shell.get_reg("a0")
-        shell.values.append(value)
-        shell.out(f"Value returned is ${len(shell.values)} = {value}")
+    level = shell.frame_level
+    stack = frames.unwind(shell, limit=level + 1)
+    scope = stack[level].scope if len(stack) > level else None
+    inlined = len(stack) > level and stack[level].inlined
+    if not _finish(shell, announce=True) or inlined:
+        return
+    if scope is None:  # no DWARF: a0 as before
+        value = Value(CType("base", "long", shell.xlen // 8, 0x05), int_bytes(shell.get_reg("a0"), shell.xlen // 8))
+    else:
+        rtype = shell.debug_info.function_type(scope).target
+        if rtype is None or rtype.strip().kind == "void":
+            return
+        value = return_value(shell, rtype)
+        if value is None:
+            shell.out(f"Value returned has type: {declare(rtype)}. Cannot determine contents")
+            return
+    shell.out(f"Value returned is ${shell.record(value)} = {format_value(shell, value, None)}")
 
 
 def _run_to_location(shell: CommandShell, arg: str) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from emu.debugger.errors import DebuggerError
+from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
 
 if TYPE_CHECKING:
@@ -154,7 +155,7 @@ def _where(shell: CommandShell, pc: int) -> str:
 
 def reverse_stepi(shell: CommandShell, arg: str) -> None:
     text = arg.strip() or "1"
-    if not text.isdigit() or int(text) < 1:
+    if not is_decimal(text) or int(text) < 1:
         raise DebuggerError(f'Invalid count "{text}".')
     before = shell.function_of(shell.pc)
     shell.timeline.rewind(int(text))

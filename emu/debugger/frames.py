@@ -1,12 +1,12 @@
-"""Call-stack unwinding for ``backtrace`` and ``finish``, by prologue analysis and the frame pointer.
+"""Call-stack unwinding for ``backtrace``, ``finish``, ``up``/``down`` and ``info frame``.
 
-Why not DWARF CFI: the firmware is built with ``-fno-omit-frame-pointer``, so
-every function sets ``s0`` to its CFA (the caller's ``sp``), and reading the
-prologue tells where ``ra`` and the caller's ``s0`` were saved; that covers
-leaf functions (which save ``s0`` but not ``ra``) and a pc still inside a
-prologue, with no .eh_frame parser.  The prologue is the run of
-``addi sp,sp,-N`` / ``s[wd] ra|s0,OFF(sp)`` / ``addi s0,sp,N`` at the
-function's start, in any of their compressed forms.
+DWARF call frame information first (``.debug_frame``/``.eh_frame`` through emu.dwarf.cfi): it
+is exact at every instruction and optimisation level.  Each physical frame then expands into the
+inlined calls that contain its pc (``DW_TAG_inlined_subroutine``), innermost first, as GDB shows
+them.  An ELF without CFI falls back to reading the prologue and the frame pointer: the firmware
+is built with ``-fno-omit-frame-pointer``, so every function sets ``s0`` to its CFA, and the
+prologue (``addi sp,sp,-N`` / ``s[wd] ra|s0,OFF(sp)`` / ``addi s0,sp,N``, compressed or not)
+tells where ``ra`` and the caller's ``s0`` were saved.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from emu.debugger.disasm import Insn
 from emu.debugger.errors import DebuggerError
+from emu.dwarf.cfi import Regs, caller_of
+from emu.dwarf.info import Scope, name_of
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
@@ -26,11 +28,22 @@ _MAX_PROLOGUE = 32
 MAX_FRAMES = 64
 
 
-@dataclass(frozen=True)
+@dataclass
 class Frame:
     level: int
     pc: int
     cfa: int  # the caller's sp: identifies the frame (finish, next over recursion)
+    regs: Regs | None = None        # the physical frame's registers (DWARF numbers), None: no CFI
+    scope: Scope | None = None      # the function or inlined call this frame shows
+    inlined: bool = False           # an inlined call: its caller frame has the same pc
+    caller_pc: int | None = None    # the saved pc (``info frame``)
+
+    @property
+    def lookup_pc(self) -> int:
+        """The pc that finds this frame's block and locations: ``pc - 1`` in callers, as GDB does."""
+        if self.regs is not None:
+            return self.pc if self.regs.innermost else self.pc - 1
+        return self.pc if self.level == 0 else self.pc - 1
 
 
 @dataclass
@@ -88,12 +101,62 @@ def prologue_end(insns: list[Insn]) -> int | None:
     return end
 
 
+def unwind(shell: CommandShell, limit: int = MAX_FRAMES) -> list[Frame]:
+    """Frames from the innermost outwards, inlined calls included; stops after ``main``
+    (GDB's ``backtrace past-main off``) or when the chain breaks."""
+    info = shell.debug_info
+    if info.cfi is None or not info.cfi.covers(shell.pc) and not info.function_at(shell.pc):
+        return _unwind_by_prologue(shell, limit)
+    values = {n: shell.get_reg(f"x{n}") for n in range(1, 32)}
+    values[0] = 0
+    regs = Regs(shell.pc, values)
+    regs.innermost = True
+    out: list[Frame] = []
+    physical = 0
+    while len(out) < limit:
+        pc = regs.pc
+        lookup = pc if physical == 0 else pc - 1
+        try:
+            caller = caller_of(regs, info.cfi, shell.read_mem, lookup, innermost=physical == 0)
+        except DebuggerError:
+            caller = None
+        cfa = regs.cfa if regs.has_cfi else regs.values.get(2, 0)
+        chain = info.inline_chain(lookup)
+        if physical == 0:
+            chain = _skip_inline_entries(chain, pc, bool(shell.breakpoints.at(pc)))
+        func = shell.function_of(lookup)
+        for depth, scope in enumerate(reversed(chain)):
+            if len(out) >= limit:
+                break
+            out.append(Frame(len(out), pc, cfa, regs, scope, inlined=depth < len(chain) - 1,
+                             caller_pc=caller.pc if caller is not None else None))
+        if not chain:
+            out.append(Frame(len(out), pc, cfa, regs, None, caller_pc=caller.pc if caller is not None else None))
+        name = name_of(chain[0].die) if chain else func
+        if caller is None or name == "main" or caller.pc == 0:
+            break
+        sp, caller_sp = regs.values.get(2, 0), caller.values.get(2, 0)
+        if caller_sp < sp or (caller_sp == sp and caller.pc == pc):
+            break  # a corrupt stack or a loop: stop rather than repeat frames
+        regs = caller
+        physical += 1
+    return out[:limit]
+
+
+def _skip_inline_entries(chain: list[Scope], pc: int, user_breakpoint: bool) -> list[Scope]:
+    """GDB hides an inlined call whose first instruction is the pc (the stop shows the call site;
+    ``step`` then enters it as it enters a call), except when a user breakpoint stopped there."""
+    while len(chain) > 1 and chain[-1].entry_pc == pc and not user_breakpoint:
+        chain = chain[:-1]
+    return chain
+
+
 def _is_return(insn: Insn) -> bool:
     return (insn.mnemonic == "ret" or (insn.mnemonic == "c.jr" and insn.operands == "ra"))
 
 
-def unwind(shell: CommandShell, limit: int = MAX_FRAMES) -> list[Frame]:
-    """Frames from the innermost outwards; stops after ``main`` or when the chain breaks."""
+def _unwind_by_prologue(shell: CommandShell, limit: int) -> list[Frame]:
+    """Frames from the prologues and ``s0``, for ELFs without CFI; stops after ``main``."""
     word = shell.xlen // 8
     pc, sp, s0 = shell.pc, shell.get_reg("sp"), shell.get_reg("s0")
     ra: int | None = shell.get_reg("ra")

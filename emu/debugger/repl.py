@@ -27,6 +27,7 @@ from prompt_toolkit.output import Output
 from emu.debugger.cmd_misc import read_script, run_script
 from emu.debugger.commands import CommandShell
 from emu.debugger.completion import ShellCompleter
+from emu.debugger.pager import Pager
 from emu.errors import EmuError
 
 PROMPT = "(npuemu) "
@@ -119,11 +120,21 @@ class Repl:
             except EOFError:
                 self.shell.out("quit")
                 break
+            if self.shell.pager is not None:
+                self.shell.pager.new_command()
             try:
                 run_command(self.shell, line)
             except KeyboardInterrupt:
                 continue  # Ctrl-C between the prompt and the command: nothing was running
         return self.shell.quit_requested or 0
+
+
+def _ask(prompt: str) -> str:
+    """The pager's question, answered on the terminal (from the command's worker thread)."""
+    try:
+        return input(prompt)
+    except EOFError:
+        return "c"
 
 
 def _stdout(text: str) -> None:
@@ -158,6 +169,9 @@ def main_debug(opts: argparse.Namespace, make_machine: Callable[..., Any]) -> in
                 if shell.quit_requested is not None:
                     break
             return shell.quit_requested or 0
+        if sys.stdout.isatty():  # a terminal reads the output: page it as GDB does
+            shell.pager = Pager(_stdout, _ask)
+            shell.write = shell.pager
         return Repl(shell).run()
     finally:
         machine.close()

@@ -27,7 +27,8 @@ def resume(shell: CommandShell) -> tuple[Stop, list[Point]]:
     """
     while True:
         stop = shell.machine.run()  # the Machine executes a breakpoint it starts on
-        if stop_kind(stop) == "WATCHPOINT" and _unchanged(shell, stop.watch):
+        if stop_kind(stop) == "WATCHPOINT" and (_unchanged(shell, stop.watch) or
+                                                _watch_condition_false(shell, stop.watch)):
             continue
         if stop_kind(stop) != "BREAKPOINT":
             return stop, []
@@ -40,6 +41,14 @@ def _unchanged(shell: CommandShell, hit: WatchHit | None) -> bool:
     """GDB's ``watch`` stops only when the value changes; a store of the same value goes on."""
     return (hit is not None and hit.kind == "w" and hit.access == "w" and hit.old == hit.new
             and not shell.interrupted.is_set())
+
+
+def _watch_condition_false(shell: CommandShell, hit: WatchHit | None) -> bool:
+    """``watch EXPR if COND``: a change while COND is false does not stop."""
+    if hit is None or shell.interrupted.is_set():
+        return False
+    p = shell.breakpoints.watch_for(hit.addr, hit.length, hit.kind)
+    return p is not None and p.condition_node is not None and not _condition(shell, p)
 
 
 def user_hit(shell: CommandShell, stop: Stop) -> list[Point] | None:

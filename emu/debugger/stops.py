@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from emu.debugger.bptable import WATCH_KINDS, Point
+from emu.debugger.cmd_break import watched_text
 from emu.debugger.resume import stop_kind
 from emu.machine import Stop
 
@@ -18,6 +19,7 @@ def report(shell: CommandShell, stop: Stop, hit: list[Point]) -> None:
     reason = stop_kind(stop)
     if reason == "EXITED":
         code = stop.exit_code if stop.exit_code is not None else shell.machine.exit_code
+        shell.set_convenience_int("_exitcode", code or 0)  # GDB's $_exitcode
         shell.out(f"[Inferior 1 (firmware) exited {'normally' if not code else f'with code {code:02o}'}]")
         return
     if reason == "BREAKPOINT" and hit:
@@ -52,7 +54,11 @@ def _report_watch(shell: CommandShell, hit: WatchHit) -> None:
         shell.out(f"\n{title} {p.number}: {p.what}\n")
     else:
         shell.out(f"\nWatchpoint at {hit.addr:#x}\n")
-    if hit.access == "w":
+    typed = watched_text(shell, p) if p is not None else None
+    if hit.access == "w" and typed is not None and p is not None:  # the watched C expression, typed
+        shell.out(f"Old value = {p.shown if p.shown is not None else hit.old}\nNew value = {typed}")
+        p.shown = typed
+    elif hit.access == "w":
         shell.out(f"Old value = {hit.old}\nNew value = {hit.new}")
     else:
         shell.out(f"Value = {hit.old}")

@@ -36,7 +36,7 @@ def parse_spec(text: str, previous: Spec, xlen: int) -> tuple[Spec, str]:
     word, _, rest = text[1:].partition(" ")
     digits = ""
     i = 0
-    while i < len(word) and (word[i].isdigit() or (i == 0 and word[i] == "-")):
+    while i < len(word) and (word[i] in "0123456789" or (i == 0 and word[i] == "-")):
         digits += word[i]
         i += 1
     fmt, size, explicit_size = previous.fmt, previous.size, False
@@ -133,7 +133,8 @@ def decode_escapes(text: str) -> bytes:
     while i < len(text):
         ch = text[i]
         if ch != "\\" or i + 1 == len(text):
-            out += ch.encode()
+            # Non-UTF-8 bytes of a command line (``-ex $'echo \\xff'``) arrive as surrogate escapes.
+            out += ch.encode("utf-8", "surrogateescape")
             i += 1
             continue
         nxt = text[i + 1]

@@ -61,11 +61,11 @@ def test_step_next_finish_by_source_line(debug, arch) -> None:
     s("tbreak main.c:13")
     assert "Temporary breakpoint 2, main () at main.c:13" in s("continue")
     out = s("step")
-    assert re.match(r"add \(\) at mathx.c:\d+\n\d+\t", out)
+    assert re.match(r"add \(a=42, b=8\) at mathx.c:\d+\n\d+\t", out)
     bt = s("bt")
-    assert re.match(r"#0  add \(\) at mathx.c:\d+\n#1  0x[0-9a-f]+ in main \(\) at main.c:13\n$", bt)
+    assert re.match(r"#0  add \(a=42, b=8\) at mathx.c:\d+\n#1  0x[0-9a-f]+ in main \(\) at main.c:13\n$", bt)
     out = s("finish")
-    assert out.startswith("Run till exit from #0  add ()") and out.rstrip().endswith("= 50")
+    assert out.startswith("Run till exit from #0  add (a=42, b=8) at mathx.c:") and out.rstrip().endswith("= 50")
     assert s("next").startswith("14\t")
     assert s("until").startswith("15\t")
     assert "main () at main.c:17" in s("advance 17")
@@ -82,9 +82,9 @@ def test_breakpoint_kinds_and_table(debug) -> None:
     assert re.search(r"^1\s+breakpoint\s+keep n\s+0x80000000", table, re.M)
     assert re.search(r"^2\s+breakpoint\s+del  y .* in add at mathx.c", table, re.M)
     assert "stop only if counter == 99" in table
-    assert "Temporary breakpoint 2, add ()" in s("c")
+    assert "Temporary breakpoint 2, add (a=42, b=8)" in s("c")
     assert "\n2 " not in s("info breakpoints")  # the temporary one is gone
-    assert "Breakpoint 3, factorial ()" in s("c")
+    assert "Breakpoint 3, factorial (n=5)" in s("c")
     s("delete 3")
     s("enable")
     assert "exited normally" in s("c")  # main's condition is false; 1 is behind us
@@ -201,7 +201,7 @@ def test_devices_uart_time_trap(debug) -> None:
     trap = s("info trap")
     assert "interrupt 7 (machine timer interrupt)" in trap and "mcause     0x" in trap
     bt = s("bt")
-    assert bt.startswith("#0  timer_handler () at main.c:") and "trap_dispatch" in bt
+    assert bt.startswith("#0  timer_handler (frame=0x") and "at main.c:" in bt and "trap_dispatch" in bt
 
 
 def test_uart_input_typed_after_the_firmware_started_waiting(debug) -> None:
@@ -319,7 +319,7 @@ def test_source_and_comments(debug, tmp_path) -> None:
     script = tmp_path / "cmds.gdb"
     script.write_text("# a comment\nbreak add\nrun\n\necho at add\\n\np $a0\n")
     out = s(f"source {script}")
-    assert "Breakpoint 1, add ()" in out and "at add\n" in out and "$1 = 42" in out
+    assert "Breakpoint 1, add (a=42, b=8)" in out and "at add\n" in out and "$1 = 42" in out
     script.write_text("p 1\nnosuch\np 2\n")
     out = s(f"source {script}")
     assert "$2 = 1" in out and "Undefined command" in out and "$3" not in out

@@ -54,7 +54,8 @@ def test_memory_reads_sized_and_signed() -> None:
     ctx.write_int(8, 4, 0xFFFFFFFE)
     assert expr.eval_text("counter", ctx) == -2
     assert expr.eval_text("{unsigned int} 8", ctx) == 0xFFFFFFFE
-    assert expr.eval_text("{char} 8", ctx) == -2
+    assert expr.eval_text("{char} 8", ctx) == 0xFE          # plain char is unsigned on RISC-V
+    assert expr.eval_text("{signed char} 8", ctx) == -2
     assert expr.eval_text("{uint8_t} 8", ctx) == 0xFE
     assert expr.eval_text("*8", ctx) == -2
     assert expr.eval_text("{long} &counter", ctx) == -2
@@ -80,7 +81,7 @@ def test_parse_once_evaluate_many() -> None:
 @pytest.mark.parametrize("text, message", [
     ("", "Argument required"), ("1 +", "syntax error"), ("(1", "syntax error"), ("1 2", "syntax error"),
     ("nosuch", 'No symbol "nosuch"'), ("$nosuch", "Invalid register"), ("1 / 0", "Division by zero"),
-    ("1 @ 2", "Invalid character"), ("3 = 4", "not an lvalue"), ("main = 1", "Cannot assign to function"),
+    ("1 @ 2", "Only values in memory"), ("1 # 2", "Invalid character"), ("3 = 4", "not an lvalue"), ("main = 1", "Cannot assign to function"),
     ("{struct x} 0", 'No symbol "struct x"'), ("&5", "address"), ("1 << 99999", "Shift count"),
     ("__import__('os')", "Invalid character"),
 ])

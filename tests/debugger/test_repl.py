@@ -106,7 +106,7 @@ def test_main_debug_batch_and_ex(firmware, tmp_path, capfd) -> None:
     code = main_debug(_opts(firmware("hello"), batch=str(script), ex=["break add"]), _make_machine)
     out = capfd.readouterr().out
     assert code == 0
-    assert "Breakpoint 1, add () at mathx.c" in out and "#1  0x" in out and "$1 = 42" in out
+    assert "Breakpoint 1, add (a=42, b=8) at mathx.c" in out and "#1  0x" in out and "$1 = 42" in out
     script.write_text("p nosuch\n")
     assert main_debug(_opts(firmware("hello"), batch=str(script)), _make_machine) == 1
     assert main_debug(_opts(firmware("hello"), ex=["quit 7"]), _make_machine) == 7

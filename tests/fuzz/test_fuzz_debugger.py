@@ -1,0 +1,91 @@
+"""Fuzzing the debugger's command line: random but plausible commands (real command words,
+expressions built from dbgtest's variables, types and operators, hostile characters) against a
+shell stopped inside dbgtest's ``check``.  Whatever the input, the shell answers with output or
+one error line; never a traceback, an "internal error" or a hang.
+
+Bounded for ``make test`` (``FUZZ_EXAMPLES``, default 100 inputs, a few seconds); a longer campaign:
+``FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/fuzz/test_fuzz_debugger.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from debugger.conftest import Session
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+
+# Commands that write host files or leave the session are not fuzzed here (their own tests cover them).
+COMMANDS = ["p", "p/x", "p/d", "p/c", "p/t", "p/a", "output", "x", "x/4xw", "x/2i", "x/s", "set var", "ptype",
+            "whatis", "display", "undisplay", "info locals", "info args", "info frame", "info symbol",
+            "info line", "info registers", "info source", "info functions", "info variables", "bt", "frame",
+            "up", "down", "break", "tbreak", "condition 1", "delete", "disable", "enable", "watch", "list",
+            "disassemble", "finish", "stepi", "nexti", "step", "next", "until", "advance", "echo", "help",
+            "info display", "reverse-stepi", "info breakpoints"]
+NAMES = ["s", "p", "k", "arr", "nodes", "global_shape", "pxCurrentTCB", "limits", "big", "ratio", "main",
+         "check", "fact", "idle_tcb", "total", "i", "nosuch", "$sp", "$pc", "$a0", "$_", "$_exitcode", "$1",
+         "$", "$foo", "main.c:119", "*0x80000000", "0x80000000"]
+TYPES = ["int", "char", "unsigned long", "struct node *", "shape_t", "TCB_t *", "struct flags", "enum color",
+         "long long", "void *", "double", "struct nosuch"]
+OPS = ["+", "-", "*", "/", "%", "<<", ">>", "==", "!=", "<", ">=", "&&", "||", "&", "|", "^", "@", "=", ".",
+       "->", ",", "?", ":"]
+POSTFIX = ["", ".origin", ".x", "->next", "->val", "[3]", "[-1]", "[99999999]", "->pcTaskName", ".f.level",
+           "[0]@2", ".name"]
+
+
+@st.composite
+def expressions(draw, depth: int = 0) -> str:
+    atom = draw(st.one_of(
+        st.sampled_from(NAMES).map(lambda n: n + draw(st.sampled_from(POSTFIX))),
+        st.integers(-2**70, 2**70).map(str),
+        st.sampled_from(["0x", "0x80000000", "'a'", "'\\n'", "1.5", "1e400", "²", "١", "0b101", "010",
+                         "\"str\"", "''", "{int}", "sizeof(int)", "sizeof s"]),
+        st.text(max_size=6),
+    ))
+    if depth < 3 and draw(st.booleans()):
+        left = draw(expressions(depth + 1))
+        form = draw(st.integers(0, 5))
+        if form == 0:
+            return f"{atom} {draw(st.sampled_from(OPS))} {left}"
+        if form == 1:
+            return f"({draw(st.sampled_from(TYPES))}) {left}"
+        if form == 2:
+            return f"{{{draw(st.sampled_from(TYPES))}}} {left}"
+        if form == 3:
+            return f"{draw(st.sampled_from(['-', '!', '~', '*', '&']))}{left}"
+        if form == 4:
+            return f"({left})"
+        return f"{left}{draw(st.sampled_from(POSTFIX))}"
+    return atom
+
+
+command_lines = st.one_of(
+    st.builds(lambda c, e: f"{c} {e}", st.sampled_from(COMMANDS), expressions()),
+    st.builds(lambda c, t: f"{c} {t}", st.sampled_from(COMMANDS), st.text(max_size=20)),
+    st.text(max_size=30),
+)
+
+
+@pytest.fixture(scope="module")
+def shell_in_check():
+    from conftest import firmware_path
+
+    s = Session(firmware_path("dbgtest", "rv32"))
+    s("break check")
+    s("run")
+    yield s
+    s.machine.close()
+
+
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(line=command_lines)
+def test_any_command_line_gives_output_or_one_error(shell_in_check, line: str) -> None:
+    s = shell_in_check
+    if s.machine.exit_code is not None or s.reg("pc") < 0x80000000:
+        s("run")
+    out = s(line)
+    assert "internal error" not in out and "Traceback" not in out, (line, out)
