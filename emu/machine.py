@@ -101,6 +101,7 @@ class StopReason(Enum):
     INSN_LIMIT = "instruction limit"
     TIMEOUT = "timeout"
     FATAL = "fatal"
+    NPU = "npu"  # an NPU breakpoint or watchpoint matched (request_debug_stop; emu/debugger/npu_watch.py)
 
 
 @dataclass
@@ -149,6 +150,7 @@ class Machine:
         self.exit_code: int | None = None
         self._fatal: str | None = None
         self._stop_requested = False
+        self._debug_stop: str | None = None
         self._kicked_store: int | None = None
         self._break_hit: int | None = None
         self._watch_hit: WatchHit | None = None
@@ -359,6 +361,12 @@ class Machine:
         elif self.counter.enabled:
             self.counter.stop_now()
 
+    def request_debug_stop(self, message: str) -> None:
+        """A debugger observer on a device (an NPU breakpoint) asks for a clean stop after the
+        current instruction; the run returns a StopReason.NPU stop carrying ``message``."""
+        self._debug_stop = message
+        self.request_stop()
+
     def step(self, n: int = 1) -> Stop:
         """Execute ``n`` instructions (a trap entry counts as the faulting instruction)."""
         self.enable_counting()
@@ -374,6 +382,7 @@ class Machine:
         # A fatal condition is reported once; running again tries again (the user may have fixed
         # the cause: fed input, changed a register, restored a snapshot).
         self._stop_requested = False
+        self._debug_stop = None
         self._fatal = None
         self._storm = 0
         self._emu_thread = threading.get_ident()
@@ -400,6 +409,9 @@ class Machine:
                              exit_code=self.exit_code)
             if self._fatal is not None:
                 return Stop(StopReason.FATAL, self.cpu.pc, self._fatal_report(self._fatal))
+            if self._stop_requested and self._debug_stop is not None:
+                message, self._debug_stop = self._debug_stop, None
+                return Stop(StopReason.NPU, self.cpu.pc, message)
             if self._stop_requested:
                 return Stop(StopReason.INTERRUPTED, self.cpu.pc, "interrupted")
             if limit is not None and self.counter.count >= limit:
