@@ -306,6 +306,7 @@ class Machine:
         if not self.counter.enabled:
             self.counter.enable()
             self._sync_csr_hooks()
+            self.debug.rehook_breakpoints()  # after the counter's hook: a stop count is then exact
 
     def add_watchpoint(self, addr: int, length: int, kind: str = "w") -> None:
         self.enable_counting()  # precise stop right after the accessing instruction
@@ -427,6 +428,8 @@ class Machine:
             outcome = self._run_slice(limit, host_deadline)
             if self._break_hit is not None:
                 pc, self._break_hit = self._break_hit, None
+                if self.counter.enabled:  # its hook runs first (see enable_counting) and counted the
+                    self.counter.count -= 1  # instruction the breakpoint kept from running
                 return Stop(StopReason.BREAKPOINT, pc, f"breakpoint at {self.symbol_name(pc)}")
             if self._watch_hit is not None and not self._fatal:
                 hit, self._watch_hit = self._watch_hit, None
@@ -717,6 +720,8 @@ class Machine:
         insn = self._csr_sites.get(addr)
         if insn is None or self.cpu.priv < (insn.csr >> 8) & 3:
             return  # let the CPU raise illegal-instruction natively
+        if addr in self.debug.breakpoints and self.debug.skip_once != addr:
+            return  # a breakpoint here stops before the instruction: its hook runs next
         if insn.is_xret:
             self.cpu.trap_return(machine_level=insn.csr == 0x302)
             self._deliver_interrupt()

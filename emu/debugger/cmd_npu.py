@@ -1,5 +1,5 @@
 """The NPU's insides, through its inspection API: ``npu status|queue|tiles|dump|counters|trace``,
-and NPU-aware stops: ``npu break``, ``npu watch``, ``npu breakpoints``, ``npu delete``
+and NPU-aware stops: ``npu break``, ``npu watch``, ``npu breakpoints``, ``npu clear``
 (emu/debugger/npu_watch.py).
 
 Matrices print as rows of right-aligned numbers with row and column indices,
@@ -48,9 +48,9 @@ def register(root: Registry, info: Registry) -> None:
                     "and columns), naming the command, its descriptor address and the doorbell's pc.\n"
                     "  npu watch acc 0:64\n  npu watch tile 0"))
     npu.add(Command("breakpoints", npu_breakpoints, "npu breakpoints -- list NPU breakpoints and watchpoints."))
-    npu.add(Command("delete", npu_delete, "npu delete [N] -- delete NPU breakpoint/watchpoint N (all without N)."))
-    root.add(Command("npu", None, "npu status|queue|tiles|dump|counters|trace|break|watch|breakpoints|delete\n"
-                     "-- the NPU's internal state, and stops on NPU commands.", subcommands=npu))
+    npu.add(Command("clear", npu_clear, "npu clear [N] -- delete NPU breakpoint/watchpoint N (all without N)."))
+    root.add(Command("npu", None, "npu status|queue|tiles|dump|counters|trace|break|watch|... -- the NPU's "
+                     "internal state, and stops on NPU commands.", subcommands=npu))
 
 
 def _npu(shell: CommandShell) -> NpuDevice:
@@ -195,7 +195,7 @@ def npu_breakpoints(shell: CommandShell, arg: str) -> None:
     shell.out("\n".join(["Num What", *lines]) if lines else "No NPU breakpoints or watchpoints.")
 
 
-def npu_delete(shell: CommandShell, arg: str) -> None:
+def npu_clear(shell: CommandShell, arg: str) -> None:
     text = arg.strip()
     if text and not (text.isascii() and text.isdigit()):
         raise DebuggerError(f'Bad NPU breakpoint number "{text}".')

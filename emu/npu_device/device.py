@@ -16,8 +16,8 @@ from __future__ import annotations
 import copy
 import operator
 from collections import deque
-from functools import reduce
 from collections.abc import Callable
+from functools import reduce
 from typing import Any
 
 import numpy as np
