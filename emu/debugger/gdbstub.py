@@ -252,12 +252,10 @@ class GdbStub:
                  allow_host_files: bool = False) -> None:
         self.machine = machine
         self._allow_host_files = allow_host_files
-        # Reverse execution (bs/bc) in deterministic mode; None otherwise.
-        self._travel: TimeTravel | None = None
-        if machine.clock.deterministic:
-            machine.enable_counting()
-            self._travel = TimeTravel(machine)
-            self._travel.replay_hooks.append(npu_watch(machine).pause)
+        # Reverse execution (bs/bc) in deterministic mode: the history starts at the first resume
+        # (made then, after that packet's ack: the first checkpoint copies all of RAM).
+        self._reversible = machine.clock.deterministic
+        self._travel_engine: TimeTravel | None = None
         self.xlen = machine.xlen
         self._log = log
         self._conn = _Connection(sock, self._interrupt, log)
@@ -530,8 +528,9 @@ class GdbStub:
             return self._last_stop
         # The Machine keeps virtual time paused outside run()/step(): time stands still while halted.
         try:
-            if self._travel is not None:
-                stop = self._travel.forward(step=step)
+            travel = self._travel
+            if travel is not None:
+                stop = travel.forward(step=step)
             else:
                 stop = self.machine.step() if step else self.machine.run()
         finally:
@@ -539,11 +538,20 @@ class GdbStub:
         self._last_stop = self._stop_reply(stop)
         return self._last_stop
 
+    @property
+    def _travel(self) -> TimeTravel | None:
+        if self._reversible and self._travel_engine is None:
+            self.machine.enable_counting()
+            self._travel_engine = TimeTravel(self.machine)
+            self._travel_engine.replay_hooks.append(npu_watch(self.machine).pause)
+        return self._travel_engine
+
     def _reverse(self, body: bytes) -> bytes:
         """``bs`` / ``bc``: one instruction back, or back to the last breakpoint/watchpoint hit."""
         if body not in (b"s", b"c"):
             return b""
-        if self._travel is None:
+        travel = self._travel
+        if travel is None:
             return E_INVALID  # not announced in qSupported: gdb does not send these
         if self.machine.exited:
             return self._exit_reply()
@@ -552,10 +560,10 @@ class GdbStub:
             return self._last_stop
         try:
             if body == b"s":
-                self._travel.step_back(1)
+                travel.step_back(1)
                 hit = None
             else:
-                hit = self._travel.reverse_continue()
+                hit = travel.reverse_continue()
         except NoHistory:
             hit = ReverseHit("begin", self.machine.insn_count or 0, self.machine.cpu.pc)
         finally:
@@ -626,7 +634,7 @@ class GdbStub:
     def _query(self, body: bytes) -> bytes:
         name, _, args = body.partition(b":")
         if name == b"Supported":
-            reverse = b";ReverseStep+;ReverseContinue+" if self._travel is not None else b""
+            reverse = b";ReverseStep+;ReverseContinue+" if self._reversible else b""
             return (b"PacketSize=%x;qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+;"
                     b"vContSupported+" % MAX_PACKET) + reverse
         if name == b"Xfer":
