@@ -364,8 +364,9 @@ class Machine:
 
     def request_debug_stop(self, message: str) -> None:
         """A debugger observer on a device (an NPU breakpoint) asks for a clean stop after the
-        current instruction; the run returns a StopReason.NPU stop carrying ``message``."""
-        self._debug_stop = message
+        current instruction; the run returns a StopReason.NPU stop carrying ``message`` (the
+        messages of every request before the stop, one per line)."""
+        self._debug_stop = message if self._debug_stop is None else f"{self._debug_stop}\n{message}"
         self.request_stop()
 
     def step(self, n: int = 1) -> Stop:

@@ -105,8 +105,6 @@ class NpuWatch:
         self._paused = False
         self._events: list[Event] = []
         self._subscribed = False
-        self._batch: tuple[int, int] = (-1, 0)  # (virtual time, pc) of the stop being reported
-        self._messages: list[str] = []
 
     # -- points -------------------------------------------------------------------------------
     def add_break(self, spec: str) -> NpuPoint:
@@ -239,15 +237,7 @@ class NpuWatch:
         if later and not event.error:
             self._schedule_completion(event, later, pc)
         if now:
-            self._request_stop(now)
-
-    def _request_stop(self, lines: list[str]) -> None:
-        """Every match of one doorbell (or one moment) goes into the same stop's message."""
-        key = (self.m.clock.now_ns(), self.m.cpu.pc)  # time stands still during one doorbell
-        if key != self._batch:
-            self._batch, self._messages = key, []
-        self._messages += lines
-        self.m.request_debug_stop("\n".join(self._messages))
+            self.m.request_debug_stop("\n".join(now))  # the machine joins the requests of one stop
 
     def _schedule_completion(self, event: NpuEvent, points: list[NpuPoint], pc: int | None) -> None:
         if not points:
@@ -260,8 +250,8 @@ class NpuWatch:
                 return
             for p in live:
                 p.hits += 1
-            self._request_stop([f"NPU breakpoint {p.number}: {event.describe()} completed at "
-                                f"{event.end_ns} ns{rung}" for p in live])
+            self.m.request_debug_stop("\n".join(f"NPU breakpoint {p.number}: {event.describe()} completed at "
+                                                f"{event.end_ns} ns{rung}" for p in live))
 
         self._events.append(self.m.clock.schedule(event.end_ns, complete, "npu-break"))
         if len(self._events) > 4096:  # long runs: forget the fired and cancelled ones
