@@ -49,7 +49,7 @@ from emu.debugger.gdb_target import (
 )
 from emu.debugger.netif import interface_addresses
 from emu.debugger.npu_watch import npu_watch
-from emu.debugger.timetravel import NoHistory, ReverseHit, TimeTravel
+from emu.debugger.timetravel import Cancelled, NoHistory, ReverseHit, TimeTravel
 from emu.errors import ConfigError, EmuError
 from emu.machine import Machine, Stop, StopReason
 
@@ -263,6 +263,7 @@ class GdbStub:
         self._running = False
         self._run_ended = threading.Event()
         self._interrupt_pending = False
+        self._reversing: TimeTravel | None = None  # set while bs/bc run: Ctrl-C cancels them
         self._breakpoints: dict[int, set[int]] = {}  # address -> Z types (0 software, 1 hardware)
         self._watchpoints: set[tuple[int, int, str]] = set()
         self._last_stop = b"T%02x" % SIGTRAP + THREAD
@@ -490,6 +491,9 @@ class GdbStub:
         the request is repeated until this run has ended (a blocking wait, not a spin).
         """
         with self._run_lock:
+            if self._reversing is not None:
+                self._reversing.cancel.set()  # a reverse-continue's search: abandoned, back where it began
+                return
             if not self._running:
                 self._interrupt_pending = True
                 return
@@ -555,9 +559,12 @@ class GdbStub:
             return E_INVALID  # not announced in qSupported: gdb does not send these
         if self.machine.exited:
             return self._exit_reply()
-        if not self._begin_run():
-            self._last_stop = b"T%02x" % SIGINT + THREAD
-            return self._last_stop
+        with self._run_lock:
+            if self._interrupt_pending:
+                self._interrupt_pending = False
+                self._last_stop = b"T%02x" % SIGINT + THREAD
+                return self._last_stop
+            self._reversing = travel
         try:
             if body == b"s":
                 travel.step_back(1)
@@ -566,8 +573,12 @@ class GdbStub:
                 hit = travel.reverse_continue()
         except NoHistory:
             hit = ReverseHit("begin", self.machine.insn_count or 0, self.machine.cpu.pc)
+        except Cancelled:
+            self._last_stop = b"T%02x" % SIGINT + THREAD
+            return self._last_stop
         finally:
-            self._end_run()
+            with self._run_lock:
+                self._reversing = None
         self._last_stop = self._reverse_reply(hit)
         return self._last_stop
 

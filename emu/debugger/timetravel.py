@@ -25,6 +25,7 @@ history restarts at that point (``Machine.state_writes`` tells).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +51,11 @@ NEAR_KEEP = 4                   # near checkpoints kept (most recent first)
 
 class NoHistory(Exception):
     """Reverse execution cannot go further back (or the run is not deterministic)."""
+
+
+class Cancelled(Exception):
+    """``cancel`` was set during a :meth:`TimeTravel.reverse_continue`: the machine is back where
+    the search started."""
 
 
 @dataclass
@@ -142,6 +148,8 @@ class TimeTravel:
         # Called around replays (True before, False after): observers that must not fire twice
         # (NPU breakpoints) pause themselves.
         self.replay_hooks: list[Callable[[bool], None]] = []
+        # Set from another thread (gdb's Ctrl-C) to abandon a reverse-continue's search.
+        self.cancel = threading.Event()
         if self.available:
             self.restart()
 
@@ -258,8 +266,8 @@ class TimeTravel:
         """Execute forward to exactly ``target`` instructions, through breakpoints and watchpoints."""
         m = self.m
         while (m.insn_count or 0) < target:
-            stop = m.step(target - (m.insn_count or 0))
-            if stop.reason in (StopReason.EXITED, StopReason.FATAL, StopReason.INTERRUPTED):
+            stop = m.step(min(target - (m.insn_count or 0), self.chunk))
+            if stop.reason in (StopReason.EXITED, StopReason.FATAL):
                 break
 
     def go_to(self, target: int) -> None:
@@ -291,6 +299,14 @@ class TimeTravel:
         still in memory, as gdb expects from a reverse watchpoint.
         """
         now = self._require()
+        self.cancel.clear()
+        try:
+            return self._search_back(now)
+        except Cancelled:
+            self.go_to(now)
+            raise
+
+    def _search_back(self, now: int) -> ReverseHit:
         m = self.m
         end = now
         points = sorted({p.count: p for p in self.checkpoints + self._near}.values(), key=lambda p: p.count)
@@ -314,12 +330,14 @@ class TimeTravel:
             if base.pc in m.debug.breakpoints:
                 last = ReverseHit("breakpoint", base.count, base.pc)
             while (m.insn_count or 0) < end:
-                stop = m.step(end - (m.insn_count or 0))
+                if self.cancel.is_set():
+                    raise Cancelled
+                stop = m.step(min(end - (m.insn_count or 0), self.chunk))
                 count = m.insn_count or 0
                 if stop.reason is StopReason.BREAKPOINT and count < end:
                     last = ReverseHit("breakpoint", count, stop.pc)
                 elif stop.reason is StopReason.WATCHPOINT and stop.watch is not None:
                     last = ReverseHit("watchpoint", count - 1, stop.watch.pc, stop.watch)
-                elif stop.reason in (StopReason.EXITED, StopReason.FATAL, StopReason.INTERRUPTED):
+                elif stop.reason in (StopReason.EXITED, StopReason.FATAL):
                     break
         return last

@@ -8,11 +8,12 @@ same instruction count, on npu_demo, whose NPU commands and interrupts are part 
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import pytest
 
 from emu import Machine
-from emu.debugger.timetravel import NEAR_SPAN, PAGE, NoHistory, TimeTravel
+from emu.debugger.timetravel import NEAR_SPAN, PAGE, Cancelled, NoHistory, TimeTravel
 from emu.machine import StopReason
 
 RAM = 8 << 20
@@ -159,3 +160,18 @@ def test_breakpoint_stop_counts_exactly_the_instructions_run(firmware):
     while plain.cpu.pc != factorial:
         plain.step()
     assert fingerprint(m) == fingerprint(plain)
+
+
+def test_cancelled_reverse_continue_returns_to_where_it_began(demo):
+    m = demo()
+    travel = TimeTravel(m, interval=2_000_000)
+    m.add_breakpoint(m.elf.lookup("exit").addr)
+    assert travel.forward().reason is StopReason.BREAKPOINT
+    m.remove_breakpoint(m.elf.lookup("exit").addr)
+    before = fingerprint(m)
+    timer = threading.Timer(0.3, travel.cancel.set)  # gdb's Ctrl-C, from the reader thread
+    timer.start()
+    with pytest.raises(Cancelled):
+        travel.reverse_continue()  # nothing to find: would replay the whole run
+    timer.join()
+    assert fingerprint(m) == before
