@@ -8,7 +8,8 @@ module is the one engine behind gdb's reverse execution (the stub's ``bs`` and
 
 - :meth:`TimeTravel.forward` runs the machine in chunks and takes a checkpoint
   whenever enough host time has passed since the last one (so checkpoints cost
-  a bounded share of the run, about 1/:data:`CHECKPOINT_COST_SHARE`);
+  a bounded share of the run, about 1/:data:`CHECKPOINT_COST_SHARE`); below the
+  furthest point reached it re-executes silently (the output was printed);
 - :meth:`TimeTravel.step_back` returns ``n`` instructions back;
 - :meth:`TimeTravel.reverse_continue` finds the *last* breakpoint or
   watchpoint hit before the current point, by replaying the segments between
@@ -143,6 +144,7 @@ class TimeTravel:
         self.checkpoints: list[Checkpoint] = []   # sorted by count
         self._near: list[Checkpoint] = []
         self._writes = -1
+        self.frontier = 0  # the furthest instruction count reached: below it, output was printed
         self._last_cost = 0.0
         self._last_taken_at = 0.0
         # Called around replays (True before, False after): observers that must not fire twice
@@ -164,6 +166,7 @@ class TimeTravel:
         self._near = []
         self._take()
         self._writes = self.m.state_writes
+        self.frontier = self.m.insn_count or 0
 
     def sync(self) -> None:
         """A change from outside the guest since the last check makes the history unreplayable."""
@@ -217,14 +220,14 @@ class TimeTravel:
         m = self.m
         self.sync()
         if step:
-            stop = m.step()
+            stop = self._run(1, stepping=True)
             if self._due():
                 self._take()
             return stop
         while True:
             latest = self.checkpoints[-1].count if self.checkpoints else 0
             budget = self.chunk if self.interval is None else max(1, latest + self.interval - (m.insn_count or 0))
-            stop = m.run(max_insns=budget)
+            stop = self._run(budget, stepping=False)
             if stop.reason is not StopReason.INSN_LIMIT:
                 return stop
             if self._due():
@@ -233,6 +236,22 @@ class TimeTravel:
                 # The chunk ended right before a breakpoint: its hook did not run, and the next
                 # chunk would step over it (a resume executes the instruction it starts on).
                 return Stop(StopReason.BREAKPOINT, m.cpu.pc, f"breakpoint at {m.symbol_name(m.cpu.pc)}")
+
+    def _run(self, budget: int, stepping: bool) -> Stop:
+        """Up to ``budget`` instructions; silent up to the frontier (that output was printed the
+        first time: re-executing after a step back prints nothing twice, as rr does)."""
+        m = self.m
+        count = m.insn_count or 0
+        behind = self.frontier - count
+        if behind > 0:
+            budget = min(budget, behind)
+        m.output_muted = behind > 0
+        try:
+            stop = m.step(budget) if stepping else m.run(max_insns=budget)
+        finally:
+            m.output_muted = False
+        self.frontier = max(self.frontier, m.insn_count or 0)
+        return stop
 
     # -- backward -----------------------------------------------------------------------------------
     @contextmanager

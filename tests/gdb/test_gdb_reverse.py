@@ -48,12 +48,15 @@ def test_reverse_continue_to_watchpoint_trigger(gdb_session, firmware, arch):
     r = gdb_session(firmware("hello", arch),
                     "break main", "continue", "watch counter", "continue", "continue", "continue",
                     "reverse-continue", "p counter", "reverse-continue", "p counter", "continue", "p counter",
-                    "kill", emu_args=DETERMINISTIC)
+                    "delete", "continue", emu_args=DETERMINISTIC)
     out = r.output
     # Going back over a store shows it undone: the value before the write, at the storing instruction.
     assert re.search(r"Old value = 3\nNew value = 2\n", out), out
     assert re.search(r"Old value = 2\nNew value = 1\n", out), out
     assert _values(out) == ["2", "1", "2"], out
+    # Run to the end: what was printed before going back is not printed again.
+    assert "[Inferior 1 (Remote target) exited normally]" in out, out
+    assert r.emu_stdout.count("Hello from npuemu") == 1 and r.emu_stdout.count("bye") == 1, r.emu_stdout
     assert r.emu_status == 0
 
 
