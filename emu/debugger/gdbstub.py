@@ -688,11 +688,15 @@ class GdbStub:
         self._begin_run()
         # Whoever reaches the socket types these commands: no host file unless the user allowed it.
         token = HOST_FILES_REFUSED.set(None if self._allow_host_files else HOST_FILES_MESSAGE)
+        before = (self.machine.state_writes, self.machine.insn_count)
         try:
             self._shell.execute(line)
         finally:
             HOST_FILES_REFUSED.reset(token)
             self._end_run()
+        if self._travel_engine is not None and (self.machine.state_writes, self.machine.insn_count) != before:
+            # `monitor start`, `restore`, `continue`...: whatever the shell did, the history begins again.
+            self._travel_engine.restart()
         return b"OK"
 
     def _monitor_output(self, text: str) -> None:

@@ -203,8 +203,10 @@ class NpuWatch:
         if not completes:
             return
         now = self.m.clock.now_ns()
-        for rec in self.m.npu.trace.records:
-            if rec.end_ns > now and not rec.error and rec.fields is not None:
+        for rec in reversed(self.m.npu.trace.records):  # commands run one after another: newest last
+            if rec.end_ns <= now:
+                break
+            if not rec.error and rec.fields is not None:
                 event = NpuEvent(rec.index, rec.addr, rec.fields.opcode, rec.fields, rec.start_ns, rec.end_ns)
                 self._schedule_completion(event, [p for p in completes if p.matches(event)], pc=None)
 

@@ -92,7 +92,8 @@ class PageStore:
         self._zero = bytes(PAGE)
         self._ref = np.zeros_like(buf)
         self._ref_pages = [self._zero] * self.count
-        self._ref_pages[-1] = bytes(buf.size - (self.count - 1) * PAGE)
+        if buf.size % PAGE:  # a short last page
+            self._ref_pages[-1] = bytes(buf.size % PAGE)
 
     def _changed(self) -> list[int]:
         """Pages of ``buf`` that differ from ``_ref``."""

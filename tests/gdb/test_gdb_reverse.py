@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import start_stub
+
+from emu import Machine
 
 pytestmark = pytest.mark.gdb
 
@@ -84,3 +87,22 @@ def test_history_starts_at_the_entry_point(gdb_session, firmware):
 def test_realtime_stub_does_not_offer_reverse_execution(gdb_session, firmware):
     r = gdb_session(firmware("hello", "rv32"), "stepi", "reverse-stepi", "kill")
     assert "Target remote does not support this command." in r.output, r.output
+
+
+def test_history_restarts_after_a_monitor_command_moves_the_machine(firmware):
+    """`monitor start` (or restore, set, continue) moves the machine behind the history's back."""
+    machine = Machine.from_elf(firmware("hello"), deterministic=True)
+    run = start_stub(machine)
+    client = run.client
+    client.start_no_ack()
+    factorial = machine.elf.lookup("factorial").addr
+    assert client.cmd(b"Z0,%x,2" % factorial) == b"OK"
+    assert client.cmd(b"c").startswith(b"T05swbreak")
+    assert client.cmd(b"bs") == b"T05thread:1;"            # history: one step back is fine
+    before = machine.insn_count
+    assert client.cmd(b"qRcmd," + b"start".hex().encode()) == b"OK"  # restart, run to main
+    assert machine.insn_count < before
+    assert client.cmd(b"bs") == b"T05replaylog:begin;thread:1;"
+    assert client.cmd(b"c").startswith(b"T05swbreak")   # and forward works from the new start
+    client.sock.close()
+    run.wait()
