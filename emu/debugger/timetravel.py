@@ -22,6 +22,14 @@ checkpoints are dropped when the unique pages exceed ``budget`` bytes.  A few
 ``reverse-stepi`` cheap.  Anything changed from outside the guest (a register
 or memory write by gdb or the shell, typed input) cannot be replayed: the
 history restarts at that point (``Machine.state_writes`` tells).
+
+A front end (the GDB stub here; the shell's cmd_time/cmd_run the same way) runs the firmware
+forward only through :meth:`TimeTravel.forward` (so checkpoints exist), adds
+``npu_watch(machine).pause`` to ``replay_hooks``, calls :meth:`restart` when it resets or restores
+the machine, and builds the other reverse commands from :meth:`step_back` and
+:meth:`reverse_continue` as gdb does from ``bs``/``bc``: reverse-finish is a breakpoint at the
+function's entry, a reverse-continue and one step back; a breakpoint condition that is false
+means reverse-continue again.
 """
 
 from __future__ import annotations
