@@ -68,13 +68,16 @@ def test_reverse_finish_reverse_next_reverse_step(gdb_session, firmware, arch):
     r = gdb_session(firmware("hello", arch),
                     "break mathx.c:7", "continue", "reverse-finish", "bt 1",
                     "delete", "break main.c:15", "continue", "reverse-next", "reverse-next", "bt 1",
-                    "kill", emu_args=DETERMINISTIC)
+                    "continue", "reverse-step", "bt 2", "kill", emu_args=DETERMINISTIC)
     out = r.output
     # reverse-finish: back to the call of add() in main (the call instruction, mid-line)
     assert re.search(r"^#0\s+0x[0-9a-f]+ in main \(\) at firmware/apps/hello/main\.c:13$", out, re.M), out
     # from line 15 back over the call of factorial (line 14) to the call of add (line 13)
     assert re.search(r"^14\s+int fact = factorial\(5\);\n13\s+int sum = add\(global_var, 8\);\n"
                      r"#0\s+main \(\) at firmware/apps/hello/main\.c:13", out, re.M), out
+    # from line 15 again, reverse-step goes back into the function that just returned
+    assert re.search(r"^#0\s+(0x[0-9a-f]+ in )?factorial \(n=(n@entry=)?5\) at firmware/apps/hello/mathx\.c:\d+\n"
+                     r"#1\s+0x[0-9a-f]+ in main \(\) at firmware/apps/hello/main\.c:14", out, re.M), out
 
 
 def test_history_starts_at_the_entry_point(gdb_session, firmware):
