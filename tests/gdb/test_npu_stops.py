@@ -40,22 +40,32 @@ def debug(elf, *commands: str) -> str:
 @pytest.mark.parametrize("arch", ["rv32", "rv64"])
 def test_shell_npu_break_and_watch_on_npu_demo(firmware, arch):
     out = debug(firmware("npu_demo", arch),
-                "npu break MVM", "run", "npu clear", "npu watch tile 0", "continue", "npu clear",
-                "npu break ARGMAX on complete", "continue", "npu breakpoints", "npu break FOO", "npu watch tile 99",
+                "npu watch tile 0 0:4,0:4", "run", "npu clear", "npu break MVM", "continue", "npu clear",
+                "npu break dma_in on complete", "continue", "npu breakpoints", "npu break FOO", "npu watch tile 99",
                 "quit")
     stops = list(STOP.finditer(out))  # one line per matching command (a doorbell may run several)
-    assert list(dict.fromkeys(s["op"] for s in stops)) == ["MVM", "WEIGHT_UPDATE", "ARGMAX"], out
-    assert "submitted; doorbell rung" in stops[0].group(0)
-    assert re.search(r"NPU watchpoint 2: tile 0 rows 0:\d+ cols 0:\d+ written by WEIGHT_UPDATE #\d+ .*; "
-                     r"tile 0 rows 0:64 cols 0:64;", out), out
-    assert re.search(r"NPU breakpoint 3: ARGMAX #\d+ .* completed at \d+ ns", out), out
-    assert re.search(r"^3\s+npu break ARGMAX on complete  \(hit 1 time\)$", out, re.M), out
+    assert list(dict.fromkeys(s["op"] for s in stops)) == ["LOAD_WEIGHTS", "MVM", "DMA_IN"], out
+    assert re.search(r"NPU watchpoint 1: tile 0 rows 0:4 cols 0:4 written by LOAD_WEIGHTS #0 .*; "
+                     r"tile 0 rows 0:\d+ cols 0:\d+; doorbell rung", out), out
+    assert re.search(r"NPU breakpoint 2: MVM #\d+ .* submitted; doorbell rung", out), out
+    assert re.search(r"NPU breakpoint 3: DMA_IN #\d+ .* completed at \d+ ns", out), out
+    assert re.search(r"^3\s+npu break DMA_IN on complete  \(hit 1 time\)$", out, re.M), out
     assert 'Unknown NPU opcode "FOO"' in out and "No tile 99: the NPU has" in out
-    # What a stop names is real: the descriptor holds that opcode, the doorbell pc a store.
-    first = stops[0]
-    out = debug(firmware("npu_demo", arch), "npu break MVM", "run", f"x/1xb {first['desc']}", f"x/i {first['pc']}")
-    assert re.search(rf"^{first['desc']}.*:\s+0x{OPCODES['MVM']:02x}$", out, re.M), out
-    assert re.search(rf"^\s+{first['pc']} <wr\+\d+>:\s+(c\.)?sw\s", out, re.M), out
+
+
+def test_a_stop_names_the_real_descriptor_and_doorbell_store(firmware):
+    m = Machine.from_elf(firmware("npu_demo"), deterministic=True, ram_size=8 << 20)
+    npu_watch(m).add_break("MVM")
+    stop = m.run()
+    assert stop.reason is StopReason.NPU
+    for line in stop.message.splitlines():
+        match = STOP.match(line)
+        assert match and match["op"] == "MVM", line
+        assert m.read_mem(int(match["desc"], 16), 1)[0] == OPCODES["MVM"]
+    pc = int(match["pc"], 16)
+    low = int.from_bytes(m.read_mem(pc, 2), "little")
+    assert low & 3 != 3 and low >> 13 == 0b110 or low & 0x707F in (0x2023, 0x3023)  # c.sw / c.swsp, sw / sd
+    assert m.cpu.pc == pc + (2 if low & 3 != 3 else 4)  # stopped right after the doorbell store
 
 
 def test_complete_stop_lands_at_the_modeled_end(firmware):
