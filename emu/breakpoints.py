@@ -69,6 +69,14 @@ class DebugHooks:
         self._forget_translation(addr)
         return True
 
+    def rehook_breakpoints(self) -> None:
+        """Hook every breakpoint again, so it runs after hooks added since (Unicorn runs code hooks
+        in the order they were added): the Machine relies on the instruction counter's running first."""
+        for addr, handle in list(self.breakpoints.items()):
+            self.uc.hook_del(handle)
+            self.breakpoints[addr] = self.uc.hook_add(UC_HOOK_CODE, self._code_hit, begin=addr, end=addr)
+            self._forget_translation(addr)
+
     def _forget_translation(self, addr: int) -> None:
         """Unicorn decides at translation time whether an instruction calls code hooks: code already
         translated (run before, or stepped over a breakpoint) must be translated again."""

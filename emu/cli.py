@@ -101,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print instructions, virtual/host time, MIPS and NPU counters at exit (stderr)")
     run.add_argument("--npu-trace", metavar="FILE", help="write a Chrome/Perfetto trace of NPU commands")
     run.add_argument("--gdb", metavar="[HOST:]PORT",
-                     help="stop at the entry point and wait for gdb (binds 127.0.0.1 unless HOST given)")
+                     help="stop at the entry point and wait for gdb (binds 127.0.0.1 unless HOST given); "
+                          "with --deterministic gdb can also run backwards (reverse-step, reverse-continue)")
+    run.add_argument("--gdb-allow-host-files", action="store_true",
+                     help="let gdb's `monitor` commands read and write host files (source, npu trace); "
+                          "off by default: whoever reaches the port could otherwise use them")
     debug = sub.add_parser("debug", help="interactive debugger shell (prompt_toolkit)")
     _machine_options(debug)
     # Debugging defaults to deterministic time: a session replays identically and reverse-stepi
@@ -183,7 +187,7 @@ def cmd_run(opts: argparse.Namespace) -> int:
         from emu.debugger.gdbstub import serve_gdb
 
         machine.start_input()
-        return serve_gdb(machine, opts.gdb)
+        return serve_gdb(machine, opts.gdb, allow_host_files=opts.gdb_allow_host_files)
     previous = signal.signal(signal.SIGINT, lambda sig, frame: machine.request_stop())
     start = time.perf_counter()
     try:
@@ -202,7 +206,7 @@ def cmd_run(opts: argparse.Namespace) -> int:
     if opts.stats:
         _print_stats(machine, host_s)
     status = {
-        StopReason.EXITED: _process_status(stop.exit_code),
+        StopReason.EXITED: process_status(stop.exit_code),
         StopReason.TIMEOUT: EXIT_TIMEOUT,
         StopReason.INSN_LIMIT: EXIT_INSN_LIMIT,
         StopReason.INTERRUPTED: EXIT_INTERRUPTED,
@@ -212,8 +216,10 @@ def cmd_run(opts: argparse.Namespace) -> int:
     return status if status is not None else EXIT_FATAL
 
 
-def _process_status(code: int | None) -> int | None:
-    """A process status is 8 bits: a failure code like 256 would read as success, so it becomes 1."""
+def process_status(code: int | None) -> int | None:
+    """A process status is 8 bits: a failure code like 256 would read as success, so it becomes 1.
+
+    The one mapping for every way npuemu ends (run, run --gdb and its W reply, the shell's quit)."""
     if code is None or code == 0:
         return code
     return code & 0xFF or 1

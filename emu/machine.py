@@ -78,6 +78,7 @@ class StopReason(Enum):
     INSN_LIMIT = "instruction limit"
     TIMEOUT = "timeout"
     FATAL = "fatal"
+    NPU = "npu"  # an NPU breakpoint or watchpoint matched (request_debug_stop; emu/debugger/npu_watch.py)
 
 
 @dataclass
@@ -133,6 +134,7 @@ class Machine:
         self.exit_code: int | None = None
         self._fatal: str | None = None
         self._stop_requested = False
+        self._debug_stop: str | None = None
         self._break_hit: int | None = None
         self._watch_hit: WatchHit | None = None
         self._unmapped_addr = 0
@@ -291,7 +293,9 @@ class Machine:
 
     def enable_counting(self) -> None:
         """Turn on the exact instruction counter (deterministic time, limits, steps, watchpoints)."""
-        self.counter.enable()
+        if not self.counter.enabled:
+            self.counter.enable()
+            self.debug.rehook_breakpoints()  # after the counter's hook: a stop count is then exact
 
     def _on_counting(self) -> None:
         """cycle/instret switch from time-derived to exact counts without jumping."""
@@ -355,6 +359,13 @@ class Machine:
         if self.pacer is not None:
             self.pacer.stop_soon()
 
+    def request_debug_stop(self, message: str) -> None:
+        """A debugger observer on a device (an NPU breakpoint) asks for a clean stop after the
+        current instruction; the run returns a StopReason.NPU stop carrying ``message`` (the
+        messages of every request before the stop, one per line)."""
+        self._debug_stop = message if self._debug_stop is None else f"{self._debug_stop}\n{message}"
+        self.request_stop()
+
     def step(self, n: int = 1) -> Stop:
         """Execute ``n`` instructions (a trap entry counts as the faulting instruction)."""
         self.enable_counting()
@@ -370,6 +381,7 @@ class Machine:
         # A fatal condition is reported once; running again tries again (the user may have fixed
         # the cause: fed input, changed a register, restored a snapshot).
         self._stop_requested = False
+        self._debug_stop = None
         self._fatal = None
         self.hart.progress()
         limit = self.counter.count + max_insns if max_insns is not None else None
@@ -395,6 +407,9 @@ class Machine:
                              exit_code=self.exit_code)
             if self._fatal is not None:
                 return Stop(StopReason.FATAL, self.cpu.pc, self._fatal_report(self._fatal))
+            if self._stop_requested and self._debug_stop is not None:
+                message, self._debug_stop = self._debug_stop, None
+                return Stop(StopReason.NPU, self.cpu.pc, message)
             if self._stop_requested:
                 return Stop(StopReason.INTERRUPTED, self.cpu.pc, "interrupted")
             if limit is not None and self.counter.count >= limit:
@@ -409,6 +424,8 @@ class Machine:
             outcome = self._run_slice(limit, host_deadline)
             if self._break_hit is not None:
                 pc, self._break_hit = self._break_hit, None
+                if self.counter.enabled:  # its hook runs first (see enable_counting) and counted the
+                    self.counter.count -= 1  # instruction the breakpoint kept from running
                 return Stop(StopReason.BREAKPOINT, pc, f"breakpoint at {self.symbol_name(pc)}")
             if self._watch_hit is not None and not self._fatal:
                 hit, self._watch_hit = self._watch_hit, None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from emu.cli import process_status
 from emu.debugger.errors import DebuggerError
 from emu.debugger.files import MAX_SCRIPT_BYTES, read_text_lines
 from emu.debugger.numbers import parse_int
@@ -86,4 +87,5 @@ def echo_cmd(shell: CommandShell, arg: str) -> None:
 
 def quit_cmd(shell: CommandShell, arg: str) -> None:
     text = arg.strip() or "0"
-    shell.quit_requested = parse_int(text, "exit code")
+    # As `npuemu run` maps a firmware's exit code: 256 must not become a successful 0.
+    shell.quit_requested = process_status(parse_int(text, "exit code")) or 0

@@ -1,4 +1,6 @@
-"""The NPU's insides, through its inspection API: ``npu status|queue|tiles|dump|counters|trace``.
+"""The NPU's insides, through its inspection API: ``npu status|queue|tiles|dump|counters|trace``,
+and NPU-aware stops: ``npu break``, ``npu watch``, ``npu breakpoints``, ``npu clear``
+(emu/debugger/npu_watch.py).
 
 Matrices print as rows of right-aligned numbers with row and column indices,
 which is how a firmware engineer compares them with the reference model's
@@ -13,6 +15,7 @@ import numpy as np
 
 from emu.debugger.errors import DebuggerError
 from emu.debugger.files import output_path
+from emu.debugger.npu_watch import NpuWatchError, npu_watch
 from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
 
@@ -37,8 +40,18 @@ def register(root: Registry, info: Registry) -> None:
     npu.add(Command("counters", npu_counters, "npu counters -- commands, cycles, MACs, DMA bytes, energy."))
     npu.add(Command("trace", npu_trace, "npu trace FILE -- write a Chrome/Perfetto trace of every NPU command.",
                     complete="file"))
-    root.add(Command("npu", None, "npu status|queue|tiles|dump|counters|trace -- the NPU's internal state.",
-                     subcommands=npu))
+    npu.add(Command("break", npu_break, "npu break OPCODE|any [on submit|on complete] -- stop the CPU when a\n"
+                    "matching descriptor is submitted (right after the doorbell store: the NPU executes it\n"
+                    "then) or completes (at its modeled end time), and show it decoded.\n"
+                    "  npu break MVM\n  npu break any on complete"))
+    npu.add(Command("watch", npu_watch_cmd, "npu watch scratchpad|acc START:END | tile N [R0:R1[,C0:C1]] -- stop\n"
+                    "when an NPU command writes there (scratchpad in bytes, acc in int32 entries, tile rows\n"
+                    "and columns), naming the command, its descriptor address and the doorbell's pc.\n"
+                    "  npu watch acc 0:64\n  npu watch tile 0"))
+    npu.add(Command("breakpoints", npu_breakpoints, "npu breakpoints -- list NPU breakpoints and watchpoints."))
+    npu.add(Command("clear", npu_clear, "npu clear [N] -- delete NPU breakpoint/watchpoint N (all without N)."))
+    root.add(Command("npu", None, "npu status|queue|tiles|dump|counters|trace|break|watch|... -- the NPU's "
+                     "internal state, and stops on NPU commands.", subcommands=npu))
 
 
 def _npu(shell: CommandShell) -> NpuDevice:
@@ -158,3 +171,36 @@ def npu_trace(shell: CommandShell, arg: str) -> None:
     except (OSError, ValueError) as e:
         raise DebuggerError(f"cannot write {path}: {e.strerror or e}") from None
     shell.out(f"NPU trace written to {path} (open it in ui.perfetto.dev).")
+
+
+def npu_break(shell: CommandShell, arg: str) -> None:
+    _npu(shell)
+    try:
+        point = npu_watch(shell.machine).add_break(arg)
+    except NpuWatchError as e:
+        raise DebuggerError(str(e)) from None
+    shell.out(f"NPU breakpoint {point.number}: {point.what()}")
+
+
+def npu_watch_cmd(shell: CommandShell, arg: str) -> None:
+    _npu(shell)
+    try:
+        point = npu_watch(shell.machine).add_watch(arg)
+    except NpuWatchError as e:
+        raise DebuggerError(str(e)) from None
+    shell.out(f"NPU watchpoint {point.number}: {point.what()}")
+
+
+def npu_breakpoints(shell: CommandShell, arg: str) -> None:
+    lines = npu_watch(shell.machine).lines()
+    shell.out("\n".join(["Num What", *lines]) if lines else "No NPU breakpoints or watchpoints.")
+
+
+def npu_clear(shell: CommandShell, arg: str) -> None:
+    text = arg.strip()
+    if text and not (text.isascii() and text.isdigit()):
+        raise DebuggerError(f'Bad NPU breakpoint number "{text}".')
+    try:
+        npu_watch(shell.machine).delete(int(text) if text else None)
+    except KeyError:
+        raise DebuggerError(f"No NPU breakpoint number {text}.") from None

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import os
 import stat
+from contextvars import ContextVar
 from pathlib import Path
 
 from emu.debugger.errors import DebuggerError
 
 MAX_SCRIPT_BYTES = 1 << 20   # ``source`` / ``--batch`` scripts
 MAX_SOURCE_BYTES = 4 << 20   # C/assembly files the DWARF line table names
+
+# Set (to the refusal message) while the GDB stub's ``monitor`` runs a command for whoever reached
+# its socket, unless npuemu was started with --gdb-allow-host-files: no host file is then touched.
+HOST_FILES_REFUSED: ContextVar[str | None] = ContextVar("host_files_refused", default=None)
 
 
 def _size_text(limit: int) -> str:
@@ -32,6 +37,9 @@ def _shown(path: Path | str) -> str:
 
 
 def _check_name(name: str | os.PathLike[str], expand_user: bool = True) -> Path:
+    refused = HOST_FILES_REFUSED.get()
+    if refused:
+        raise DebuggerError(refused)
     text = os.fspath(name)
     if "\0" in text:
         raise DebuggerError(f"{_shown(text)}: file names cannot contain a NUL byte.")

@@ -18,13 +18,16 @@ stub costs no CPU.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import queue
 import socket
 import sys
 import threading
 from collections.abc import Callable
 
+from emu.cli import process_status
 from emu.debugger.commands import CommandShell
+from emu.debugger.files import HOST_FILES_REFUSED
 from emu.debugger.gdb_packets import (
     MAX_PACKET,
     Frame,
@@ -44,6 +47,9 @@ from emu.debugger.gdb_target import (
     encode_value,
     target_xml,
 )
+from emu.debugger.netif import interface_addresses
+from emu.debugger.npu_watch import npu_watch
+from emu.debugger.timetravel import Cancelled, NoHistory, ReverseHit, TimeTravel
 from emu.errors import ConfigError, EmuError
 from emu.machine import Machine, Stop, StopReason
 
@@ -62,6 +68,11 @@ WATCH_KINDS = {2: "w", 3: "r", 4: "a"}
 # Bytes of memory per 'm' reply: two hex digits per byte plus framing must fit in PacketSize.
 MAX_MEMORY_READ = (MAX_PACKET - 8) // 2
 MAX_CONSOLE_CHUNK = MAX_MEMORY_READ - 1  # 'O' + hex
+HISTORY_BEGIN = b"T%02xreplaylog:begin;" % SIGTRAP  # reverse execution reached the start of its history
+HOST_FILES_MESSAGE = ("monitor commands cannot read or write host files: start npuemu with "
+                      "--gdb-allow-host-files to allow it")
+# Packets that may run the firmware for a long time: acknowledged at once, not with their reply.
+RUN_PACKETS = (b"c", b"s", b"C", b"S", b"vCont;", b"bc", b"bs", b"qRcmd,")
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -83,19 +94,21 @@ def parse_address(address: str) -> tuple[str, int]:
     return host, port
 
 
-def serve_gdb(machine: Machine, address: str, *, log: Log | None = None) -> int:
+def serve_gdb(machine: Machine, address: str, *, log: Log | None = None, allow_host_files: bool = False) -> int:
     """Listen on ``[HOST:]PORT``, serve one gdb client, return the CLI's exit status.
 
     Prints ``npuemu: waiting for gdb on HOST:PORT`` to stderr once listening
-    (port 0 picks a free port, and the line says which).  The status is the
-    firmware's exit code if it exited, else 0 (detach, kill, disconnect).
+    (port 0 picks a free port, and the line says which), after a warning naming
+    every address it is reachable on when that is not only loopback.  The
+    status is the firmware's exit code if it exited (mapped as ``npuemu run``
+    maps it), else 0 (detach, kill, disconnect).
     """
     host, port = parse_address(address)
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         family = infos[0][0]
         listener = socket.socket(family, socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a label over 63 characters (IDNA)
         raise ConfigError(f"cannot listen on {address}: {exc}") from None
     with listener:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -104,13 +117,38 @@ def serve_gdb(machine: Machine, address: str, *, log: Log | None = None) -> int:
             listener.listen(1)
         except OSError as exc:
             raise ConfigError(f"cannot listen on {address}: {exc.strerror or exc}") from None
-        bound_port = listener.getsockname()[1]
+        bound_addr, bound_port = listener.getsockname()[:2]
+        exposed = exposed_addresses(bound_addr, family, listener)
+        if exposed:
+            print(f"npuemu: warning: the gdb stub on port {bound_port} is reachable from other machines "
+                  f"at {', '.join(exposed)}: anyone who connects can read and write this machine "
+                  f"(bind 127.0.0.1 unless you mean it)", file=sys.stderr, flush=True)
         shown = f"[{host}]" if ":" in host else host
         print(f"npuemu: waiting for gdb on {shown}:{bound_port}", file=sys.stderr, flush=True)
         conn, peer = listener.accept()
     if log:
         log(f"gdb connected from {peer[0]}:{peer[1]}")
-    return GdbStub(machine, conn, log=log).serve()
+    stub = GdbStub(machine, conn, log=log, allow_host_files=allow_host_files)
+    stub.serve()
+    return (process_status(machine.exit_code) or 0) if machine.exited else 0
+
+
+def exposed_addresses(bound: str, family: int, listener: socket.socket) -> list[str]:
+    """The non-loopback addresses a listener bound to ``bound`` accepts connections on (empty when
+    only loopback): every interface's address for a wildcard bind, else the bound address."""
+    ip = ipaddress.ip_address(bound.split("%")[0])
+    if ip.is_loopback:
+        return []
+    if not ip.is_unspecified:
+        return [str(ip)]
+    families = {family}
+    if family == socket.AF_INET6:
+        with contextlib.suppress(OSError):  # a dual-stack socket also takes IPv4 connections
+            if not listener.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY):
+                families.add(socket.AF_INET)
+    found = [f"{address} ({name})" for name, fam, address in interface_addresses()
+             if fam in families and not ipaddress.ip_address(address.split("%")[0]).is_loopback]
+    return found or [f"every interface ({ip})"]
 
 
 class _Connection:
@@ -118,6 +156,13 @@ class _Connection:
 
     def __init__(self, sock: socket.socket, on_interrupt: Callable[[], None], log: Log | None) -> None:
         self._sock = sock
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Replies are small and each one is awaited: Nagle would hold each back for the
+            # client's delayed ACK (~40-90 ms a packet in ack mode).
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._ack_pending = False  # a packet was taken but not yet acknowledged (see take_ack)
+        self.writes = 0  # socket writes, for tests: one per reply
         self._on_interrupt = on_interrupt
         self._log = log
         self._packets: queue.Queue[Frame | None] = queue.Queue()
@@ -133,10 +178,22 @@ class _Connection:
         """The next packet (blocking); None once the client has gone."""
         return self._packets.get()
 
+    def acknowledge(self) -> None:
+        """Acknowledge the packet being served now (before a long run), if not yet done."""
+        if self._ack_pending:
+            self._ack_pending = False
+            self._write(b"+")
+
+    def packet_taken(self) -> None:
+        """The serving thread took a good packet: in ack mode its ``+`` goes out with the reply."""
+        self._ack_pending = not self.no_ack
+
     def send(self, payload: bytes) -> None:
         if self._log:
             self._log(f"gdb -> {payload[:200].decode('latin-1')}")
-        self._write(frame_packet(payload), remember=True)
+        ack = b"+" if self._ack_pending else b""
+        self._ack_pending = False
+        self._write(ack + frame_packet(payload), remember=True, ack_len=len(ack))
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # already closed by the client
@@ -144,10 +201,11 @@ class _Connection:
         self._sock.close()
         self._thread.join(timeout=2)
 
-    def _write(self, data: bytes, remember: bool = False) -> None:
+    def _write(self, data: bytes, remember: bool = False, ack_len: int = 0) -> None:
         with self._send_lock:
             if remember:
-                self._last_sent = data
+                self._last_sent = data[ack_len:]
+            self.writes += 1
             # A client that has gone is noticed by the reader (EOF), which ends the session.
             with contextlib.suppress(OSError):
                 self._sock.sendall(data)
@@ -179,18 +237,25 @@ class _Connection:
         elif frame.kind is FrameKind.PACKET:
             if self._log:
                 self._log(f"gdb <- {frame.data[:200].decode('latin-1')}")
-            if not self.no_ack:
-                self._write(b"+" if frame.checksum_ok else b"-")
-                if not frame.checksum_ok:
-                    return  # gdb retransmits
+            if not self.no_ack and not frame.checksum_ok:
+                self._write(b"-")
+                return  # gdb retransmits
+            # A good packet is acknowledged by the serving thread, in the same write as its reply
+            # (two small writes cost a round trip each in ack mode).
             self._packets.put(frame)
 
 
 class GdbStub:
     """One gdb session on a connected socket: packet dispatch and run control."""
 
-    def __init__(self, machine: Machine, sock: socket.socket, *, log: Log | None = None) -> None:
+    def __init__(self, machine: Machine, sock: socket.socket, *, log: Log | None = None,
+                 allow_host_files: bool = False) -> None:
         self.machine = machine
+        self._allow_host_files = allow_host_files
+        # Reverse execution (bs/bc) in deterministic mode: the history starts at the first resume
+        # (made then, after that packet's ack: the first checkpoint copies all of RAM).
+        self._reversible = machine.clock.deterministic
+        self._travel_engine: TimeTravel | None = None
         self.xlen = machine.xlen
         self._log = log
         self._conn = _Connection(sock, self._interrupt, log)
@@ -198,6 +263,7 @@ class GdbStub:
         self._running = False
         self._run_ended = threading.Event()
         self._interrupt_pending = False
+        self._reversing: TimeTravel | None = None  # set while bs/bc run: Ctrl-C cancels them
         self._breakpoints: dict[int, set[int]] = {}  # address -> Z types (0 software, 1 hardware)
         self._watchpoints: set[tuple[int, int, str]] = set()
         self._last_stop = b"T%02x" % SIGTRAP + THREAD
@@ -214,6 +280,7 @@ class GdbStub:
             b"m": self._read_memory,
             b"M": self._write_memory_hex,
             b"X": self._write_memory_binary,
+            b"b": self._reverse,
             b"c": lambda body: self._resume(step=False, addr=body),
             b"s": lambda body: self._resume(step=True, addr=body),
             b"C": lambda body: self._resume(step=False, addr=body.partition(b";")[2]),
@@ -240,9 +307,15 @@ class GdbStub:
                     if self._log:
                         self._log("gdb disconnected")
                     break
+                if frame.checksum_ok:  # (an overflowing packet is acknowledged, then refused)
+                    self._conn.packet_taken()
+                    if frame.data.startswith(RUN_PACKETS):
+                        self._conn.acknowledge()
                 reply = self._reply_to(frame)
                 if reply is not None:
                     self._conn.send(reply)
+                else:
+                    self._conn.acknowledge()
         finally:
             self._remove_debug_points()
             self._conn.close()
@@ -327,7 +400,10 @@ class GdbStub:
         try:
             # gdb accepts a short read; a longer one would not fit our PacketSize (or the address space).
             length = min(length, MAX_MEMORY_READ, (1 << self.xlen) - addr)
-            return self.machine.read_mem(addr, length).hex().encode("ascii")
+            # Machine.peek also reads device registers that have no read side effects (ID,
+            # geometry), as QEMU's stub does; machines without it read RAM only.
+            read = getattr(self.machine, "peek", self.machine.read_mem)
+            return read(addr, length).hex().encode("ascii")
         except EmuError:
             return E_FAULT
 
@@ -415,6 +491,9 @@ class GdbStub:
         the request is repeated until this run has ended (a blocking wait, not a spin).
         """
         with self._run_lock:
+            if self._reversing is not None:
+                self._reversing.cancel.set()  # a reverse-continue's search: abandoned, back where it began
+                return
             if not self._running:
                 self._interrupt_pending = True
                 return
@@ -453,11 +532,66 @@ class GdbStub:
             return self._last_stop
         # The Machine keeps virtual time paused outside run()/step(): time stands still while halted.
         try:
-            stop = self.machine.step() if step else self.machine.run()
+            travel = self._travel
+            if travel is not None:
+                stop = travel.forward(step=step)
+            else:
+                stop = self.machine.step() if step else self.machine.run()
         finally:
             self._end_run()
         self._last_stop = self._stop_reply(stop)
         return self._last_stop
+
+    @property
+    def _travel(self) -> TimeTravel | None:
+        if self._reversible and self._travel_engine is None:
+            self.machine.enable_counting()
+            self._travel_engine = TimeTravel(self.machine)
+            self._travel_engine.replay_hooks.append(npu_watch(self.machine).pause)
+        return self._travel_engine
+
+    def _reverse(self, body: bytes) -> bytes:
+        """``bs`` / ``bc``: one instruction back, or back to the last breakpoint/watchpoint hit."""
+        if body not in (b"s", b"c"):
+            return b""
+        travel = self._travel
+        if travel is None:
+            return E_INVALID  # not announced in qSupported: gdb does not send these
+        if self.machine.exited:
+            return self._exit_reply()
+        with self._run_lock:
+            if self._interrupt_pending:
+                self._interrupt_pending = False
+                self._last_stop = b"T%02x" % SIGINT + THREAD
+                return self._last_stop
+            self._reversing = travel
+        try:
+            if body == b"s":
+                travel.step_back(1)
+                hit = None
+            else:
+                hit = travel.reverse_continue()
+        except NoHistory:
+            hit = ReverseHit("begin", self.machine.insn_count or 0, self.machine.cpu.pc)
+        except Cancelled:
+            self._last_stop = b"T%02x" % SIGINT + THREAD
+            return self._last_stop
+        finally:
+            with self._run_lock:
+                self._reversing = None
+        self._last_stop = self._reverse_reply(hit)
+        return self._last_stop
+
+    def _reverse_reply(self, hit: ReverseHit | None) -> bytes:
+        if hit is None:
+            return b"T%02x" % SIGTRAP + THREAD
+        if hit.kind == "begin":
+            return HISTORY_BEGIN + THREAD
+        if hit.kind == "watchpoint" and hit.watch is not None:
+            name = WATCH_REPLY[hit.watch.kind]
+            return b"T%02x%s:%x;" % (SIGTRAP, name, hit.watch.addr) + THREAD
+        kind = b"swbreak" if 0 in self._breakpoints.get(hit.pc, {0}) else b"hwbreak"
+        return b"T%02x" % SIGTRAP + kind + b":;" + THREAD
 
     def _stop_reply(self, stop: Stop) -> bytes:
         reason = stop.reason
@@ -471,6 +605,9 @@ class GdbStub:
         if reason is StopReason.WATCHPOINT and stop.watch is not None:
             name = WATCH_REPLY[stop.watch.kind]
             return b"T%02x%s:%x;" % (SIGTRAP, name, stop.watch.addr) + THREAD
+        if reason is StopReason.NPU:  # npu break / npu watch (monitor): say what the NPU did
+            self._console(f"{stop.message}\n".encode())
+            return b"T%02x" % SIGTRAP + THREAD
         if reason is StopReason.FATAL:
             # gdb prints 'O' packets; SIGABRT makes it stop and show where.
             self._console(f"npuemu: {stop.message}\n".encode())
@@ -478,7 +615,8 @@ class GdbStub:
         return b"T%02x" % SIGTRAP + THREAD
 
     def _exit_reply(self) -> bytes:
-        return b"W%02x" % (self.machine.exit_code & 0xFF)
+        # As the process status: an exit code of 256 is a failure, not W00.
+        return b"W%02x" % (process_status(self.machine.exit_code) or 0)
 
     def _v_packet(self, body: bytes) -> bytes | None:
         if body == b"Cont?":
@@ -507,8 +645,9 @@ class GdbStub:
     def _query(self, body: bytes) -> bytes:
         name, _, args = body.partition(b":")
         if name == b"Supported":
+            reverse = b";ReverseStep+;ReverseContinue+" if self._reversible else b""
             return (b"PacketSize=%x;qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+;"
-                    b"vContSupported+" % MAX_PACKET)
+                    b"vContSupported+" % MAX_PACKET) + reverse
         if name == b"Xfer":
             return self._xfer(args)
         if name.startswith(b"Rcmd,"):
@@ -547,10 +686,17 @@ class GdbStub:
             self._shell = CommandShell(self.machine, self._monitor_output)
         # Shell commands may run the firmware (`monitor continue`): Ctrl-C must reach it.
         self._begin_run()
+        # Whoever reaches the socket types these commands: no host file unless the user allowed it.
+        token = HOST_FILES_REFUSED.set(None if self._allow_host_files else HOST_FILES_MESSAGE)
+        before = (self.machine.state_writes, self.machine.insn_count)
         try:
             self._shell.execute(line)
         finally:
+            HOST_FILES_REFUSED.reset(token)
             self._end_run()
+        if self._travel_engine is not None and (self.machine.state_writes, self.machine.insn_count) != before:
+            # `monitor start`, `restore`, `continue`...: whatever the shell did, the history begins again.
+            self._travel_engine.restart()
         return b"OK"
 
     def _monitor_output(self, text: str) -> None:

@@ -34,7 +34,9 @@ def report(shell: CommandShell, stop: Stop, hit: list[Point]) -> None:
     if reason == "WATCHPOINT" and stop.watch is not None:
         _report_watch(shell, stop.watch)
         return
-    if reason == "INTERRUPTED":
+    if reason == "NPU":  # npu break / npu watch (emu/debugger/npu_watch.py): what the NPU did
+        shell.out(f"\n{stop.message}")
+    elif reason == "INTERRUPTED":
         shell.out("\nProgram received signal SIGINT, Interrupt.")
     elif reason == "FATAL":  # the first line says why; the Machine's register dump is `info registers`
         shell.out(f"\nProgram stopped: {stop.message.splitlines()[0] if stop.message else 'fatal'}")

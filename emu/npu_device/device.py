@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import operator
 from collections import deque
+from collections.abc import Callable
 from functools import reduce
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 from emu.clock import Event, VirtualClock
 from emu.devices.base import IrqLine, MmioDevice
 from emu.memory import Ram
-from emu.npu_device import regs
+from emu.npu_device import observe, regs
 from emu.npu_device.commands import Executor
 from emu.npu_device.config import NpuConfig
 from emu.npu_device.fault import NpuFault
@@ -65,6 +66,7 @@ class NpuDevice(MmioDevice):
         self._acc = np.zeros(cfg.accumulator_bytes // 4, dtype=np.int32)
         self.executor = Executor(ram, self._tiles, self._spad, self._acc, self.costs)
         self.trace = Trace()
+        self.observers: list[Callable[[observe.NpuEvent], None]] = []  # debugger hooks (observe.py)
         # The hot loop's caches (see _run): RAM as a memoryview (cheap 64-byte slices), the
         # decoded/prepared descriptors by their bytes, and command durations by cycle count.
         self._mem = memoryview(ram.buf)
@@ -236,6 +238,7 @@ class NpuDevice(MmioDevice):
         costs a dictionary look-up; the cache is dropped whenever the tiles are written.
         """
         mem, plans, tiles, durations, trace, ram_base = self._hot
+        observers = self.observers
         inflight = self.inflight
         records = trace.items
         limit = trace.limit
@@ -267,6 +270,8 @@ class NpuDevice(MmioDevice):
                 addr = ram_base + off
                 trace.add(Record(index, addr, name, t, t, fields, None, fault.code))
                 self._fail(fault.code, addr, t)
+                if observers:
+                    self._notify(index, addr, key[0], fields, t, t, fault.code)
                 break
             except Exception as exc:  # pragma: no cover - a model bug must not kill the guest
                 addr = ram_base + off
@@ -291,10 +296,17 @@ class NpuDevice(MmioDevice):
             if len(records) >= limit:  # Trace.add, inlined
                 trace.trim()
             records.append((index, ram_base + off, name, t, end, fields, cost, 0))  # a Record's fields
+            if observers:
+                self._notify(index, ram_base + off, key[0], fields, t, end, 0)
             t = end
             index = (index + 1) & U32
         self.fetched = index
         self.last_end_ns = t
+
+    def _notify(self, index: int, addr: int, opcode: int, fields: Any, start: int, end: int, error: int) -> None:
+        event = observe.make_event(index, addr, opcode, fields, start, end, error, (self.config.rows, self.config.cols))
+        for observer in list(self.observers):
+            observer(event)
 
     # -- MMIO --------------------------------------------------------------------------------
     def read(self, offset: int, width: int) -> int:

@@ -89,9 +89,9 @@ class GdbResult:
     emu_status: int | None
 
 
-def start_emulator(elf: Path) -> tuple[subprocess.Popen, int]:
-    """``npuemu run --gdb 127.0.0.1:0 ELF``; returns the process and the port it printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "emu.cli", "run", "--gdb", "127.0.0.1:0", str(elf)],
+def start_emulator(elf: Path, emu_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, int]:
+    """``npuemu run [EMU_ARGS] --gdb 127.0.0.1:0 ELF``; returns the process and the port it printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "emu.cli", "run", *emu_args, "--gdb", "127.0.0.1:0", str(elf)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert proc.stderr is not None
     line = proc.stderr.readline().decode()
@@ -102,14 +102,16 @@ def start_emulator(elf: Path) -> tuple[subprocess.Popen, int]:
     return proc, int(match.group(1))
 
 
-def run_gdb(elf: Path, *commands: str, timeout: float = 30.0, python: str | None = None) -> GdbResult:
+def run_gdb(elf: Path, *commands: str, timeout: float = 30.0, python: str | None = None,
+            emu_args: tuple[str, ...] = ()) -> GdbResult:
     """One ``gdb-multiarch -batch`` session against a fresh emulator, ``commands`` as ``-ex``.
 
-    ``python`` is a gdb Python script run (with ``source``) right after connecting.
+    ``python`` is a gdb Python script run (with ``source``) right after connecting; ``emu_args``
+    go to ``npuemu run`` (``("--deterministic",)`` for reverse execution).
     """
     if GDB is None:
         pytest.skip("gdb-multiarch is not installed")
-    proc, port = start_emulator(elf)
+    proc, port = start_emulator(elf, emu_args)
     args = [GDB, "-batch", "-nx", "-ex", "set confirm off", "-ex", "set pagination off",
             "-ex", f"target remote 127.0.0.1:{port}"]
     script = None

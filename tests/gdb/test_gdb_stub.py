@@ -349,3 +349,19 @@ def test_a_watchpoint_inserted_twice_does_not_outlive_the_session(firmware):
     assert c.recv() == b"OK"
     assert run.wait() == 0
     assert not m.debug.watchpoints
+
+
+def test_memory_reads_use_machine_peek_when_it_exists(firmware):
+    """`m` goes through Machine.peek (RAM and side-effect-free device registers, added by the
+    device-state work) when the Machine has it, and reads RAM only otherwise."""
+    machine = Machine.from_elf(firmware("hello"))
+    npu_id = 0x1800_0000
+    run = start_stub(machine)
+    run.client.start_no_ack()
+    if not hasattr(Machine, "peek"):
+        assert run.client.cmd(b"m%x,4" % npu_id) == b"E0e"
+        machine.peek = lambda addr, length: bytes(range(length)) if addr == npu_id else machine.read_mem(addr, length)
+    assert run.client.cmd(b"m%x,4" % npu_id) == machine.peek(npu_id, 4).hex().encode()
+    assert run.client.cmd(b"m80000000,4") == machine.read_mem(0x80000000, 4).hex().encode()
+    run.client.sock.close()
+    run.wait()
