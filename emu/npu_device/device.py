@@ -36,7 +36,8 @@ from emu.npu_device.trace import Record, Trace
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
 INT_DONE, INT_ERROR = BITS["INT_DONE"], BITS["INT_ERROR"]
-RW_REGS = {REG[n]: n for n in ("CTRL", "INT_ENABLE", "RING_BASE_LO", "RING_BASE_HI", "RING_SIZE", "RING_TAIL")}
+RW_REGS = {REG[n]: n for n in ("CTRL", "INT_ENABLE", "RING_BASE_LO", "RING_BASE_HI", "RING_SIZE", "RING_TAIL",
+                                "TILE_SELECT")}
 COUNTER_REGS = {REG[f"{name.upper()}_LO"]: name for name in COUNTERS}
 QUEUE_HISTORY = 256  # completed commands queue() still shows
 PLAN_CACHE = 4096  # distinct descriptors kept decoded (and, for DMA/MVM, checked) by _run
@@ -45,6 +46,7 @@ CTRL_ENABLE = BITS["CTRL_ENABLE"]
 OFF_RING_HEAD, OFF_RING_TAIL, OFF_DOORBELL = REG["RING_HEAD"], REG["RING_TAIL"], REG["DOORBELL"]
 OFF_STATUS, OFF_INT_STATUS, OFF_ERR_CODE = REG["STATUS"], REG["INT_STATUS"], REG["ERR_CODE"]
 OFF_ERR_DESC_LO, OFF_ERR_DESC_HI = REG["ERR_DESC_LO"], REG["ERR_DESC_HI"]
+OFF_TILE_WRITES_LO, OFF_TILE_WRITES_HI = REG["TILE_WRITES_LO"], REG["TILE_WRITES_HI"]
 
 
 class NpuDevice(MmioDevice):
@@ -93,7 +95,10 @@ class NpuDevice(MmioDevice):
         self.trace.clear()
         self.totals = dict.fromkeys(COUNTERS, 0)
         self._retired: list[Cost] = []  # completed, not yet added to totals (see _fold)
+        self._retired_ops: list[str] = []  # their opcode names, for the energy breakdown
         self.lifetime = dict.fromkeys(COUNTERS, 0)  # counters before the last CTRL.RESET, for --stats
+        self.lifetime_op_energy: dict[str, float] = {}
+        self.op_energy = {}
         self.reset_ns = self.clock.now_ns()
         self._soft_reset()
 
@@ -105,20 +110,24 @@ class NpuDevice(MmioDevice):
         now = self.clock.now_ns()
         for name, value in self._counter_values(now).items():
             self.lifetime[name] += value
+        for op, pj in getattr(self, "op_energy", {}).items():
+            self.lifetime_op_energy[op] = self.lifetime_op_energy.get(op, 0.0) + pj
         for event in self._events:
             self.clock.cancel(event)
         self._events.clear()
         self.r["RING_TAIL"] = 0
         self.head = 0  # completed descriptors (free-running u32)
         self.fetched = 0  # descriptors executed functionally
-        self.inflight: deque[tuple[int, Cost, bool]] = deque()  # (end_ns, cost, irq) not yet completed
+        self.inflight: deque[tuple[int, Cost, bool, str]] = deque()  # (end_ns, cost, irq, op) not yet completed
         self.last_end_ns = now
         self.reset_ns = now
         self.int_status = 0
         self.error: tuple[int, int, int] | None = None  # (code, descriptor address, visible at ns)
         self.error_visible = False
         self.totals = dict.fromkeys(COUNTERS, 0)
-        self.totals["energy_pj"] = 0.0
+        self.totals["energy_pj"] = 0.0  # dynamic energy only: leakage follows busy_cycles (_counter)
+        self.op_energy: dict[str, float] = {}  # dynamic pJ by opcode name, since this reset
+        self.executor.grad_saturated = False
         self.irq.set(False)
 
     # -- virtual-time progress -------------------------------------------------------------
@@ -133,11 +142,13 @@ class NpuDevice(MmioDevice):
         changed = False
         if inflight and inflight[0][0] <= now:
             retired = self._retired
+            ops = self._retired_ops
             done = 0
             irq_done = False
             while inflight and inflight[0][0] <= now:
-                _, cost, irq = inflight.popleft()
+                _, cost, irq, op = inflight.popleft()
                 retired.append(cost)
+                ops.append(op)
                 done += 1
                 if irq:
                     irq_done = True
@@ -172,7 +183,11 @@ class NpuDevice(MmioDevice):
         totals["weight_bytes"] += sum(weight_bytes)
         totals["energy_pj"] = reduce(operator.add, energy, totals["energy_pj"])
         totals["commands"] += len(retired)
+        by_op = self.op_energy
+        for op, pj in zip(self._retired_ops, energy, strict=True):
+            by_op[op] = by_op.get(op, 0.0) + pj
         retired.clear()
+        self._retired_ops.clear()
 
     def _update_irq(self) -> None:
         self.irq.set(bool(self.int_status & self.r["INT_ENABLE"]))
@@ -285,7 +300,7 @@ class NpuDevice(MmioDevice):
                     durations.clear()
                 duration = durations[cycles] = self.costs.ns(cycles)
             end = t + duration
-            inflight.append((end, cost, irq))
+            inflight.append((end, cost, irq, name))
             if irq:
                 self._schedule(end)
             if len(records) >= limit:  # Trace.add, inlined
@@ -338,6 +353,7 @@ class NpuDevice(MmioDevice):
         if off == OFF_STATUS:
             status = BITS["STATUS_BUSY"] if self.inflight else 0
             status |= BITS["STATUS_ERROR"] if self.error_visible else 0
+            status |= BITS["STATUS_GRAD_SAT"] if self.executor.grad_saturated else 0
             return status | (BITS["STATUS_ENABLED"] if self.r["CTRL"] & BITS["CTRL_ENABLE"] else 0)
         if off == OFF_INT_STATUS:
             return self.int_status
@@ -346,6 +362,10 @@ class NpuDevice(MmioDevice):
         if off in (OFF_ERR_DESC_LO, OFF_ERR_DESC_HI):
             addr = self.error[1] if self.error_visible and self.error else 0
             return addr & U32 if off == OFF_ERR_DESC_LO else addr >> 32
+        if off in (OFF_TILE_WRITES_LO, OFF_TILE_WRITES_HI):
+            sel = self.r["TILE_SELECT"]
+            writes = int(self._tiles.row_writes[sel]) if sel < self.config.tiles else 0
+            return writes & U32 if off == OFF_TILE_WRITES_LO else writes >> 32
         counter = COUNTER_REGS.get(off & ~7)
         if counter is not None:
             value = self._counter(counter, now)
@@ -378,9 +398,8 @@ class NpuDevice(MmioDevice):
         cycles = self.costs.cycles_in(max(0, now - self.reset_ns))  # a guest may move mtime backwards
         if name == "cycles":
             return cycles
-        if name == "energy_pj":
-            idle = max(0, cycles - self.totals["busy_cycles"])
-            return int(self.totals["energy_pj"] + idle * self.config.energy.idle_cycle)
+        if name == "energy_pj":  # dynamic + leakage over busy cycles: idle (power-gated) time is free
+            return int(self.totals["energy_pj"] + self.costs.static_pj(self.totals["busy_cycles"]))
         return self.totals[name]
 
     # -- snapshots -----------------------------------------------------------------------------
@@ -391,7 +410,9 @@ class NpuDevice(MmioDevice):
             "r": self.r, "head": self.head, "fetched": self.fetched, "inflight": list(self.inflight),
             "last_end_ns": self.last_end_ns, "reset_ns": self.reset_ns, "int_status": self.int_status,
             "error": self.error, "error_visible": self.error_visible, "totals": self.totals,
-            "lifetime": self.lifetime, "trace": self.trace.mark(),
+            "lifetime": self.lifetime, "trace": self.trace.mark(), "row_writes": self._tiles.row_writes,
+            "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
+            "grad_saturated": self.executor.grad_saturated,
         })
 
     def set_state(self, state: Any) -> None:
@@ -412,9 +433,12 @@ class NpuDevice(MmioDevice):
         self.int_status = state["int_status"]
         self.error, self.error_visible = state["error"], state["error_visible"]
         self.totals, self.lifetime = state["totals"], state["lifetime"]
-        self._retired = []
+        self._retired, self._retired_ops = [], []
+        self._tiles.row_writes[...] = state["row_writes"]
+        self.op_energy, self.lifetime_op_energy = state["op_energy"], state["lifetime_op_energy"]
+        self.executor.grad_saturated = state["grad_saturated"]
         self.trace.rewind(state["trace"])  # a replay after the restore must not log commands twice
-        for end, _, irq in self.inflight:
+        for end, _, irq, _ in self.inflight:
             if irq:
                 self._schedule(end)
         if self.error is not None and not self.error_visible:
@@ -490,6 +514,12 @@ class NpuDevice(MmioDevice):
         self._retire(now)
         return self._counter_values(now)
 
+    def energy_by_op(self) -> dict[str, float]:
+        """Dynamic energy in pJ of the commands completed since the last reset, by opcode name."""
+        self._retire(self.clock.now_ns())
+        self._fold()
+        return dict(self.op_energy)
+
     def _counter_values(self, now: int) -> dict[str, int]:
         return {name: self._counter(name, now) for name in COUNTERS}
 
@@ -498,15 +528,27 @@ class NpuDevice(MmioDevice):
         return regs.decode_descriptor(data)
 
     def stats_lines(self) -> list[str]:
-        """The CLI's ``--stats`` lines: totals over the whole run, CTRL.RESETs included."""
+        """The CLI's ``--stats`` lines: totals over the whole run, CTRL.RESETs included.
+
+        Every line but the last depends only on guest behaviour (identical in realtime and
+        deterministic runs); the last relates busy time to the elapsed virtual time, which is
+        host-paced without --deterministic.
+        """
         c = {name: value + self.lifetime[name] for name, value in self.counters().items()}
-        seconds = max(c["cycles"], 1) / (self.config.npu_mhz * 1e6)
+        by_op = dict(self.lifetime_op_energy)
+        for op, pj in self.op_energy.items():
+            by_op[op] = by_op.get(op, 0.0) + pj
+        dynamic = sum(by_op.values())
+        static = self.costs.static_pj(c["busy_cycles"])
+        split = ", ".join(f"{op} {pj / 1e6:.3f}" for op, pj in sorted(by_op.items(), key=lambda kv: -kv[1]))
         util = c["busy_cycles"] / max(c["cycles"], 1)
         return [
-            f"npu: {c['commands']} commands, {c['cycles']} cycles ({util:.1%} busy) at {self.config.npu_mhz:g} MHz",
-            f"npu: {c['macs']} MACs ({2 * c['macs'] / seconds / 1e9:.3f} GOPS over the run)",
+            f"npu: {self.config.macro.name} at {self.config.npu_mhz:g} MHz",
+            f"npu: {c['commands']} commands, {c['busy_cycles']} busy cycles, {c['macs']} MACs",
             f"npu: DMA {c['dma_in']} B in, {c['dma_out']} B out; {c['weight_bytes']} weight bytes written",
-            f"npu: energy {c['energy_pj'] / 1e6:.3f} uJ",
+            f"npu: energy {(dynamic + static) / 1e6:.3f} uJ = dynamic {dynamic / 1e6:.3f} uJ"
+            f" ({split or 'none'}) + leakage {static / 1e6:.3f} uJ over busy cycles (idle: power-gated, 0)",
+            f"npu: busy {util:.1%} of {c['cycles']} elapsed cycles (virtual time: host-paced unless --deterministic)",
         ]
 
     def enable_full_trace(self) -> None:
