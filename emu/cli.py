@@ -160,7 +160,10 @@ def cmd_run(opts: argparse.Namespace) -> int:
         raise ConfigError(f"--semihost-root {opts.semihost_root}: not a directory")
     machine = _make_machine(opts, stdin=_stdin_stream(), count_insns=opts.stats or opts.max_insns is not None)
     if opts.npu_trace:
-        machine.npu.enable_full_trace()  # every command, not just the recent history
+        try:  # every command, streamed to the file as the run goes
+            machine.npu.enable_full_trace(opts.npu_trace)
+        except OSError as e:
+            raise ConfigError(f"cannot write --npu-trace {opts.npu_trace}: {e.strerror}") from None
     if opts.gdb:
         from emu.debugger.gdbstub import serve_gdb
 

@@ -31,7 +31,7 @@ from emu.npu_device.fault import NpuFault
 from emu.npu_device.regs import BITS, COUNTERS, DESC_BYTES, ERROR_NAMES, FLAGS, LAYOUT_BY_OPCODE, REG
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import Record, Trace
+from emu.npu_device.trace import Record, Trace, TraceWriter
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
@@ -67,6 +67,7 @@ class NpuDevice(MmioDevice):
         self._acc = np.zeros(cfg.accumulator_bytes // 4, dtype=np.int32)
         self.executor = Executor(ram, self._tiles, self._spad, self._acc, self.costs)
         self.trace = Trace()
+        self._stream_path: str | None = None  # the file a streamed trace goes to (enable_full_trace)
         # The hot loop's caches (see _run): RAM as a memoryview (cheap 64-byte slices), the
         # decoded/prepared descriptors by their bytes, and command durations by cycle count.
         self._mem = memoryview(ram.buf)
@@ -551,17 +552,29 @@ class NpuDevice(MmioDevice):
             f"npu: busy {util:.1%} of {c['cycles']} elapsed cycles (virtual time: host-paced unless --deterministic)",
         ]
 
-    def enable_full_trace(self) -> None:
-        """Keep every command for :meth:`write_trace` (``--npu-trace``), not just the recent history.
+    def enable_full_trace(self, path: str | None = None) -> None:
+        """Log every command for a trace file (``--npu-trace``), not just the recent history.
 
-        Call it before the run: commands already dropped from the bounded history are not recovered.
+        With ``path`` the trace streams to that file as the run goes (bounded memory; OSError if
+        it cannot be created) and :meth:`write_trace` of the same path finishes it; without, every
+        command is kept in memory for :meth:`write_trace`.  Call it before the run: commands
+        already dropped from the bounded history are not recovered.
         """
-        self.trace.keep_all = True
+        if path is None:
+            self.trace.keep_all = True
+            return
+        self.trace.stream(TraceWriter(path))
+        self.trace.sink_start = self.trace.start
+        self._stream_path = path
 
     def write_trace(self, path: str) -> None:
         """Chrome/Perfetto trace JSON of the kept commands (open in ui.perfetto.dev or chrome://tracing).
 
         That is every command with :meth:`enable_full_trace`, else the recent history (at least the
-        last ``emu.npu_device.trace.HISTORY``); ``otherData.dropped_commands`` counts the earlier ones left out.
+        last ``emu.npu_device.trace.HISTORY``); ``otherData.dropped_commands`` counts the earlier ones
+        left out.  For the path being streamed to, this finishes that file.
         """
+        if self.trace.sink is not None and path == self._stream_path:
+            self.trace.close_stream()
+            return
         self.trace.write(path)
