@@ -29,9 +29,10 @@ from emu.npu_device.commands import Executor
 from emu.npu_device.config import NpuConfig
 from emu.npu_device.fault import NpuFault
 from emu.npu_device.regs import BITS, COUNTERS, DESC_BYTES, ERROR_NAMES, FLAGS, LAYOUT_BY_OPCODE, REG
+from emu.npu_device.scoreboard import Footprint, depends, footprint
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import Record, Trace, TraceWriter
+from emu.npu_device.trace import ENGINES, Record, Trace, TraceWriter
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
@@ -41,6 +42,7 @@ RW_REGS = {REG[n]: n for n in ("CTRL", "INT_ENABLE", "RING_BASE_LO", "RING_BASE_
 COUNTER_REGS = {REG[f"{name.upper()}_LO"]: name for name in COUNTERS}
 QUEUE_HISTORY = 256  # completed commands queue() still shows
 PLAN_CACHE = 4096  # distinct descriptors kept decoded (and, for DMA/MVM, checked) by _run
+PENDING_PRUNE = 64  # the scoreboard drops commands that can no longer block once it holds this many
 FOLD_AT = 4096  # completed commands whose costs _retire keeps before adding them to the totals
 CTRL_ENABLE = BITS["CTRL_ENABLE"]
 OFF_RING_HEAD, OFF_RING_TAIL, OFF_DOORBELL = REG["RING_HEAD"], REG["RING_TAIL"], REG["DOORBELL"]
@@ -62,6 +64,7 @@ class NpuDevice(MmioDevice):
         self.config = config or NpuConfig.load(None)
         cfg = self.config
         self.costs = CostModel(cfg)
+        self._issue_ns = self.costs.ns(cfg.timing.descriptor_fetch + cfg.timing.command_overhead)
         self._tiles = TileStore(cfg.tiles, cfg.rows, cfg.cols)
         self._spad = np.zeros(cfg.scratchpad_bytes, dtype=np.uint8)
         self._acc = np.zeros(cfg.accumulator_bytes // 4, dtype=np.int32)
@@ -120,7 +123,11 @@ class NpuDevice(MmioDevice):
         self.head = 0  # completed descriptors (free-running u32)
         self.fetched = 0  # descriptors executed functionally
         self.inflight: deque[tuple[int, Cost, bool, str]] = deque()  # (end_ns, cost, irq, op) not yet completed
-        self.last_end_ns = now
+        self.last_end_ns = now  # completion (in order) of the last fetched command
+        self.issue_ns = now  # when the front end can start the next command
+        self.max_end_ns = now  # the latest end of any fetched command
+        self.engine_free = dict.fromkeys(ENGINES, now)
+        self.pending: list[tuple[int, Footprint]] = []  # (end, footprint) of commands that may still block
         self.reset_ns = now
         self.int_status = 0
         self.error: tuple[int, int, int] | None = None  # (code, descriptor address, visible at ns)
@@ -224,17 +231,17 @@ class NpuDevice(MmioDevice):
         pending = (tail - self.fetched) & U32
         if pending == 0:
             return
-        last_end = self.last_end_ns
-        start = now if now > last_end else last_end
+        issue = self.issue_ns
+        start = now if now > issue else issue
         base = r["RING_BASE_LO"] | r["RING_BASE_HI"] << 32
         if pending > U32 // 2 or (tail - self.head) & U32 > size:
-            self._fail(regs.ERRORS["RING_OVERFLOW"][0], self._ring_addr(self.fetched), start)
+            self._fail(regs.ERRORS["RING_OVERFLOW"][0], self._ring_addr(self.fetched), max(start, self.max_end_ns))
             return
         if base % DESC_BYTES:
-            self._fail(regs.ERRORS["ALIGN"][0], base, start)
+            self._fail(regs.ERRORS["ALIGN"][0], base, max(start, self.max_end_ns))
             return
         if not (self._ram_base <= base and base + size * DESC_BYTES <= self._ram_end):  # ram.contains
-            self._fail(regs.ERRORS["DRAM_RANGE"][0], base, start)
+            self._fail(regs.ERRORS["DRAM_RANGE"][0], base, max(start, self.max_end_ns))
             return
         # The host's time computing the commands is not NPU time: their modelled durations are.
         frozen = self.clock.freeze()
@@ -250,13 +257,21 @@ class NpuDevice(MmioDevice):
         A descriptor's decoding (and for DMA and MVM its checks, cost and views, see
         ``Executor.prepare``) is cached by its 64 bytes, so a command repeated from the ring
         costs a dictionary look-up; the cache is dropped whenever the tiles are written.
+
+        Timing (see :mod:`emu.npu_device.scoreboard`): the front end issues one descriptor per
+        ``descriptor_fetch + command_overhead`` cycles from ``start``; a command starts when it
+        is issued, its engine is free and the earlier commands it depends on have ended.  It
+        completes (RING_HEAD, F_IRQ) in order: at max(its end, the previous completion).
         """
         mem, plans, tiles, durations, trace, ram_base = self._hot
         inflight = self.inflight
         records = trace.items
         limit = trace.limit
         index = self.fetched
-        t = start
+        engine_free, pending, config = self.engine_free, self.pending, self.config
+        issue_ns = self._issue_ns
+        t = start  # the front end: the earliest start of the next command
+        max_end, retire = self.max_end_ns, self.last_end_ns
         for _ in range(count):
             off = ring_off + (index % size) * DESC_BYTES
             if tiles.version != self._plans_version:
@@ -265,12 +280,12 @@ class NpuDevice(MmioDevice):
             key = mem[off : off + DESC_BYTES].tobytes()
             plan = plans.get(key)
             if plan is not None:
-                fields, name, run, irq = plan
+                fields, name, run, irq, fp = plan
             else:
                 opcode = key[0]
                 layout = LAYOUT_BY_OPCODE.get(opcode)
                 name = layout.name if layout else f"op{opcode:#x}"
-                fields = run = None
+                fields = run = fp = None
             try:
                 if run is None:
                     if layout is None:
@@ -278,39 +293,64 @@ class NpuDevice(MmioDevice):
                     fields = layout.unpack(key)
                     run = self.executor.prepare(opcode, fields)
                     irq = bool(fields.flags & F_IRQ)
+                    fp = footprint(name, fields, config)
                 cost = run()
             except NpuFault as fault:
                 addr = ram_base + off
-                trace.add(Record(index, addr, name, t, t, fields, None, fault.code))
-                self._fail(fault.code, addr, t)
+                at = t if t > max_end else max_end  # reported after every earlier command
+                trace.add(Record(index, addr, name, at, at, fields, None, fault.code))
+                self._fail(fault.code, addr, at)
                 break
             except Exception as exc:  # pragma: no cover - a model bug must not kill the guest
                 addr = ram_base + off
-                trace.add(Record(index, addr, "INTERNAL", t, t, fields, None, regs.ERRORS["BAD_ARG"][0]))
-                self._fail(regs.ERRORS["BAD_ARG"][0], addr, t)
+                at = t if t > max_end else max_end
+                trace.add(Record(index, addr, "INTERNAL", at, at, fields, None, regs.ERRORS["BAD_ARG"][0]))
+                self._fail(regs.ERRORS["BAD_ARG"][0], addr, at)
                 self.internal_errors.append(repr(exc))  # the property tests assert this stays empty
                 break
             if plan is None:
                 if len(plans) >= PLAN_CACHE:
                     plans.clear()
-                plans[key] = (fields, name, run, irq)
+                plans[key] = (fields, name, run, irq, fp)
             cycles = cost.cycles
             duration = durations.get(cycles)
             if duration is None:
                 if len(durations) >= PLAN_CACHE:
                     durations.clear()
                 duration = durations[cycles] = self.costs.ns(cycles)
-            end = t + duration
-            inflight.append((end, cost, irq, name))
+            if fp is None:  # a barrier (FENCE, or an opcode the scoreboard does not know)
+                begin = t if t > max_end else max_end
+                end = begin + duration
+                pending.clear()
+                t = end  # nothing later starts before it ends
+            else:
+                engine = fp.engine
+                begin = engine_free[engine]
+                if t > begin:
+                    begin = t
+                for other_end, other in pending:
+                    if other_end > begin and depends(fp, other):
+                        begin = other_end
+                end = begin + duration
+                engine_free[engine] = end
+                if len(pending) >= PENDING_PRUNE:
+                    pending[:] = [p for p in pending if p[0] > t]
+                pending.append((end, fp))
+                t += issue_ns
+            if end > max_end:
+                max_end = end
+            if end > retire:
+                retire = end
+            inflight.append((retire, cost, irq, name))
             if irq:
-                self._schedule(end)
+                self._schedule(retire)
             if len(records) >= limit:  # Trace.add, inlined
                 trace.trim()
-            records.append((index, ram_base + off, name, t, end, fields, cost, 0))  # a Record's fields
-            t = end
+            records.append((index, ram_base + off, name, begin, end, fields, cost, 0))  # a Record's fields
             index = (index + 1) & U32
         self.fetched = index
-        self.last_end_ns = t
+        self.issue_ns = t
+        self.max_end_ns, self.last_end_ns = max_end, retire
 
     # -- MMIO --------------------------------------------------------------------------------
     def read(self, offset: int, width: int) -> int:
@@ -409,7 +449,8 @@ class NpuDevice(MmioDevice):
         return copy.deepcopy({
             "tiles": self._tiles.weights, "int4": self._tiles.int4, "spad": self._spad, "acc": self._acc,
             "r": self.r, "head": self.head, "fetched": self.fetched, "inflight": list(self.inflight),
-            "last_end_ns": self.last_end_ns, "reset_ns": self.reset_ns, "int_status": self.int_status,
+            "last_end_ns": self.last_end_ns, "issue_ns": self.issue_ns, "max_end_ns": self.max_end_ns,
+            "engine_free": self.engine_free, "pending": self.pending, "reset_ns": self.reset_ns, "int_status": self.int_status,
             "error": self.error, "error_visible": self.error_visible, "totals": self.totals,
             "lifetime": self.lifetime, "trace": self.trace.mark(), "row_writes": self._tiles.row_writes,
             "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
@@ -431,6 +472,8 @@ class NpuDevice(MmioDevice):
         self.head, self.fetched = state["head"], state["fetched"]
         self.inflight = deque(state["inflight"])
         self.last_end_ns, self.reset_ns = state["last_end_ns"], state["reset_ns"]
+        self.issue_ns, self.max_end_ns = state["issue_ns"], state["max_end_ns"]
+        self.engine_free, self.pending = state["engine_free"], state["pending"]
         self.int_status = state["int_status"]
         self.error, self.error_visible = state["error"], state["error_visible"]
         self.totals, self.lifetime = state["totals"], state["lifetime"]

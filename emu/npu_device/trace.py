@@ -7,7 +7,7 @@ streamed trace (``enable_full_trace(path)``, what ``npuemu run --npu-trace out.j
 the history stays bounded and every record is written to the file as it leaves the history, so
 memory stays bounded however long the run (:class:`TraceWriter`).
 
-The trace has one track per engine (DMA, MAC array, vector unit, control) and a power counter
+The trace has one track per engine (load DMA, MAC array, vector unit, store DMA, control) and a power counter
 track per engine (``C`` events: the command's dynamic energy over its duration, in mW).
 
 Recording is an append of a plain tuple per command (the hot path of tiny commands); formatting
@@ -29,8 +29,8 @@ HISTORY = 4096  # commands kept without full tracing (the debugger's queue shows
 TRIM_EVERY = 1024  # the oldest records are dropped in batches of this size (an amortised trim)
 
 # The engine (trace track) each opcode runs on; anything else (FENCE, errors) is "control".
-ENGINES = ("dma", "mac", "vector", "control")
-ENGINE_OF = {"DMA_IN": "dma", "DMA_OUT": "dma", "LOAD_WEIGHTS": "dma", "MVM": "mac", "MVM_T": "mac",
+ENGINES = ("load", "mac", "vector", "store", "control")
+ENGINE_OF = {"DMA_IN": "load", "DMA_OUT": "store", "LOAD_WEIGHTS": "load", "MVM": "mac", "MVM_T": "mac",
              "WEIGHT_UPDATE": "mac", "POSTPROC": "vector", "ELTWISE": "vector", "POOL": "vector",
              "ARGMAX": "vector"}
 

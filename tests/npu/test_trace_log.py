@@ -205,7 +205,7 @@ def test_streamed_trace_keeps_memory_bounded_in_a_fence_flood(tmp_path) -> None:
     assert len(spans) == 30_000 and [e["args"]["index"] for e in spans[:3]] == [0, 1, 2]
     assert spans[-1]["args"]["index"] == 29_999 and data["otherData"]["dropped_commands"] == 0
     names = {e["args"]["name"] for e in data["traceEvents"] if e["ph"] == "M"}
-    assert {"dma", "mac", "vector", "control"} <= names
+    assert {"load", "mac", "vector", "store", "control"} <= names
 
 
 def test_cli_streams_the_trace(tmp_path, firmware) -> None:
@@ -218,7 +218,7 @@ def test_cli_streams_the_trace(tmp_path, firmware) -> None:
                            str(firmware("npu_selftest", "rv32"))], capture_output=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     events = json.loads(path.read_text())["traceEvents"]
-    assert {e["tid"] for e in events if e["ph"] == "X"} >= {1, 2}  # DMA and MAC tracks
+    assert {e["tid"] for e in events if e["ph"] == "X"} >= {1, 2}  # load DMA and MAC tracks
     assert any(e["ph"] == "C" and e["name"] == "power" for e in events)
     bad = subprocess.run([sys.executable, "-m", "emu.cli", "run", "--npu-trace", str(tmp_path / "no" / "t.json"),
                           str(firmware("npu_selftest", "rv32"))], capture_output=True, timeout=120, check=False)
