@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", action="store_true",
                      help="print instructions, virtual/host time, MIPS and NPU counters at exit (stderr)")
     run.add_argument("--npu-trace", metavar="FILE", help="write a Chrome/Perfetto trace of NPU commands")
+    run.add_argument("--npu-strict", action="store_true",
+                     help="NPU outputs land at modelled completion; warn about CPU accesses racing a "
+                          "pending command (always on in `npuemu debug`, where they stop)")
     run.add_argument("--gdb", metavar="[HOST:]PORT",
                      help="stop at the entry point and wait for gdb (binds 127.0.0.1 unless HOST given)")
     debug = sub.add_parser("debug", help="interactive debugger shell (prompt_toolkit)")
@@ -112,9 +115,12 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
 
     out = _Console(1)
     err = _Console(2)
-    return Machine.from_elf(opts.firmware, ram_size=opts.ram, deterministic=opts.deterministic,
-                            count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
-                            npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
+    machine = Machine.from_elf(opts.firmware, ram_size=opts.ram, deterministic=opts.deterministic,
+                               count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
+                               npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
+    if opts.command == "debug" or opts.npu_strict:
+        machine.enable_npu_strict(stop=opts.command == "debug")
+    return machine
 
 
 class _Console:

@@ -188,6 +188,21 @@ class Machine:
         if deterministic or count_insns:
             self.enable_counting()
 
+    def enable_npu_strict(self, stop: bool) -> None:
+        """Strict NPU completion (emu/npu_device/strict.py): outputs land at the modelled completion and
+        a CPU access racing a pending command is reported: ``stop`` ends the run with it (debugger,
+        tests), else it is a warning on stderr (``npuemu run --npu-strict``)."""
+        from emu.npu_device.strict import UnicornAccessHooks
+
+        def report(message: str) -> None:
+            if stop:
+                self._fatal = message
+                self.request_stop()
+            else:
+                self.stderr_sink(f"npuemu: warning: {message}\n".encode())
+
+        self.npu.enable_strict(UnicornAccessHooks(self.uc, lambda: self.symbol_name(self.cpu.pc)), report)
+
     def _make_npu(self, config: str | os.PathLike | None) -> NpuDevice:
 
         npu = NpuDevice(self.ram, self.clock, self.plic.line(NPU_IRQ), NpuConfig.load(config))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import operator
 from collections import deque
+from collections.abc import Callable
 from functools import reduce
 from typing import Any
 
@@ -30,6 +31,7 @@ from emu.npu_device.config import NpuConfig
 from emu.npu_device.fault import NpuFault
 from emu.npu_device.regs import BITS, COUNTERS, DESC_BYTES, ERROR_NAMES, FLAGS, LAYOUT_BY_OPCODE, REG
 from emu.npu_device.scoreboard import Footprint, depends, footprint
+from emu.npu_device.strict import AccessHooks, Guard, StrictCompletion, dram_ranges
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
 from emu.npu_device.trace import ENGINES, Record, Trace, TraceWriter
@@ -71,6 +73,7 @@ class NpuDevice(MmioDevice):
         self.executor = Executor(ram, self._tiles, self._spad, self._acc, self.costs)
         self.trace = Trace()
         self._stream_path: str | None = None  # the file a streamed trace goes to (enable_full_trace)
+        self.strict: StrictCompletion | None = None  # see enable_strict
         # The hot loop's caches (see _run): RAM as a memoryview (cheap 64-byte slices), the
         # decoded/prepared descriptors by their bytes, and command durations by cycle count.
         self._mem = memoryview(ram.buf)
@@ -119,6 +122,8 @@ class NpuDevice(MmioDevice):
         for event in self._events:
             self.clock.cancel(event)
         self._events.clear()
+        if getattr(self, "strict", None) is not None:
+            self.strict.clear()
         self.r["RING_TAIL"] = 0
         self.head = 0  # completed descriptors (free-running u32)
         self.fetched = 0  # descriptors executed functionally
@@ -166,6 +171,8 @@ class NpuDevice(MmioDevice):
                 changed = True
             if len(retired) >= FOLD_AT:
                 self._fold()
+        if self.strict is not None:
+            self.strict.complete(now)
         if self.error is not None and not self.error_visible and self.error[2] <= now:
             self.error_visible = True
             self.int_status |= INT_ERROR
@@ -245,9 +252,15 @@ class NpuDevice(MmioDevice):
             return
         # The host's time computing the commands is not NPU time: their modelled durations are.
         frozen = self.clock.freeze()
+        strict = self.strict
         try:
+            if strict is not None:
+                strict.complete(now)
+                strict.land_all()
             self._run(start, base - self._ram_base, size, pending)
         finally:
+            if strict is not None:
+                strict.after_doorbell()
             if frozen:
                 self.clock.resume()
 
@@ -272,6 +285,7 @@ class NpuDevice(MmioDevice):
         issue_ns = self._issue_ns
         t = start  # the front end: the earliest start of the next command
         max_end, retire = self.max_end_ns, self.last_end_ns
+        strict = self.strict
         for _ in range(count):
             off = ring_off + (index % size) * DESC_BYTES
             if tiles.version != self._plans_version:
@@ -294,6 +308,10 @@ class NpuDevice(MmioDevice):
                     run = self.executor.prepare(opcode, fields)
                     irq = bool(fields.flags & F_IRQ)
                     fp = footprint(name, fields, config)
+                if strict is not None:
+                    written, read = dram_ranges(name, fields)
+                    olds = [(lo, bytes(self.ram.read(lo, hi - lo))) for lo, hi in written
+                            if self.ram.contains(lo, hi - lo)]
                 cost = run()
             except NpuFault as fault:
                 addr = ram_base + off
@@ -344,6 +362,8 @@ class NpuDevice(MmioDevice):
             inflight.append((retire, cost, irq, name))
             if irq:
                 self._schedule(retire)
+            if strict is not None:
+                self._strict_pending(strict, index, ram_base + off, name, retire, written, read, olds)
             if len(records) >= limit:  # Trace.add, inlined
                 trace.trim()
             records.append((index, ram_base + off, name, begin, end, fields, cost, 0))  # a Record's fields
@@ -351,6 +371,19 @@ class NpuDevice(MmioDevice):
         self.fetched = index
         self.issue_ns = t
         self.max_end_ns, self.last_end_ns = max_end, retire
+
+    def _strict_pending(self, strict: StrictCompletion, index: int, addr: int, name: str, until: int,
+                        written: list[tuple[int, int]], read: list[tuple[int, int]],
+                        olds: list[tuple[int, bytes]]) -> None:
+        """Hold a just-run command's DRAM writes until ``until`` and guard the DRAM it uses."""
+        for lo, old in olds:
+            strict.hold(until, lo, old)
+        if olds:
+            self._schedule(until)
+        for lo, hi in written:
+            strict.guard(Guard(lo, hi, until, True, addr, name, index))
+        for lo, hi in [*read, (addr, addr + DESC_BYTES)]:
+            strict.guard(Guard(lo, hi, until, False, addr, name, index))
 
     # -- MMIO --------------------------------------------------------------------------------
     def read(self, offset: int, width: int) -> int:
@@ -455,6 +488,7 @@ class NpuDevice(MmioDevice):
             "lifetime": self.lifetime, "trace": self.trace.mark(), "row_writes": self._tiles.row_writes,
             "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
             "grad_saturated": self.executor.grad_saturated,
+            "strict_held": list(self.strict.held) if self.strict is not None else [],
         })
 
     def set_state(self, state: Any) -> None:
@@ -487,6 +521,11 @@ class NpuDevice(MmioDevice):
                 self._schedule(end)
         if self.error is not None and not self.error_visible:
             self._schedule(self.error[2])
+        if self.strict is not None:  # held outputs come back; the guards of the restored commands do not
+            self.strict.clear()
+            self.strict.held = list(state["strict_held"])
+            for held in self.strict.held:
+                self._schedule(held.land_ns)
         self._update_irq()
 
     # -- inspection API (debugger, tests, CLI) -----------------------------------------------------
@@ -594,6 +633,11 @@ class NpuDevice(MmioDevice):
             f" ({split or 'none'}) + leakage {static / 1e6:.3f} uJ over busy cycles (idle: power-gated, 0)",
             f"npu: busy {util:.1%} of {c['cycles']} elapsed cycles (virtual time: host-paced unless --deterministic)",
         ]
+
+    def enable_strict(self, hooks: AccessHooks, report: Callable[[str], None]) -> None:
+        """Strict completion (:mod:`emu.npu_device.strict`): DRAM outputs land at completion and CPU
+        accesses racing a pending command go to ``report``."""
+        self.strict = StrictCompletion(self.ram, self.clock.now_ns, hooks, report)
 
     def enable_full_trace(self, path: str | None = None) -> None:
         """Log every command for a trace file (``--npu-trace``), not just the recent history.
