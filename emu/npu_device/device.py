@@ -88,7 +88,7 @@ class NpuDevice(MmioDevice):
             REG["ID"]: regs.ID_MAGIC, REG["VERSION"]: regs.VERSION, REG["TILES"]: cfg.tiles,
             REG["TILE_ROWS"]: cfg.rows, REG["TILE_COLS"]: cfg.cols, REG["SPAD_BYTES"]: cfg.scratchpad_bytes,
             REG["ACC_BYTES"]: cfg.accumulator_bytes, REG["CLOCK_KHZ"]: int(cfg.npu_mhz * 1000),
-            REG["DESC_SIZE"]: DESC_BYTES,
+            REG["DESC_SIZE"]: DESC_BYTES, REG["NODE_NM"]: cfg.macro.node_nm,
         }
         self.reset()
 

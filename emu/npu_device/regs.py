@@ -59,6 +59,7 @@ REGISTERS: tuple[Reg, ...] = (
     Reg("TILE_SELECT", 0x080, "rw", "tile whose endurance counter TILE_WRITES shows"),
     Reg("TILE_WRITES_LO", 0x084, "ro", "weight-row writes into tile TILE_SELECT since power-on (endurance)"),
     Reg("TILE_WRITES_HI", 0x088, "ro", ""),
+    Reg("NODE_NM", 0x08C, "ro", "process node in nm of the macro model the cost figures assume"),
     Reg("CYCLES_LO", 0x100, "ro", "NPU cycles since reset"),
     Reg("CYCLES_HI", 0x104, "ro", ""),
     Reg("BUSY_CYCLES_LO", 0x108, "ro", "cycles spent executing completed commands"),

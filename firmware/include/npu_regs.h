@@ -39,6 +39,7 @@
 #define NPU_REG_TILE_SELECT                0x080u  /* rw tile whose endurance counter TILE_WRITES shows */
 #define NPU_REG_TILE_WRITES_LO             0x084u  /* ro weight-row writes into tile TILE_SELECT since power-on (endurance) */
 #define NPU_REG_TILE_WRITES_HI             0x088u  /* ro */
+#define NPU_REG_NODE_NM                    0x08Cu  /* ro process node in nm of the macro model the cost figures assume */
 #define NPU_REG_CYCLES_LO                  0x100u  /* ro NPU cycles since reset */
 #define NPU_REG_CYCLES_HI                  0x104u  /* ro */
 #define NPU_REG_BUSY_CYCLES_LO             0x108u  /* ro cycles spent executing completed commands */
