@@ -127,3 +127,13 @@ def test_cli_warns_under_npu_strict_and_is_silent_without(firmware) -> None:
     assert strict.returncode == 1  # the firmware's own check: it read stale bytes, as on hardware
     loose = subprocess.run([*run, elf], capture_output=True, text=True, timeout=60, check=False)
     assert loose.returncode == 0 and "npu strict" not in loose.stderr  # the bug the issue reproduced
+
+
+def test_debugger_stops_at_the_racing_read(firmware, tmp_path) -> None:
+    script = tmp_path / "cmds"
+    script.write_text("continue\n")
+    proc = subprocess.run([sys.executable, "-m", "emu.cli", "debug", "--batch", str(script),
+                           str(firmware("npu_race", "rv32"))], capture_output=True, text=True, timeout=60, check=False)
+    out = proc.stdout + proc.stderr
+    assert re.search(r"Program stopped: npu strict: CPU read of 0x[0-9a-f]+ at pc 0x[0-9a-f]+ <main\+\d+>", out), out
+    assert "npu_race:" not in out  # stopped before the firmware printed its result
