@@ -44,7 +44,6 @@ RW_REGS = {REG[n]: n for n in ("CTRL", "INT_ENABLE", "RING_BASE_LO", "RING_BASE_
 COUNTER_REGS = {REG[f"{name.upper()}_LO"]: name for name in COUNTERS}
 QUEUE_HISTORY = 256  # completed commands queue() still shows
 PLAN_CACHE = 4096  # distinct descriptors kept decoded (and, for DMA/MVM, checked) by _run
-PENDING_PRUNE = 64  # the scoreboard drops commands that can no longer block once it holds this many
 FOLD_AT = 4096  # completed commands whose costs _retire keeps before adding them to the totals
 CTRL_ENABLE = BITS["CTRL_ENABLE"]
 OFF_RING_HEAD, OFF_RING_TAIL, OFF_DOORBELL = REG["RING_HEAD"], REG["RING_TAIL"], REG["DOORBELL"]
@@ -132,7 +131,8 @@ class NpuDevice(MmioDevice):
         self.issue_ns = now  # when the front end can start the next command
         self.max_end_ns = now  # the latest end of any fetched command
         self.engine_free = dict.fromkeys(ENGINES, now)
-        self.pending: list[tuple[int, Footprint]] = []  # (end, footprint) of commands that may still block
+        # Per engine, (end, footprint) of the commands that may still delay a later one, ends in order.
+        self.pending: dict[str, deque[tuple[int, Footprint]]] = {engine: deque() for engine in ENGINES}
         self.reset_ns = now
         self.int_status = 0
         self.error: tuple[int, int, int] | None = None  # (code, descriptor address, visible at ns)
@@ -339,21 +339,35 @@ class NpuDevice(MmioDevice):
             if fp is None:  # a barrier (FENCE, or an opcode the scoreboard does not know)
                 begin = t if t > max_end else max_end
                 end = begin + duration
-                pending.clear()
+                for queue in pending.values():
+                    if queue:
+                        queue.clear()
                 t = end  # nothing later starts before it ends
             else:
                 engine = fp.engine
                 begin = engine_free[engine]
                 if t > begin:
                     begin = t
-                for other_end, other in pending:
-                    if other_end > begin and depends(fp, other):
-                        begin = other_end
+                first = begin
+                # Same-engine commands ended by engine_free; on each other engine, ends grow in
+                # order, so only the tail ending after ``first`` can delay this one, and its
+                # newest conflicting command is the latest of them.
+                for other_engine, queue in pending.items():
+                    if not queue or other_engine == engine or queue[-1][0] <= first:
+                        continue
+                    for other_end, other in reversed(queue):
+                        if other_end <= first:
+                            break
+                        if depends(fp, other):
+                            if other_end > begin:
+                                begin = other_end
+                            break
                 end = begin + duration
                 engine_free[engine] = end
-                if len(pending) >= PENDING_PRUNE:
-                    pending[:] = [p for p in pending if p[0] > t]
-                pending.append((end, fp))
+                queue = pending[engine]
+                while queue and queue[0][0] <= t:  # can no longer delay anything (starts are >= t)
+                    queue.popleft()
+                queue.append((end, fp))
                 t += issue_ns
             if end > max_end:
                 max_end = end

@@ -15,6 +15,8 @@ import numpy as np
 
 from emu.npu_device.config import NpuConfig
 
+SMALL_ROWS, SMALL_BYTES = 4, 1024  # activations this small are counted without numpy
+
 # Set bits of every byte value: the number of 1 input bits of an int8 activation.
 POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
@@ -87,6 +89,8 @@ class CostModel:
         """Word-line pulses and driven bit-planes of the M x depth int8 activations ``act``."""
         if act.size == 0:
             return MacroActivity(0, 0)
+        if act.shape[0] <= SMALL_ROWS and act.size <= SMALL_BYTES and self.m.input_bits_per_cycle == 1:
+            return self._activity_small(act)
         raw = act.view(np.uint8) if act.dtype == np.int8 else act.astype(np.int8).view(np.uint8)
         ones = int(POPCOUNT[raw].sum())
         if not self.m.skip_zero_planes:
@@ -97,6 +101,24 @@ class CostModel:
         mask = (1 << self.m.input_bits_per_cycle) - 1
         planes = sum(int(((per_row >> shift) & mask).astype(bool).sum())
                      for shift in range(0, self.m.input_bits, self.m.input_bits_per_cycle))
+        return MacroActivity(ones, planes)
+
+    def _activity_small(self, act: np.ndarray) -> MacroActivity:
+        """:meth:`activity` of a few short rows with Python integers: no numpy call overhead
+        (tiny MVMs are where the per-command cost shows)."""
+        data = act.astype(np.int8, copy=False).tobytes()
+        ones = int.from_bytes(data, "little").bit_count()
+        if not self.m.skip_zero_planes:
+            return MacroActivity(ones, act.shape[0] * self.planes_per_row)
+        depth = act.shape[1]
+        planes = 0
+        for start in range(0, len(data), depth):
+            x, n = int.from_bytes(data[start : start + depth], "little"), depth
+            while n > 1:  # fold the row's bytes onto its low byte with OR
+                half = (n + 1) // 2
+                x = (x | (x >> (8 * half))) & ((1 << (8 * half)) - 1)
+                n = half
+            planes += (x & ((1 << self.m.input_bits) - 1)).bit_count()
         return MacroActivity(ones, planes)
 
     def macro_pj(self, activity: MacroActivity, depth: int, width: int, weight_bits: int) -> float:
@@ -139,15 +161,23 @@ class CostModel:
         per_row = self.planes_per_row * (self.t.transpose_cycles_factor if transposed else 1)
         return self._issue() + m * per_row + self.adder_latency + self.t.accumulate_latency
 
+    def mvm_terms(self, m: int, k: int, n: int, int4: bool, transposed: bool,
+                  accumulate: bool) -> tuple[int, int, float, float, float]:
+        """(cycles, MACs, energy independent of the data, pJ per input 1 bit, pJ per driven bit-plane)
+        of an MVM/MVM_T: the energy is ``base + ones * per_one + planes * per_plane``."""
+        depth, width = (n, k) if transposed else (k, n)
+        e, w = self.e, self.weight_bits(int4)
+        scale = e.transposed_factor if transposed else 1.0
+        per_one = (e.input_driver + width * w * e.cell_bit) * scale
+        per_plane = (depth * width * w * e.adder_bit + width * self.m.accumulator_bits * e.accumulator_bit) * scale
+        sram = m * depth + m * width * 4 * (2 if accumulate else 1)
+        base = self.descriptor_pj + m * width * e.output + sram * e.sram_byte
+        return self.mvm_cycles(m, transposed), m * k * n, base, per_one, per_plane
+
     def mvm(self, m: int, k: int, n: int, int4: bool, transposed: bool, accumulate: bool,
             activity: MacroActivity) -> Cost:
-        depth, width = (n, k) if transposed else (k, n)
-        macro = self.macro_pj(activity, depth, width, self.weight_bits(int4))
-        if transposed:
-            macro *= self.e.transposed_factor
-        sram = m * depth + m * width * 4 * (2 if accumulate else 1)
-        energy = self.descriptor_pj + macro + m * width * self.e.output + sram * self.e.sram_byte
-        return Cost(self.mvm_cycles(m, transposed), macs=m * k * n, energy_pj=energy)
+        cycles, macs, base, per_one, per_plane = self.mvm_terms(m, k, n, int4, transposed, accumulate)
+        return Cost(cycles, macs=macs, energy_pj=base + activity.ones * per_one + activity.planes * per_plane)
 
     def weight_update(self, m: int, k: int, n: int, int4: bool, activity: MacroActivity) -> Cost:
         """Row-wise read-modify-write: weight row i gets its gradient row x[:, i]^T d (the M
