@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", action="store_true",
                      help="print instructions, virtual/host time, MIPS and NPU counters at exit (stderr)")
     run.add_argument("--npu-trace", metavar="FILE", help="write a Chrome/Perfetto trace of NPU commands")
+    run.add_argument("--npu-strict", action="store_true",
+                     help="NPU outputs land at modelled completion; warn about CPU accesses racing a "
+                          "pending command (always on in `npuemu debug`, where they stop)")
     run.add_argument("--gdb", metavar="[HOST:]PORT",
                      help="stop at the entry point and wait for gdb (binds 127.0.0.1 unless HOST given); "
                           "with --deterministic gdb can also run backwards (reverse-step, reverse-continue)")
@@ -134,9 +137,13 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
 
     boot = {name: getattr(opts, name, None) for name in ("bios", "kernel", "initrd", "append", "xlen")}
     files = BootFiles(firmware=opts.firmware, **boot)  # callers may build opts without the boot options
-    return Machine.from_files(files, ram_size=opts.ram, deterministic=opts.deterministic,
-                            count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
-                            npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
+    machine = Machine.from_files(files, ram_size=opts.ram, deterministic=opts.deterministic,
+                                 count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
+                                 npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
+    strict = getattr(opts, "npu_strict", None)  # run: --npu-strict warns; debug (no such option): stops
+    if strict is None or strict:
+        machine.enable_npu_strict(stop=strict is None)
+    return machine
 
 
 class _Console:
@@ -182,7 +189,10 @@ def cmd_run(opts: argparse.Namespace) -> int:
         raise ConfigError(f"--semihost-root {opts.semihost_root}: not a directory")
     machine = _make_machine(opts, stdin=_stdin_stream(), count_insns=opts.stats or opts.max_insns is not None)
     if opts.npu_trace:
-        machine.npu.enable_full_trace()  # every command, not just the recent history
+        try:  # every command, streamed to the file as the run goes
+            machine.npu.enable_full_trace(opts.npu_trace)
+        except OSError as e:
+            raise ConfigError(f"cannot write --npu-trace {opts.npu_trace}: {e.strerror}") from None
     if opts.gdb:
         from emu.debugger.gdbstub import serve_gdb
 

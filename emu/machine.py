@@ -170,6 +170,21 @@ class Machine:
             self.bus.add(row.base, device, row.size)
         return built
 
+    def enable_npu_strict(self, stop: bool) -> None:
+        """Strict NPU completion (emu/npu_device/strict.py): outputs land at the modelled completion and
+        a CPU access racing a pending command is reported: ``stop`` ends the run with it (debugger,
+        tests), else it is a warning on stderr (``npuemu run --npu-strict``)."""
+        from emu.npu_device.strict import UnicornAccessHooks
+
+        def report(message: str) -> None:
+            if stop:
+                self._fatal = message
+                self.request_stop()
+            else:
+                self.stderr_sink(f"npuemu: warning: {message}\n".encode())
+
+        self.npu.enable_strict(UnicornAccessHooks(self.uc, lambda: self.symbol_name(self.cpu.pc)), report)
+
     # -- construction -----------------------------------------------------------------
     @classmethod
     def from_elf(cls, path: str | os.PathLike, **options) -> Machine:

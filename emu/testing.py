@@ -186,7 +186,7 @@ class FirmwareMachine:
                  ram: int | str | None = None, deterministic: bool = True,
                  max_insns: int = DEFAULT_MAX_INSNS, timeout: float = DEFAULT_TIMEOUT,
                  host_timeout: float = DEFAULT_HOST_TIMEOUT, tail_lines: int = DEFAULT_TAIL_LINES,
-                 **machine_options: Any) -> None:
+                 npu_strict: bool = True, **machine_options: Any) -> None:
         from emu.machine import Machine  # unicorn is heavy: the plugin imports this module lazily
 
         self.path = Path(elf)
@@ -200,6 +200,8 @@ class FirmwareMachine:
         self.machine: Machine = Machine.from_elf(
             self.path, args=tuple(args), deterministic=deterministic,
             stdout=self.uart._on_stdout, stderr=self.uart._on_stderr, **machine_options)
+        if npu_strict:  # a CPU access racing a pending NPU command stops the run: the test fails
+            self.machine.enable_npu_strict(stop=True)
         self._timed_out = False
         self._last_stop: Stop | None = None
 

@@ -37,6 +37,7 @@ class Executor:
         self.acc = acc  # int32 accumulator entries
         self.acc_bytes = acc.view(np.uint8)
         self.costs = costs
+        self.grad_saturated = False  # sticky: a WEIGHT_UPDATE gradient hit training.grad_bits (STATUS.GRAD_SAT)
         self.handlers: dict[int, Callable[[Any], Cost]] = {
             OPCODES[name]: getattr(self, name.lower()) for name in OPCODES
         }
@@ -75,13 +76,13 @@ class Executor:
         base, align = self._onchip(d)
         src = dma.dram(self.ram, d.dram_addr, d.rows, d.row_bytes, d.dram_stride, align=align)
         dst = dma.sram(base, d.sram_addr, d.rows, d.row_bytes, d.sram_stride, dest=True, align=align)
-        return _copier(dst, src, self.costs.dma(d.rows * d.row_bytes, inbound=True))
+        return _copier(dst, src, self.costs.dma(d.rows, d.row_bytes, inbound=True))
 
     def _prepare_dma_out(self, d: Any) -> Callable[[], Cost]:
         base, align = self._onchip(d)
         src = dma.sram(base, d.sram_addr, d.rows, d.row_bytes, d.sram_stride, align=align)
         dst = dma.dram(self.ram, d.dram_addr, d.rows, d.row_bytes, d.dram_stride, align=align, dest=True)
-        return _copier(dst, src, self.costs.dma(d.rows * d.row_bytes, inbound=False))
+        return _copier(dst, src, self.costs.dma(d.rows, d.row_bytes, inbound=False))
 
     def dma_in(self, d: Any) -> Cost:
         return self._prepare_dma_in(d)()
@@ -97,7 +98,7 @@ class Executor:
         raw = dma.dram(self.ram, d.dram_addr, rows, row_bytes, d.dram_stride)
         w = unpack_int4(raw, cols) if int4 else raw.view(np.int8)
         self.tiles.store(d.tile, w.T if d.flags & F_TRANSPOSE else w, int4)
-        return self.costs.load_weights(rows * row_bytes, d.k * d.n)
+        return self.costs.load_weights(rows, row_bytes, d.k * d.n, int4)
 
     # -- matrix products -------------------------------------------------------------------
     def _prepare_product(self, d: Any, transposed: bool) -> Callable[[], Cost]:
@@ -113,10 +114,20 @@ class Executor:
         out = dma.sram(self.acc, d.acc_addr, d.m, width, d.acc_stride, dest=True)
         accumulate = bool(d.flags & F_ACC)
         int4 = self.tiles.bound(d.tile, d.k, d.n) == 8
-        cost = self.costs.mvm(d.m, d.k, d.n, int4, transposed, accumulate)
+        costs, m, k, n = self.costs, d.m, d.k, d.n
         if not (d.m and width):
+            cost = costs.mvm(m, k, n, int4, transposed, accumulate, costs.activity(act))
             return lambda: cost
-        return self.tiles.product(d.tile, act, d.k, d.n, transposed, out, accumulate, cost)
+        product = self.tiles.product(d.tile, act, k, n, transposed, out, accumulate)
+        cycles, macs, base, per_one, per_plane = costs.mvm_terms(m, k, n, int4, transposed, accumulate)
+        activity = costs.activity
+
+        def run() -> Cost:  # the energy depends on the activation bits read when it runs
+            product()
+            ones, planes = activity(act)
+            return Cost(cycles, macs, 0, 0, 0, base + ones * per_one + planes * per_plane)
+
+        return run
 
     def mvm(self, d: Any) -> Cost:
         return self._prepare_product(d, transposed=False)()
@@ -130,9 +141,11 @@ class Executor:
         self.tiles.grid(d.tile, d.k, d.n)
         x = dma.sram(self.spad8, d.x_addr, d.m, d.k, d.x_stride)
         delta = dma.sram(self.spad8, d.d_addr, d.m, d.n, d.d_stride)
-        if d.k and d.n:
-            self.tiles.update(d.tile, x, delta, d.shift, bool(d.flags & F_STOCHASTIC), d.seed)
-        return self.costs.weight_update(d.m, d.k, d.n, d.k * d.n)
+        int4 = self.tiles.bound(d.tile, d.k, d.n) == 8
+        if d.k and d.n and self.tiles.update(d.tile, x, delta, d.shift, bool(d.flags & F_STOCHASTIC), d.seed,
+                                             self.costs.config.training.grad_bits):
+            self.grad_saturated = True
+        return self.costs.weight_update(d.m, d.k, d.n, int4, self.costs.activity(x.T))
 
     # -- post-processing -------------------------------------------------------------------
     def _int32_array(self, addr: int, count: int) -> np.ndarray:

@@ -16,31 +16,66 @@ from emu.errors import ConfigError
 
 
 @dataclass(frozen=True)
+class Macro:
+    """The D-IMC macro's datapath: precisions, bit-serial input, adder-tree and accumulator widths."""
+
+    name: str
+    node_nm: int
+    input_bits: int
+    input_bits_per_cycle: int
+    weight_bits: int
+    int4_packing: bool
+    adder_tree_bits: int
+    accumulator_bits: int
+    skip_zero_planes: bool
+
+
+@dataclass(frozen=True)
 class Timing:
     """Cycle costs of the timing model (NPU clock cycles)."""
 
     command_overhead: int
+    descriptor_fetch: int
     dma_latency: int
     dma_bytes_per_cycle: int
-    mvm_cycles_per_row: int
-    mvm_t_cycles_per_row: int
-    mvm_latency: int
+    dma_burst_bytes: int
+    dma_burst_cycles: int
+    dma_row_cycles: int
     weight_bytes_per_cycle: int
+    accumulate_latency: int
+    transpose_cycles_factor: int
+    weight_rmw_cycles_per_row: int
     vector_lanes: int
     vector_latency: int
 
 
 @dataclass(frozen=True)
 class Energy:
-    """Energy per action in pJ."""
+    """Energy per action in pJ (leakage in mW)."""
 
-    mac_int8: float
-    mac_int4: float
-    mac_transposed: float
-    dram_byte: float
+    cell_bit: float
+    input_driver: float
+    adder_bit: float
+    accumulator_bit: float
+    output: float
+    transposed_factor: float
+    weight_write_bit: float
     sram_byte: float
-    weight_write: float
-    idle_cycle: float
+    dram_byte: float
+    vector_op: float
+    leakage_mw: float
+
+
+@dataclass(frozen=True)
+class Training:
+    """On-device learning: the gradient accumulator of WEIGHT_UPDATE."""
+
+    grad_bits: int
+
+
+POSITIVE = {"dma_bytes_per_cycle", "weight_bytes_per_cycle", "vector_lanes", "dma_burst_bytes",
+            "transpose_cycles_factor", "input_bits", "input_bits_per_cycle", "weight_bits",
+            "adder_tree_bits", "accumulator_bits", "node_nm"}
 
 
 @dataclass(frozen=True)
@@ -53,29 +88,36 @@ class NpuConfig:
     scratchpad_bytes: int
     accumulator_bytes: int
     npu_mhz: float
+    macro: Macro
     timing: Timing
     energy: Energy
+    training: Training
 
     @classmethod
     def load(cls, path: str | None = None) -> NpuConfig:
-        """The packaged defaults, overridden by the TOML file at ``path`` (ConfigError if bad)."""
-        text = resources.files("emu.npu_device").joinpath("default.toml").read_text()
-        data = tomllib.loads(text)
+        """The packaged defaults, overridden by the TOML file at ``path`` (ConfigError if bad).
+
+        ``path`` may also name a packaged preset (``chih2021_22nm``...; :func:`presets` lists them).
+        """
+        data = tomllib.loads(_packaged("default.toml"))
         if path is not None:
-            try:
-                with open(path, "rb") as fh:
-                    user = tomllib.load(fh)
-            except OSError as exc:
-                raise ConfigError(f"cannot read NPU config {path}: {exc.strerror}") from None
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"NPU config {path}: {exc}") from None
+            if path in presets():
+                user = tomllib.loads(_packaged(f"presets/{path}.toml"))
+            else:
+                try:
+                    with open(path, "rb") as fh:
+                        user = tomllib.load(fh)
+                except OSError as exc:
+                    raise ConfigError(f"cannot read NPU config {path}: {exc.strerror}") from None
+                except tomllib.TOMLDecodeError as exc:
+                    raise ConfigError(f"NPU config {path}: {exc}") from None
             _merge(data, user, path)
         return cls.from_dict(data, path or "default.toml")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> NpuConfig:
         """Build and validate from the TOML structure (all sections present)."""
-        geo, timing, energy = data["geometry"], data["timing"], data["energy"]
+        geo = data["geometry"]
         for key in ("tiles", "rows", "cols", "scratchpad_bytes", "accumulator_bytes"):
             value = geo[key]
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -89,36 +131,71 @@ class NpuConfig:
         mhz = data["clock"]["npu_mhz"]
         if not isinstance(mhz, int | float) or isinstance(mhz, bool) or not 0 < mhz <= 100_000:
             raise ConfigError(f"{where}: clock.npu_mhz must be a number in (0, 100000], not {mhz!r}")
-        for f in fields(Timing):
-            value = timing[f.name]
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{where}: timing.{f.name} must be a non-negative integer, not {value!r}")
-        for key in ("dma_bytes_per_cycle", "weight_bytes_per_cycle", "vector_lanes"):
-            if timing[key] == 0:
-                raise ConfigError(f"{where}: timing.{key} must be positive")
-        for f in fields(Energy):
-            value = energy[f.name]
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{where}: energy.{f.name} must be a non-negative number, not {value!r}")
+        sections = {name: _section(data, name, kind, where) for name, kind in
+                    (("macro", Macro), ("timing", Timing), ("energy", Energy), ("training", Training))}
+        if not 2 <= sections["training"].grad_bits <= 64:
+            raise ConfigError(f"{where}: training.grad_bits must be in [2, 64]")
+        if sections["macro"].input_bits > 8 or sections["macro"].weight_bits > 8:
+            raise ConfigError(f"{where}: macro.input_bits and macro.weight_bits are at most 8 (int8 data)")
         return cls(
             tiles=geo["tiles"], rows=geo["rows"], cols=geo["cols"],
             scratchpad_bytes=geo["scratchpad_bytes"], accumulator_bytes=geo["accumulator_bytes"],
-            npu_mhz=float(mhz),
-            timing=Timing(**{f.name: timing[f.name] for f in fields(Timing)}),
-            energy=Energy(**{f.name: float(energy[f.name]) for f in fields(Energy)}),
+            npu_mhz=float(mhz), **sections,
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The TOML structure of this configuration (:meth:`from_dict` inverts it)."""
+        return {
+            "geometry": {"tiles": self.tiles, "rows": self.rows, "cols": self.cols,
+                         "scratchpad_bytes": self.scratchpad_bytes, "accumulator_bytes": self.accumulator_bytes},
+            "clock": {"npu_mhz": self.npu_mhz},
+            **{name: {f.name: getattr(getattr(self, name), f.name) for f in fields(getattr(self, name))}
+               for name in ("macro", "timing", "energy", "training")},
+        }
 
     def replace(self, **geometry: int) -> NpuConfig:
         """A copy with some geometry keys changed (tests and benches use small or large NPUs)."""
-        data = {
-            "geometry": {"tiles": self.tiles, "rows": self.rows, "cols": self.cols,
-                         "scratchpad_bytes": self.scratchpad_bytes,
-                         "accumulator_bytes": self.accumulator_bytes, **geometry},
-            "clock": {"npu_mhz": self.npu_mhz},
-            "timing": {f.name: getattr(self.timing, f.name) for f in fields(Timing)},
-            "energy": {f.name: getattr(self.energy, f.name) for f in fields(Energy)},
-        }
+        data = self.as_dict()
+        data["geometry"].update(geometry)
         return NpuConfig.from_dict(data)
+
+
+def presets() -> list[str]:
+    """Names of the packaged presets (emu/npu_device/presets/*.toml), each fitted to a published macro."""
+    folder = resources.files("emu.npu_device").joinpath("presets")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _packaged(name: str) -> str:
+    return resources.files("emu.npu_device").joinpath(name).read_text()
+
+
+def _section(data: dict[str, Any], name: str, kind: type, where: str) -> Any:
+    """Validate one section against the dataclass ``kind``: ints, floats, bools and strings by annotation."""
+    values = data[name]
+    out: dict[str, Any] = {}
+    for f in fields(kind):
+        value = values[f.name]
+        key = f"{name}.{f.name}"
+        if f.type == "str":
+            if not isinstance(value, str) or len(value) > 200:
+                raise ConfigError(f"{where}: {key} must be a string (at most 200 characters)")
+        elif f.type == "bool":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: {key} must be true or false, not {value!r}")
+        elif f.type == "int":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{where}: {key} must be a non-negative integer, not {value!r}")
+            if f.name in POSITIVE and value == 0:
+                raise ConfigError(f"{where}: {key} must be positive")
+            if value > 1 << 32:
+                raise ConfigError(f"{where}: {key} is too large ({value})")
+        else:
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1e9:
+                raise ConfigError(f"{where}: {key} must be a non-negative number, not {value!r}")
+            value = float(value)
+        out[f.name] = value
+    return kind(**out)
 
 
 def _merge(base: dict[str, Any], user: dict[str, Any], where: str) -> None:

@@ -30,14 +30,17 @@ from emu.npu_device.commands import Executor
 from emu.npu_device.config import NpuConfig
 from emu.npu_device.fault import NpuFault
 from emu.npu_device.regs import BITS, COUNTERS, DESC_BYTES, ERROR_NAMES, FLAGS, LAYOUT_BY_OPCODE, REG
+from emu.npu_device.scoreboard import Footprint, depends, footprint
+from emu.npu_device.strict import AccessHooks, Guard, StrictCompletion, dram_ranges
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import Record, Trace
+from emu.npu_device.trace import ENGINES, Record, Trace, TraceWriter
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
 INT_DONE, INT_ERROR = BITS["INT_DONE"], BITS["INT_ERROR"]
-RW_REGS = {REG[n]: n for n in ("CTRL", "INT_ENABLE", "RING_BASE_LO", "RING_BASE_HI", "RING_SIZE", "RING_TAIL")}
+RW_REGS = {REG[n]: n for n in ("CTRL", "INT_ENABLE", "RING_BASE_LO", "RING_BASE_HI", "RING_SIZE", "RING_TAIL",
+                                "TILE_SELECT")}
 COUNTER_REGS = {REG[f"{name.upper()}_LO"]: name for name in COUNTERS}
 QUEUE_HISTORY = 256  # completed commands queue() still shows
 PLAN_CACHE = 4096  # distinct descriptors kept decoded (and, for DMA/MVM, checked) by _run
@@ -46,6 +49,7 @@ CTRL_ENABLE = BITS["CTRL_ENABLE"]
 OFF_RING_HEAD, OFF_RING_TAIL, OFF_DOORBELL = REG["RING_HEAD"], REG["RING_TAIL"], REG["DOORBELL"]
 OFF_STATUS, OFF_INT_STATUS, OFF_ERR_CODE = REG["STATUS"], REG["INT_STATUS"], REG["ERR_CODE"]
 OFF_ERR_DESC_LO, OFF_ERR_DESC_HI = REG["ERR_DESC_LO"], REG["ERR_DESC_HI"]
+OFF_TILE_WRITES_LO, OFF_TILE_WRITES_HI = REG["TILE_WRITES_LO"], REG["TILE_WRITES_HI"]
 
 
 class NpuDevice(MmioDevice):
@@ -61,12 +65,15 @@ class NpuDevice(MmioDevice):
         self.config = config or NpuConfig.load(None)
         cfg = self.config
         self.costs = CostModel(cfg)
+        self._issue_ns = self.costs.ns(cfg.timing.descriptor_fetch + cfg.timing.command_overhead)
         self._tiles = TileStore(cfg.tiles, cfg.rows, cfg.cols)
         self._spad = np.zeros(cfg.scratchpad_bytes, dtype=np.uint8)
         self._acc = np.zeros(cfg.accumulator_bytes // 4, dtype=np.int32)
         self.executor = Executor(ram, self._tiles, self._spad, self._acc, self.costs)
         self.trace = Trace()
         self.observers: list[Callable[[observe.NpuEvent], None]] = []  # debugger hooks (observe.py)
+        self._stream_path: str | None = None  # the file a streamed trace goes to (enable_full_trace)
+        self.strict: StrictCompletion | None = None  # see enable_strict
         # The hot loop's caches (see _run): RAM as a memoryview (cheap 64-byte slices), the
         # decoded/prepared descriptors by their bytes, and command durations by cycle count.
         self._mem = memoryview(ram.buf)
@@ -81,7 +88,7 @@ class NpuDevice(MmioDevice):
             REG["ID"]: regs.ID_MAGIC, REG["VERSION"]: regs.VERSION, REG["TILES"]: cfg.tiles,
             REG["TILE_ROWS"]: cfg.rows, REG["TILE_COLS"]: cfg.cols, REG["SPAD_BYTES"]: cfg.scratchpad_bytes,
             REG["ACC_BYTES"]: cfg.accumulator_bytes, REG["CLOCK_KHZ"]: int(cfg.npu_mhz * 1000),
-            REG["DESC_SIZE"]: DESC_BYTES,
+            REG["DESC_SIZE"]: DESC_BYTES, REG["NODE_NM"]: cfg.macro.node_nm,
         }
         self.reset()
 
@@ -95,7 +102,10 @@ class NpuDevice(MmioDevice):
         self.trace.clear()
         self.totals = dict.fromkeys(COUNTERS, 0)
         self._retired: list[Cost] = []  # completed, not yet added to totals (see _fold)
+        self._retired_ops: list[str] = []  # their opcode names, for the energy breakdown
         self.lifetime = dict.fromkeys(COUNTERS, 0)  # counters before the last CTRL.RESET, for --stats
+        self.lifetime_op_energy: dict[str, float] = {}
+        self.op_energy = {}
         self.reset_ns = self.clock.now_ns()
         self._soft_reset()
 
@@ -107,20 +117,31 @@ class NpuDevice(MmioDevice):
         now = self.clock.now_ns()
         for name, value in self._counter_values(now).items():
             self.lifetime[name] += value
+        for op, pj in getattr(self, "op_energy", {}).items():
+            self.lifetime_op_energy[op] = self.lifetime_op_energy.get(op, 0.0) + pj
         for event in self._events:
             self.clock.cancel(event)
         self._events.clear()
+        if getattr(self, "strict", None) is not None:
+            self.strict.clear()
         self.r["RING_TAIL"] = 0
         self.head = 0  # completed descriptors (free-running u32)
         self.fetched = 0  # descriptors executed functionally
-        self.inflight: deque[tuple[int, Cost, bool]] = deque()  # (end_ns, cost, irq) not yet completed
-        self.last_end_ns = now
+        self.inflight: deque[tuple[int, Cost, bool, str]] = deque()  # (end_ns, cost, irq, op) not yet completed
+        self.last_end_ns = now  # completion (in order) of the last fetched command
+        self.issue_ns = now  # when the front end can start the next command
+        self.max_end_ns = now  # the latest end of any fetched command
+        self.engine_free = dict.fromkeys(ENGINES, now)
+        # Per engine, (end, footprint) of the commands that may still delay a later one, ends in order.
+        self.pending: dict[str, deque[tuple[int, Footprint]]] = {engine: deque() for engine in ENGINES}
         self.reset_ns = now
         self.int_status = 0
         self.error: tuple[int, int, int] | None = None  # (code, descriptor address, visible at ns)
         self.error_visible = False
         self.totals = dict.fromkeys(COUNTERS, 0)
-        self.totals["energy_pj"] = 0.0
+        self.totals["energy_pj"] = 0.0  # dynamic energy only: leakage follows busy_cycles (_counter)
+        self.op_energy: dict[str, float] = {}  # dynamic pJ by opcode name, since this reset
+        self.executor.grad_saturated = False
         self.irq.set(False)
 
     # -- virtual-time progress -------------------------------------------------------------
@@ -135,11 +156,13 @@ class NpuDevice(MmioDevice):
         changed = False
         if inflight and inflight[0][0] <= now:
             retired = self._retired
+            ops = self._retired_ops
             done = 0
             irq_done = False
             while inflight and inflight[0][0] <= now:
-                _, cost, irq = inflight.popleft()
+                _, cost, irq, op = inflight.popleft()
                 retired.append(cost)
+                ops.append(op)
                 done += 1
                 if irq:
                     irq_done = True
@@ -149,6 +172,8 @@ class NpuDevice(MmioDevice):
                 changed = True
             if len(retired) >= FOLD_AT:
                 self._fold()
+        if self.strict is not None:
+            self.strict.complete(now)
         if self.error is not None and not self.error_visible and self.error[2] <= now:
             self.error_visible = True
             self.int_status |= INT_ERROR
@@ -174,7 +199,11 @@ class NpuDevice(MmioDevice):
         totals["weight_bytes"] += sum(weight_bytes)
         totals["energy_pj"] = reduce(operator.add, energy, totals["energy_pj"])
         totals["commands"] += len(retired)
+        by_op = self.op_energy
+        for op, pj in zip(self._retired_ops, energy, strict=True):
+            by_op[op] = by_op.get(op, 0.0) + pj
         retired.clear()
+        self._retired_ops.clear()
 
     def _update_irq(self) -> None:
         self.irq.set(bool(self.int_status & self.r["INT_ENABLE"]))
@@ -210,23 +239,29 @@ class NpuDevice(MmioDevice):
         pending = (tail - self.fetched) & U32
         if pending == 0:
             return
-        last_end = self.last_end_ns
-        start = now if now > last_end else last_end
+        issue = self.issue_ns
+        start = now if now > issue else issue
         base = r["RING_BASE_LO"] | r["RING_BASE_HI"] << 32
         if pending > U32 // 2 or (tail - self.head) & U32 > size:
-            self._fail(regs.ERRORS["RING_OVERFLOW"][0], self._ring_addr(self.fetched), start)
+            self._fail(regs.ERRORS["RING_OVERFLOW"][0], self._ring_addr(self.fetched), max(start, self.max_end_ns))
             return
         if base % DESC_BYTES:
-            self._fail(regs.ERRORS["ALIGN"][0], base, start)
+            self._fail(regs.ERRORS["ALIGN"][0], base, max(start, self.max_end_ns))
             return
         if not (self._ram_base <= base and base + size * DESC_BYTES <= self._ram_end):  # ram.contains
-            self._fail(regs.ERRORS["DRAM_RANGE"][0], base, start)
+            self._fail(regs.ERRORS["DRAM_RANGE"][0], base, max(start, self.max_end_ns))
             return
         # The host's time computing the commands is not NPU time: their modelled durations are.
         frozen = self.clock.freeze()
+        strict = self.strict
         try:
+            if strict is not None:
+                strict.complete(now)
+                strict.land_all()
             self._run(start, base - self._ram_base, size, pending)
         finally:
+            if strict is not None:
+                strict.after_doorbell()
             if frozen:
                 self.clock.resume()
 
@@ -236,6 +271,11 @@ class NpuDevice(MmioDevice):
         A descriptor's decoding (and for DMA and MVM its checks, cost and views, see
         ``Executor.prepare``) is cached by its 64 bytes, so a command repeated from the ring
         costs a dictionary look-up; the cache is dropped whenever the tiles are written.
+
+        Timing (see :mod:`emu.npu_device.scoreboard`): the front end issues one descriptor per
+        ``descriptor_fetch + command_overhead`` cycles from ``start``; a command starts when it
+        is issued, its engine is free and the earlier commands it depends on have ended.  It
+        completes (RING_HEAD, F_IRQ) in order: at max(its end, the previous completion).
         """
         mem, plans, tiles, durations, trace, ram_base = self._hot
         observers = self.observers
@@ -243,7 +283,11 @@ class NpuDevice(MmioDevice):
         records = trace.items
         limit = trace.limit
         index = self.fetched
-        t = start
+        engine_free, pending, config = self.engine_free, self.pending, self.config
+        issue_ns = self._issue_ns
+        t = start  # the front end: the earliest start of the next command
+        max_end, retire = self.max_end_ns, self.last_end_ns
+        strict = self.strict
         for _ in range(count):
             off = ring_off + (index % size) * DESC_BYTES
             if tiles.version != self._plans_version:
@@ -252,12 +296,12 @@ class NpuDevice(MmioDevice):
             key = mem[off : off + DESC_BYTES].tobytes()
             plan = plans.get(key)
             if plan is not None:
-                fields, name, run, irq = plan
+                fields, name, run, irq, fp = plan
             else:
                 opcode = key[0]
                 layout = LAYOUT_BY_OPCODE.get(opcode)
                 name = layout.name if layout else f"op{opcode:#x}"
-                fields = run = None
+                fields = run = fp = None
             try:
                 if run is None:
                     if layout is None:
@@ -265,43 +309,101 @@ class NpuDevice(MmioDevice):
                     fields = layout.unpack(key)
                     run = self.executor.prepare(opcode, fields)
                     irq = bool(fields.flags & F_IRQ)
+                    fp = footprint(name, fields, config)
+                if strict is not None:
+                    written, read = dram_ranges(name, fields)
+                    olds = [(lo, bytes(self.ram.read(lo, hi - lo))) for lo, hi in written
+                            if self.ram.contains(lo, hi - lo)]
                 cost = run()
             except NpuFault as fault:
                 addr = ram_base + off
-                trace.add(Record(index, addr, name, t, t, fields, None, fault.code))
-                self._fail(fault.code, addr, t)
+                at = t if t > max_end else max_end  # reported after every earlier command
+                trace.add(Record(index, addr, name, at, at, fields, None, fault.code))
+                self._fail(fault.code, addr, at)
                 if observers:
-                    self._notify(index, addr, key[0], fields, t, t, fault.code)
+                    self._notify(index, addr, key[0], fields, at, at, fault.code)
                 break
             except Exception as exc:  # pragma: no cover - a model bug must not kill the guest
                 addr = ram_base + off
-                trace.add(Record(index, addr, "INTERNAL", t, t, fields, None, regs.ERRORS["BAD_ARG"][0]))
-                self._fail(regs.ERRORS["BAD_ARG"][0], addr, t)
+                at = t if t > max_end else max_end
+                trace.add(Record(index, addr, "INTERNAL", at, at, fields, None, regs.ERRORS["BAD_ARG"][0]))
+                self._fail(regs.ERRORS["BAD_ARG"][0], addr, at)
                 self.internal_errors.append(repr(exc))  # the property tests assert this stays empty
                 break
             if plan is None:
                 if len(plans) >= PLAN_CACHE:
                     plans.clear()
-                plans[key] = (fields, name, run, irq)
+                plans[key] = (fields, name, run, irq, fp)
             cycles = cost.cycles
             duration = durations.get(cycles)
             if duration is None:
                 if len(durations) >= PLAN_CACHE:
                     durations.clear()
                 duration = durations[cycles] = self.costs.ns(cycles)
-            end = t + duration
-            inflight.append((end, cost, irq))
+            if fp is None:  # a barrier (FENCE, or an opcode the scoreboard does not know)
+                begin = t if t > max_end else max_end
+                end = begin + duration
+                for queue in pending.values():
+                    if queue:
+                        queue.clear()
+                t = end  # nothing later starts before it ends
+            else:
+                engine = fp.engine
+                begin = engine_free[engine]
+                if t > begin:
+                    begin = t
+                first = begin
+                # Same-engine commands ended by engine_free; on each other engine, ends grow in
+                # order, so only the tail ending after ``first`` can delay this one, and its
+                # newest conflicting command is the latest of them.
+                for other_engine, queue in pending.items():
+                    if not queue or other_engine == engine or queue[-1][0] <= first:
+                        continue
+                    for other_end, other in reversed(queue):
+                        if other_end <= first:
+                            break
+                        if depends(fp, other):
+                            if other_end > begin:
+                                begin = other_end
+                            break
+                end = begin + duration
+                engine_free[engine] = end
+                queue = pending[engine]
+                while queue and queue[0][0] <= t:  # can no longer delay anything (starts are >= t)
+                    queue.popleft()
+                queue.append((end, fp))
+                t += issue_ns
+            if end > max_end:
+                max_end = end
+            if end > retire:
+                retire = end
+            inflight.append((retire, cost, irq, name))
             if irq:
-                self._schedule(end)
+                self._schedule(retire)
+            if strict is not None:
+                self._strict_pending(strict, index, ram_base + off, name, retire, written, read, olds)
             if len(records) >= limit:  # Trace.add, inlined
                 trace.trim()
-            records.append((index, ram_base + off, name, t, end, fields, cost, 0))  # a Record's fields
+            records.append((index, ram_base + off, name, begin, end, fields, cost, 0))  # a Record's fields
             if observers:
-                self._notify(index, ram_base + off, key[0], fields, t, end, 0)
-            t = end
+                self._notify(index, ram_base + off, key[0], fields, begin, end, 0)
             index = (index + 1) & U32
         self.fetched = index
-        self.last_end_ns = t
+        self.issue_ns = t
+        self.max_end_ns, self.last_end_ns = max_end, retire
+
+    def _strict_pending(self, strict: StrictCompletion, index: int, addr: int, name: str, until: int,
+                        written: list[tuple[int, int]], read: list[tuple[int, int]],
+                        olds: list[tuple[int, bytes]]) -> None:
+        """Hold a just-run command's DRAM writes until ``until`` and guard the DRAM it uses."""
+        for lo, old in olds:
+            strict.hold(until, lo, old)
+        if olds:
+            self._schedule(until)
+        for lo, hi in written:
+            strict.guard(Guard(lo, hi, until, True, addr, name, index))
+        for lo, hi in [*read, (addr, addr + DESC_BYTES)]:
+            strict.guard(Guard(lo, hi, until, False, addr, name, index))
 
     def _notify(self, index: int, addr: int, opcode: int, fields: Any, start: int, end: int, error: int) -> None:
         event = observe.make_event(index, addr, opcode, fields, start, end, error, (self.config.rows, self.config.cols))
@@ -350,6 +452,7 @@ class NpuDevice(MmioDevice):
         if off == OFF_STATUS:
             status = BITS["STATUS_BUSY"] if self.inflight else 0
             status |= BITS["STATUS_ERROR"] if self.error_visible else 0
+            status |= BITS["STATUS_GRAD_SAT"] if self.executor.grad_saturated else 0
             return status | (BITS["STATUS_ENABLED"] if self.r["CTRL"] & BITS["CTRL_ENABLE"] else 0)
         if off == OFF_INT_STATUS:
             return self.int_status
@@ -358,6 +461,10 @@ class NpuDevice(MmioDevice):
         if off in (OFF_ERR_DESC_LO, OFF_ERR_DESC_HI):
             addr = self.error[1] if self.error_visible and self.error else 0
             return addr & U32 if off == OFF_ERR_DESC_LO else addr >> 32
+        if off in (OFF_TILE_WRITES_LO, OFF_TILE_WRITES_HI):
+            sel = self.r["TILE_SELECT"]
+            writes = int(self._tiles.row_writes[sel]) if sel < self.config.tiles else 0
+            return writes & U32 if off == OFF_TILE_WRITES_LO else writes >> 32
         counter = COUNTER_REGS.get(off & ~7)
         if counter is not None:
             value = self._counter(counter, now)
@@ -390,9 +497,8 @@ class NpuDevice(MmioDevice):
         cycles = self.costs.cycles_in(max(0, now - self.reset_ns))  # a guest may move mtime backwards
         if name == "cycles":
             return cycles
-        if name == "energy_pj":
-            idle = max(0, cycles - self.totals["busy_cycles"])
-            return int(self.totals["energy_pj"] + idle * self.config.energy.idle_cycle)
+        if name == "energy_pj":  # dynamic + leakage over busy cycles: idle (power-gated) time is free
+            return int(self.totals["energy_pj"] + self.costs.static_pj(self.totals["busy_cycles"]))
         return self.totals[name]
 
     # -- snapshots -----------------------------------------------------------------------------
@@ -401,9 +507,13 @@ class NpuDevice(MmioDevice):
         return copy.deepcopy({
             "tiles": self._tiles.weights, "int4": self._tiles.int4, "spad": self._spad, "acc": self._acc,
             "r": self.r, "head": self.head, "fetched": self.fetched, "inflight": list(self.inflight),
-            "last_end_ns": self.last_end_ns, "reset_ns": self.reset_ns, "int_status": self.int_status,
+            "last_end_ns": self.last_end_ns, "issue_ns": self.issue_ns, "max_end_ns": self.max_end_ns,
+            "engine_free": self.engine_free, "pending": self.pending, "reset_ns": self.reset_ns, "int_status": self.int_status,
             "error": self.error, "error_visible": self.error_visible, "totals": self.totals,
-            "lifetime": self.lifetime, "trace": self.trace.mark(),
+            "lifetime": self.lifetime, "trace": self.trace.mark(), "row_writes": self._tiles.row_writes,
+            "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
+            "grad_saturated": self.executor.grad_saturated,
+            "strict_held": list(self.strict.held) if self.strict is not None else [],
         })
 
     def set_state(self, state: Any) -> None:
@@ -421,16 +531,26 @@ class NpuDevice(MmioDevice):
         self.head, self.fetched = state["head"], state["fetched"]
         self.inflight = deque(state["inflight"])
         self.last_end_ns, self.reset_ns = state["last_end_ns"], state["reset_ns"]
+        self.issue_ns, self.max_end_ns = state["issue_ns"], state["max_end_ns"]
+        self.engine_free, self.pending = state["engine_free"], state["pending"]
         self.int_status = state["int_status"]
         self.error, self.error_visible = state["error"], state["error_visible"]
         self.totals, self.lifetime = state["totals"], state["lifetime"]
-        self._retired = []
+        self._retired, self._retired_ops = [], []
+        self._tiles.row_writes[...] = state["row_writes"]
+        self.op_energy, self.lifetime_op_energy = state["op_energy"], state["lifetime_op_energy"]
+        self.executor.grad_saturated = state["grad_saturated"]
         self.trace.rewind(state["trace"])  # a replay after the restore must not log commands twice
-        for end, _, irq in self.inflight:
+        for end, _, irq, _ in self.inflight:
             if irq:
                 self._schedule(end)
         if self.error is not None and not self.error_visible:
             self._schedule(self.error[2])
+        if self.strict is not None:  # held outputs come back; the guards of the restored commands do not
+            self.strict.clear()
+            self.strict.held = list(state["strict_held"])
+            for held in self.strict.held:
+                self._schedule(held.land_ns)
         self._update_irq()
 
     # -- inspection API (debugger, tests, CLI) -----------------------------------------------------
@@ -502,6 +622,12 @@ class NpuDevice(MmioDevice):
         self._retire(now)
         return self._counter_values(now)
 
+    def energy_by_op(self) -> dict[str, float]:
+        """Dynamic energy in pJ of the commands completed since the last reset, by opcode name."""
+        self._retire(self.clock.now_ns())
+        self._fold()
+        return dict(self.op_energy)
+
     def _counter_values(self, now: int) -> dict[str, int]:
         return {name: self._counter(name, now) for name in COUNTERS}
 
@@ -510,28 +636,57 @@ class NpuDevice(MmioDevice):
         return regs.decode_descriptor(data)
 
     def stats_lines(self) -> list[str]:
-        """The CLI's ``--stats`` lines: totals over the whole run, CTRL.RESETs included."""
+        """The CLI's ``--stats`` lines: totals over the whole run, CTRL.RESETs included.
+
+        Every line but the last depends only on guest behaviour (identical in realtime and
+        deterministic runs); the last relates busy time to the elapsed virtual time, which is
+        host-paced without --deterministic.
+        """
         c = {name: value + self.lifetime[name] for name, value in self.counters().items()}
-        seconds = max(c["cycles"], 1) / (self.config.npu_mhz * 1e6)
+        by_op = dict(self.lifetime_op_energy)
+        for op, pj in self.op_energy.items():
+            by_op[op] = by_op.get(op, 0.0) + pj
+        dynamic = sum(by_op.values())
+        static = self.costs.static_pj(c["busy_cycles"])
+        split = ", ".join(f"{op} {pj / 1e6:.3f}" for op, pj in sorted(by_op.items(), key=lambda kv: -kv[1]))
         util = c["busy_cycles"] / max(c["cycles"], 1)
         return [
-            f"npu: {c['commands']} commands, {c['cycles']} cycles ({util:.1%} busy) at {self.config.npu_mhz:g} MHz",
-            f"npu: {c['macs']} MACs ({2 * c['macs'] / seconds / 1e9:.3f} GOPS over the run)",
+            f"npu: {self.config.macro.name} at {self.config.npu_mhz:g} MHz",
+            f"npu: {c['commands']} commands, {c['busy_cycles']} busy cycles, {c['macs']} MACs",
             f"npu: DMA {c['dma_in']} B in, {c['dma_out']} B out; {c['weight_bytes']} weight bytes written",
-            f"npu: energy {c['energy_pj'] / 1e6:.3f} uJ",
+            f"npu: energy {(dynamic + static) / 1e6:.3f} uJ = dynamic {dynamic / 1e6:.3f} uJ"
+            f" ({split or 'none'}) + leakage {static / 1e6:.3f} uJ over busy cycles (idle: power-gated, 0)",
+            f"npu: busy {util:.1%} of {c['cycles']} elapsed cycles (virtual time: host-paced unless --deterministic)",
         ]
 
-    def enable_full_trace(self) -> None:
-        """Keep every command for :meth:`write_trace` (``--npu-trace``), not just the recent history.
+    def enable_strict(self, hooks: AccessHooks, report: Callable[[str], None]) -> None:
+        """Strict completion (:mod:`emu.npu_device.strict`): DRAM outputs land at completion and CPU
+        accesses racing a pending command go to ``report``."""
+        self.strict = StrictCompletion(self.ram, self.clock.now_ns, hooks, report)
 
-        Call it before the run: commands already dropped from the bounded history are not recovered.
+    def enable_full_trace(self, path: str | None = None) -> None:
+        """Log every command for a trace file (``--npu-trace``), not just the recent history.
+
+        With ``path`` the trace streams to that file as the run goes (bounded memory; OSError if
+        it cannot be created) and :meth:`write_trace` of the same path finishes it; without, every
+        command is kept in memory for :meth:`write_trace`.  Call it before the run: commands
+        already dropped from the bounded history are not recovered.
         """
-        self.trace.keep_all = True
+        if path is None:
+            self.trace.keep_all = True
+            return
+        self.trace.stream(TraceWriter(path))
+        self.trace.sink_start = self.trace.start
+        self._stream_path = path
 
     def write_trace(self, path: str) -> None:
         """Chrome/Perfetto trace JSON of the kept commands (open in ui.perfetto.dev or chrome://tracing).
 
         That is every command with :meth:`enable_full_trace`, else the recent history (at least the
-        last ``emu.npu_device.trace.HISTORY``); ``otherData.dropped_commands`` counts the earlier ones left out.
+        last ``emu.npu_device.trace.HISTORY``); ``otherData.dropped_commands`` counts the earlier ones
+        left out.  For the path being streamed to, this finishes that file.
         """
+        if self.trace.sink is not None and path == self._stream_path:
+            self.trace.close_stream()
+            return
         self.trace.write(path)

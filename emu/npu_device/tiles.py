@@ -43,6 +43,14 @@ def as_int32(x: np.ndarray, worst: int) -> np.ndarray:
     return x.astype(np.int64).astype(np.int32)
 
 
+def exact_gradient(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``x^T d`` of int8 matrices as exact int64 (no int32 wrap, whatever M is).
+
+    Each partial sum is bounded by M * 2^14, so float64 BLAS is exact while M < 2^39.
+    """
+    return np.matmul(x.T.astype(np.float64), d.astype(np.float64)).astype(np.int64)
+
+
 def unpack_int4(packed: np.ndarray, count: int) -> np.ndarray:
     """(rows, bytes) uint8 -> (rows, count) int8: element 2i in the low nibble of byte i, sign-extended."""
     nib = np.empty((packed.shape[0], packed.shape[1] * 2), dtype=np.int8)
@@ -69,6 +77,7 @@ class TileStore:
         self.count, self.rows, self.cols = tiles, rows, cols
         self.weights = np.zeros((tiles, rows, cols), dtype=np.int8)
         self.int4 = np.zeros(tiles, dtype=bool)
+        self.row_writes = np.zeros(tiles, dtype=np.int64)  # endurance: row writes per tile since power-on
         self._cache: dict[tuple[int, int, int, type], np.ndarray] = {}
         self._workspace: dict[str, np.ndarray] = {}
         # Bumped on every write through this class: anything derived from the weights or their
@@ -78,6 +87,7 @@ class TileStore:
     def reset(self) -> None:
         self.weights[:] = 0
         self.int4[:] = False
+        self.row_writes[:] = 0
         self.invalidate()
 
     def invalidate(self) -> None:
@@ -111,6 +121,7 @@ class TileStore:
         full[:k, :n] = w
         self.int4[tile : tile + tk * tn] = int4
         self._write(tile, full)
+        self.count_row_writes(tile, tk, tn, self.rows * tk)
 
     def matrix(self, tile: int, k: int, n: int) -> np.ndarray:
         """The K x N int8 matrix held at ``tile``."""
@@ -194,11 +205,22 @@ class TileStore:
 
         return run_acc
 
-    def update(self, tile: int, x: np.ndarray, d: np.ndarray, shift: int, stochastic: bool, seed: int) -> None:
-        """W <- clamp(W + round((x^T d) >> shift), lo, hi), lo/hi from each tile's precision."""
+    def update(self, tile: int, x: np.ndarray, d: np.ndarray, shift: int, stochastic: bool, seed: int,
+               grad_bits: int = 64) -> bool:
+        """W <- clamp(W + round(sat(x^T d) >> shift), lo, hi), lo/hi from each tile's precision.
+
+        The gradient ``x^T d`` is exact (int64: float64 BLAS is exact for any depth below 2^39),
+        then saturated to a signed ``grad_bits``-bit accumulator as the macro's gradient adders
+        would; returns True if any element saturated (the device's sticky GRAD_SAT flag).
+        """
         k, n = x.shape[1], d.shape[1]
         tk, tn = self.grid(tile, k, n)
-        prod = exact_matmul(x.T, d, INT8_BOUND, INT8_BOUND).astype(np.int64)
+        prod = exact_gradient(x, d)
+        limit = (1 << (grad_bits - 1)) - 1 if grad_bits < 64 else None
+        saturated = False
+        if limit is not None and prod.size and (prod.max() > limit or prod.min() < -limit - 1):
+            saturated = True
+            np.clip(prod, -limit - 1, limit, out=prod)
         if shift:
             prod += splitmix_bits(seed, (k, n), shift) if stochastic else 1 << (shift - 1)
             prod >>= shift
@@ -209,3 +231,11 @@ class TileStore:
         full[:k, :n] = np.clip(new, np.where(int4, -INT4_BOUND, -INT8_BOUND),
                                np.where(int4, INT4_BOUND - 1, INT8_BOUND - 1))
         self._write(tile, full)
+        self.count_row_writes(tile, tk, tn, k)
+        return saturated
+
+    def count_row_writes(self, tile: int, tk: int, tn: int, k: int) -> None:
+        """Endurance bookkeeping: every tile of the grid gets one write per weight row it holds."""
+        grid = self.row_writes[tile : tile + tk * tn].reshape(tk, tn)
+        for i in range(tk):
+            grid[i] += min(self.rows, k - i * self.rows)

@@ -1,7 +1,9 @@
-"""The timing and energy model: what each command costs in NPU cycles and pJ.
+"""The cost model: what each command costs in NPU cycles and pJ, derived from the macro's datapath.
 
-Costs depend only on the command's shape, never on data, so firmware timing is
-reproducible.  Formulas are in docs/npu.md ("Timing model", "Energy").
+Cycles depend only on the command's shape; the MAC energy also depends on the activations
+(bit-serial inputs: a 1 bit pulses a word line and switches its cells; an all-zero bit-plane
+is skipped when the macro does), so it is computed from the data the command reads.  Both are
+functions of guest behaviour only.  Formulas: docs/npu.md ("Cost model").
 """
 
 from __future__ import annotations
@@ -9,7 +11,14 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import numpy as np
+
 from emu.npu_device.config import NpuConfig
+
+SMALL_ROWS, SMALL_BYTES = 4, 1024  # activations this small are counted without numpy
+
+# Set bits of every byte value: the number of 1 input bits of an int8 activation.
+POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
 
 class Cost(NamedTuple):
@@ -27,13 +36,27 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+class MacroActivity(NamedTuple):
+    """Data-dependent activity of one MVM's input bit-planes."""
+
+    ones: int  # input bits that are 1 (word-line pulses), over all rows
+    planes: int  # bit-planes driven (all-zero planes excluded when the macro skips them)
+
+
 class CostModel:
-    """Turns command shapes into :class:`Cost` using a config's timing and energy tables."""
+    """Turns command shapes (and, for the macro, the activation bits) into :class:`Cost`."""
 
     def __init__(self, config: NpuConfig) -> None:
+        self.config = config
         self.t = config.timing
         self.e = config.energy
+        self.m = config.macro
         self.mhz = config.npu_mhz
+        self.planes_per_row = _ceil_div(self.m.input_bits, self.m.input_bits_per_cycle)
+        self.adder_latency = max(1, math.ceil(math.log2(config.rows))) if config.rows > 1 else 1
+        # Static energy per busy cycle in pJ: mW * 1e-3 W x 1 / (MHz * 1e6) s x 1e12 pJ/J.
+        self.leakage_per_cycle = self.e.leakage_mw * 1e3 / self.mhz
+        self.descriptor_pj = 64 * self.e.dram_byte
 
     def ns(self, cycles: int) -> int:
         """Duration of ``cycles`` NPU cycles in ns, rounded up so a command with cycles never takes 0 ns."""
@@ -43,43 +66,139 @@ class CostModel:
         """Whole NPU cycles in ``ns`` nanoseconds."""
         return int(ns * self.mhz // 1000)
 
-    def _dram(self, nbytes: int) -> int:
-        return self.t.dma_latency + _ceil_div(nbytes, self.t.dma_bytes_per_cycle) if nbytes else 0
+    def static_pj(self, busy_cycles: int) -> float:
+        """Leakage over ``busy_cycles`` (the NPU is power-gated when idle, so idle time costs nothing)."""
+        return busy_cycles * self.leakage_per_cycle
+
+    # -- building blocks --------------------------------------------------------------------
+    def _issue(self) -> int:
+        return self.t.descriptor_fetch + self.t.command_overhead
+
+    def dram_cycles(self, rows: int, row_bytes: int) -> int:
+        """A strided DRAM transfer: latency, per-row address generation, per-burst overhead, bandwidth."""
+        if not rows or not row_bytes:
+            return 0
+        bursts = rows * _ceil_div(row_bytes, self.t.dma_burst_bytes)
+        return (self.t.dma_latency + rows * self.t.dma_row_cycles + bursts * self.t.dma_burst_cycles
+                + _ceil_div(rows * row_bytes, self.t.dma_bytes_per_cycle))
 
     def _vector(self, elements: int) -> int:
         return self.t.vector_latency + _ceil_div(elements, self.t.vector_lanes) if elements else 0
 
-    def fence(self) -> Cost:
-        return Cost(self.t.command_overhead)
+    def activity(self, act: np.ndarray) -> MacroActivity:
+        """Word-line pulses and driven bit-planes of the M x depth int8 activations ``act``."""
+        if act.size == 0:
+            return MacroActivity(0, 0)
+        if act.shape[0] <= SMALL_ROWS and act.size <= SMALL_BYTES and self.m.input_bits_per_cycle == 1:
+            return self._activity_small(act)
+        raw = act.view(np.uint8) if act.dtype == np.int8 else act.astype(np.int8).view(np.uint8)
+        ones = int(POPCOUNT[raw].sum())
+        if not self.m.skip_zero_planes:
+            return MacroActivity(ones, act.shape[0] * self.planes_per_row)
+        per_row = np.bitwise_or.reduce(raw, axis=1)
+        if self.m.input_bits_per_cycle == 1:
+            return MacroActivity(ones, int(POPCOUNT[per_row].sum()))
+        mask = (1 << self.m.input_bits_per_cycle) - 1
+        planes = sum(int(((per_row >> shift) & mask).astype(bool).sum())
+                     for shift in range(0, self.m.input_bits, self.m.input_bits_per_cycle))
+        return MacroActivity(ones, planes)
 
-    def dma(self, nbytes: int, inbound: bool) -> Cost:
-        cycles = self.t.command_overhead + self._dram(nbytes)
-        energy = nbytes * (self.e.dram_byte + self.e.sram_byte)
+    def _activity_small(self, act: np.ndarray) -> MacroActivity:
+        """:meth:`activity` of a few short rows with Python integers: no numpy call overhead
+        (tiny MVMs are where the per-command cost shows)."""
+        data = act.astype(np.int8, copy=False).tobytes()
+        ones = int.from_bytes(data, "little").bit_count()
+        if not self.m.skip_zero_planes:
+            return MacroActivity(ones, act.shape[0] * self.planes_per_row)
+        depth = act.shape[1]
+        planes = 0
+        for start in range(0, len(data), depth):
+            x, n = int.from_bytes(data[start : start + depth], "little"), depth
+            while n > 1:  # fold the row's bytes onto its low byte with OR
+                half = (n + 1) // 2
+                x = (x | (x >> (8 * half))) & ((1 << (8 * half)) - 1)
+                n = half
+            planes += (x & ((1 << self.m.input_bits) - 1)).bit_count()
+        return MacroActivity(ones, planes)
+
+    def macro_pj(self, activity: MacroActivity, depth: int, width: int, weight_bits: int) -> float:
+        """Energy of the macro proper for ``depth`` word lines x ``width`` weight columns.
+
+        Per 1 input bit: its word-line driver and the AND of every weight bit on that line; per
+        driven bit-plane: the adder tree over depth x weight-bit inputs and the shift-and-add
+        accumulator of each column.
+        """
+        e = self.e
+        return (activity.ones * (e.input_driver + width * weight_bits * e.cell_bit)
+                + activity.planes * (depth * width * weight_bits * e.adder_bit
+                                     + width * self.m.accumulator_bits * e.accumulator_bit))
+
+    def weight_bits(self, int4: bool) -> int:
+        return 4 if int4 and self.m.int4_packing else self.m.weight_bits
+
+    # -- commands --------------------------------------------------------------------------
+    def fence(self) -> Cost:
+        return Cost(self._issue(), energy_pj=self.descriptor_pj)
+
+    def dma(self, rows: int, row_bytes: int, inbound: bool) -> Cost:
+        nbytes = rows * row_bytes
+        cycles = self._issue() + self.dram_cycles(rows, row_bytes)
+        energy = self.descriptor_pj + nbytes * (self.e.dram_byte + self.e.sram_byte)
         return Cost(cycles, dma_in=nbytes if inbound else 0, dma_out=0 if inbound else nbytes, energy_pj=energy)
 
-    def load_weights(self, dram_bytes: int, weights: int) -> Cost:
-        cycles = (self.t.command_overhead + self._dram(dram_bytes)
+    def load_weights(self, rows: int, row_bytes: int, weights: int, int4: bool) -> Cost:
+        dram_bytes = rows * row_bytes
+        cycles = (self._issue() + self.dram_cycles(rows, row_bytes)
                   + _ceil_div(dram_bytes, self.t.weight_bytes_per_cycle))
-        energy = dram_bytes * self.e.dram_byte + weights * self.e.weight_write
+        energy = (self.descriptor_pj + dram_bytes * self.e.dram_byte
+                  + weights * self.weight_bits(int4) * self.e.weight_write_bit)
         return Cost(cycles, dma_in=dram_bytes, weight_bytes=dram_bytes, energy_pj=energy)
 
-    def mvm(self, m: int, k: int, n: int, int4: bool, transposed: bool, accumulate: bool) -> Cost:
-        per_row = self.t.mvm_t_cycles_per_row if transposed else self.t.mvm_cycles_per_row
-        cycles = self.t.command_overhead + (m * per_row + self.t.mvm_latency if m else 0)
-        macs = m * k * n
-        mac_pj = self.e.mac_transposed if transposed else self.e.mac_int4 if int4 else self.e.mac_int8
-        depth, width = (n, k) if transposed else (k, n)
-        sram = m * depth + m * width * 4 * (2 if accumulate else 1)
-        return Cost(cycles, macs=macs, energy_pj=macs * mac_pj + sram * self.e.sram_byte)
+    def mvm_cycles(self, m: int, transposed: bool) -> int:
+        """Bit-serial rows through the pipelined tree: one cycle per input bit-plane per row."""
+        if not m:
+            return self._issue()
+        per_row = self.planes_per_row * (self.t.transpose_cycles_factor if transposed else 1)
+        return self._issue() + m * per_row + self.adder_latency + self.t.accumulate_latency
 
-    def weight_update(self, m: int, k: int, n: int, weight_bytes: int) -> Cost:
-        cycles = (self.t.command_overhead + (m * self.t.mvm_t_cycles_per_row + self.t.mvm_latency if m else 0)
-                  + _ceil_div(weight_bytes, self.t.weight_bytes_per_cycle))
-        macs = m * k * n
-        energy = macs * self.e.mac_transposed + k * n * self.e.weight_write + m * (k + n) * self.e.sram_byte
-        return Cost(cycles, macs=macs, weight_bytes=weight_bytes, energy_pj=energy)
+    def mvm_terms(self, m: int, k: int, n: int, int4: bool, transposed: bool,
+                  accumulate: bool) -> tuple[int, int, float, float, float]:
+        """(cycles, MACs, energy independent of the data, pJ per input 1 bit, pJ per driven bit-plane)
+        of an MVM/MVM_T: the energy is ``base + ones * per_one + planes * per_plane``."""
+        depth, width = (n, k) if transposed else (k, n)
+        e, w = self.e, self.weight_bits(int4)
+        scale = e.transposed_factor if transposed else 1.0
+        per_one = (e.input_driver + width * w * e.cell_bit) * scale
+        per_plane = (depth * width * w * e.adder_bit + width * self.m.accumulator_bits * e.accumulator_bit) * scale
+        sram = m * depth + m * width * 4 * (2 if accumulate else 1)
+        base = self.descriptor_pj + m * width * e.output + sram * e.sram_byte
+        return self.mvm_cycles(m, transposed), m * k * n, base, per_one, per_plane
+
+    def mvm(self, m: int, k: int, n: int, int4: bool, transposed: bool, accumulate: bool,
+            activity: MacroActivity) -> Cost:
+        cycles, macs, base, per_one, per_plane = self.mvm_terms(m, k, n, int4, transposed, accumulate)
+        return Cost(cycles, macs=macs, energy_pj=base + activity.ones * per_one + activity.planes * per_plane)
+
+    def weight_update(self, m: int, k: int, n: int, int4: bool, activity: MacroActivity) -> Cost:
+        """Row-wise read-modify-write: weight row i gets its gradient row x[:, i]^T d (the M
+        values of x's column i driven bit-serially against d, an M x N operand, in the macro's
+        transposable MAC circuits; ``activity`` is that of x^T), then is read, updated and
+        written back: K rows, each a bit-serial pass over M inputs plus a read and a write."""
+        if m and k:
+            cycles = (self._issue() + k * (self.planes_per_row * self.t.transpose_cycles_factor
+                                           + self.t.weight_rmw_cycles_per_row)
+                      + self.adder_latency + self.t.accumulate_latency)
+        else:
+            cycles = self._issue()
+        wbits = self.weight_bits(int4)
+        macro = self.macro_pj(activity, m, n, self.m.weight_bits) * self.e.transposed_factor
+        energy = (self.descriptor_pj + macro + k * n * wbits * self.e.weight_write_bit
+                  + (m * (k + n) + 2 * k * n) * self.e.sram_byte)
+        return Cost(cycles, macs=m * k * n, weight_bytes=k * n, energy_pj=energy)
 
     def vector(self, elements: int, sram_bytes: int, dram_in: int = 0, dram_out: int = 0) -> Cost:
-        cycles = self.t.command_overhead + self._vector(elements) + self._dram(dram_in) + self._dram(dram_out)
-        energy = sram_bytes * self.e.sram_byte + (dram_in + dram_out) * self.e.dram_byte
+        cycles = (self._issue() + self._vector(elements) + self.dram_cycles(1, dram_in)
+                  + self.dram_cycles(1, dram_out))
+        energy = (self.descriptor_pj + elements * self.e.vector_op + sram_bytes * self.e.sram_byte
+                  + (dram_in + dram_out) * self.e.dram_byte)
         return Cost(cycles, dma_in=dram_in, dma_out=dram_out, energy_pj=energy)

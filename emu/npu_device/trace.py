@@ -2,8 +2,13 @@
 
 By default only the recent history is kept (the last :data:`HISTORY` commands, at most
 ``HISTORY + TRIM_EVERY`` held), so a long run does not accumulate a record per command.  With
-full tracing (``NpuDevice.enable_full_trace()``, what ``npuemu run --npu-trace out.json`` asks
-for) every command is kept until the trace is written.
+full tracing (``NpuDevice.enable_full_trace()``) every command is kept in memory; with a
+streamed trace (``enable_full_trace(path)``, what ``npuemu run --npu-trace out.json`` asks for)
+the history stays bounded and every record is written to the file as it leaves the history, so
+memory stays bounded however long the run (:class:`TraceWriter`).
+
+The trace has one track per engine (load DMA, MAC array, vector unit, store DMA, control) and a power counter
+track per engine (``C`` events: the command's dynamic energy over its duration, in mW).
 
 Recording is an append of a plain tuple per command (the hot path of tiny commands); formatting
 to JSON happens only when the trace is written.
@@ -18,10 +23,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 HISTORY = 4096  # commands kept without full tracing (the debugger's queue shows the last 256)
 TRIM_EVERY = 1024  # the oldest records are dropped in batches of this size (an amortised trim)
+
+# The engine (trace track) each opcode runs on; anything else (FENCE, errors) is "control".
+ENGINES = ("load", "mac", "vector", "store", "control")
+ENGINE_OF = {"DMA_IN": "load", "DMA_OUT": "store", "LOAD_WEIGHTS": "load", "MVM": "mac", "MVM_T": "mac",
+             "WEIGHT_UPDATE": "mac", "POSTPROC": "vector", "ELTWISE": "vector", "POOL": "vector",
+             "ARGMAX": "vector"}
 
 
 class Record(NamedTuple):
@@ -48,6 +59,8 @@ class Trace:
         self.start = 0  # stream position of items[0]: records before it were dropped
         self._keep_all = False
         self.limit = HISTORY + TRIM_EVERY
+        self.sink: TraceWriter | None = None  # a streamed trace file (see stream)
+        self.sink_start = 0  # stream position when streaming began: earlier records are not in the file
 
     # -- retention -------------------------------------------------------------------------
     @property
@@ -68,6 +81,10 @@ class Trace:
             self._drop_oldest(len(self.items) - HISTORY)
 
     def _drop_oldest(self, n: int) -> None:
+        if self.sink is not None:
+            records = self.records
+            for record in records[:n]:
+                self.sink.add(record)
         del self.items[:n]
         self.start += n
         self._converted = max(0, self._converted - n)
@@ -97,6 +114,8 @@ class Trace:
         """
         end, last = mark
         start, items = self.start, self.items
+        if self.sink is not None and end < start:
+            self.sink.restored(end)  # already in the file: the replay will be logged again after a marker
         if start < end <= start + len(items) and self._identity(items[end - start - 1]) == last:
             del items[end - start :]
             self._converted = min(self._converted, len(items))
@@ -131,21 +150,10 @@ class Trace:
         self.start = 0
 
     def events(self) -> list[dict[str, Any]]:
-        """Trace Event Format "complete" events, one per command, timestamps in microseconds."""
-        out: list[dict[str, Any]] = [
-            {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "npu"}},
-            {"name": "thread_name", "ph": "M", "pid": 1, "tid": 1, "args": {"name": "commands"}},
-        ]
+        """Trace Event Format events: metadata, then per kept command its span and power counter."""
+        out = metadata_events()
         for r in self.records:
-            args: dict[str, Any] = {"index": r.index, "descriptor": f"{r.addr:#x}"}
-            if r.fields is not None:
-                args.update({k: v for k, v in r.fields._asdict().items() if k != "opcode"})
-            if r.cost is not None:
-                args.update(r.cost._asdict())
-            if r.error:
-                args["error"] = r.error
-            out.append({"name": r.op, "cat": "npu", "ph": "X", "pid": 1, "tid": 1,
-                        "ts": r.start_ns / 1000, "dur": (r.end_ns - r.start_ns) / 1000, "args": args})
+            out.extend(record_events(r))
         return out
 
     def write(self, path: str) -> None:
@@ -153,3 +161,72 @@ class Trace:
                 "otherData": {"dropped_commands": self.dropped}}
         with open(path, "w") as fh:
             json.dump(data, fh)
+
+    # -- streaming ---------------------------------------------------------------------------
+    def stream(self, writer: TraceWriter) -> None:
+        """Write every record to ``writer`` as it leaves the bounded history (and the rest at close)."""
+        self.sink = writer
+        self.keep_all = False
+
+    def close_stream(self) -> None:
+        """Write the records still held, then the file's end; the history itself is kept."""
+        if self.sink is None:
+            return
+        for record in self.records:
+            self.sink.add(record)
+        self.sink.close(self.sink_start)  # the commands logged before streaming began
+        self.sink = None
+
+
+def metadata_events() -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = [{"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "npu"}}]
+    for tid, engine in enumerate(ENGINES, 1):
+        out.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": engine}})
+    return out
+
+
+def record_events(r: Any) -> list[dict[str, Any]]:
+    """A command's complete ("X") event on its engine's track, and its power counter while it runs."""
+    engine = ENGINE_OF.get(r.op, "control") if not r.error else "control"
+    tid = ENGINES.index(engine) + 1
+    args: dict[str, Any] = {"index": r.index, "descriptor": f"{r.addr:#x}"}
+    if r.fields is not None:
+        args.update({k: v for k, v in r.fields._asdict().items() if k != "opcode"})
+    if r.cost is not None:
+        args.update(r.cost._asdict())
+    if r.error:
+        args["error"] = r.error
+    ts, dur = r.start_ns / 1000, (r.end_ns - r.start_ns) / 1000
+    out = [{"name": r.op, "cat": "npu", "ph": "X", "pid": 1, "tid": tid, "ts": ts, "dur": dur, "args": args}]
+    if r.cost is not None and r.end_ns > r.start_ns:
+        power = {f"{engine} mW": r.cost.energy_pj / (r.end_ns - r.start_ns)}  # pJ/ns = mW
+        out.append({"name": "power", "ph": "C", "pid": 1, "ts": ts, "args": power})
+        out.append({"name": "power", "ph": "C", "pid": 1, "ts": ts + dur, "args": {f"{engine} mW": 0}})
+    return out
+
+
+class TraceWriter:
+    """A Chrome/Perfetto JSON trace written incrementally: events go to the file as they come."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fh: IO[str] = open(path, "w")  # noqa: SIM115 - closed by close()
+        self.fh.write('{"displayTimeUnit": "ns", "traceEvents": [\n')
+        self.fh.write(",\n".join(json.dumps(e) for e in metadata_events()))
+        self.count = 0
+
+    def add(self, record: Any) -> None:
+        for event in record_events(record):
+            self.fh.write(",\n")
+            self.fh.write(json.dumps(event))
+        self.count += 1
+
+    def restored(self, position: int) -> None:
+        """A snapshot restore rewound the log to ``position``: commands after it will appear again."""
+        self.fh.write(",\n" + json.dumps({"name": "snapshot restored", "ph": "i", "s": "p", "pid": 1,
+                                            "ts": 0, "args": {"stream_position": position}}))
+
+    def close(self, dropped: int) -> None:
+        self.fh.write('\n], "otherData": ' + json.dumps({"dropped_commands": dropped,
+                                                          "streamed_commands": self.count}) + "}\n")
+        self.fh.close()

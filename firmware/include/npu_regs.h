@@ -24,7 +24,7 @@
 #define NPU_REG_CLOCK_KHZ                  0x01Cu  /* ro NPU clock in kHz */
 #define NPU_REG_DESC_SIZE                  0x020u  /* ro descriptor size in bytes (64) */
 #define NPU_REG_CTRL                       0x040u  /* rw bit 0 ENABLE; bit 1 RESET (write 1: drop the queue, clear errors and counters) */
-#define NPU_REG_STATUS                     0x044u  /* ro bit 0 BUSY, bit 1 ERROR, bit 2 ENABLED */
+#define NPU_REG_STATUS                     0x044u  /* ro bit 0 BUSY, bit 1 ERROR, bit 2 ENABLED, bit 3 GRAD_SAT */
 #define NPU_REG_INT_ENABLE                 0x048u  /* rw bit 0 DONE, bit 1 ERROR */
 #define NPU_REG_INT_STATUS                 0x04Cu  /* w1c bit 0 DONE, bit 1 ERROR; write 1 to clear */
 #define NPU_REG_ERR_CODE                   0x050u  /* ro error code of the aborted command (NPU_ERR_*) */
@@ -36,6 +36,10 @@
 #define NPU_REG_RING_HEAD                  0x06Cu  /* ro free-running count of completed descriptors */
 #define NPU_REG_RING_TAIL                  0x070u  /* rw free-running count of queued descriptors (slot = count % size) */
 #define NPU_REG_DOORBELL                   0x074u  /* wo any write: fetch descriptors up to RING_TAIL */
+#define NPU_REG_TILE_SELECT                0x080u  /* rw tile whose endurance counter TILE_WRITES shows */
+#define NPU_REG_TILE_WRITES_LO             0x084u  /* ro weight-row writes into tile TILE_SELECT since power-on (endurance) */
+#define NPU_REG_TILE_WRITES_HI             0x088u  /* ro */
+#define NPU_REG_NODE_NM                    0x08Cu  /* ro process node in nm of the macro model the cost figures assume */
 #define NPU_REG_CYCLES_LO                  0x100u  /* ro NPU cycles since reset */
 #define NPU_REG_CYCLES_HI                  0x104u  /* ro */
 #define NPU_REG_BUSY_CYCLES_LO             0x108u  /* ro cycles spent executing completed commands */
@@ -48,7 +52,7 @@
 #define NPU_REG_DMA_OUT_HI                 0x124u  /* ro */
 #define NPU_REG_WEIGHT_BYTES_LO            0x128u  /* ro bytes written into the tiles */
 #define NPU_REG_WEIGHT_BYTES_HI            0x12Cu  /* ro */
-#define NPU_REG_ENERGY_PJ_LO               0x130u  /* ro energy in pJ (dynamic of completed commands + idle) */
+#define NPU_REG_ENERGY_PJ_LO               0x130u  /* ro energy in pJ (dynamic of completed commands + leakage over their busy cycles) */
 #define NPU_REG_ENERGY_PJ_HI               0x134u  /* ro */
 #define NPU_REG_COMMANDS_LO                0x138u  /* ro completed commands */
 #define NPU_REG_COMMANDS_HI                0x13Cu  /* ro */
@@ -59,6 +63,7 @@
 #define NPU_STATUS_BUSY                    0x1u
 #define NPU_STATUS_ERROR                   0x2u
 #define NPU_STATUS_ENABLED                 0x4u
+#define NPU_STATUS_GRAD_SAT                0x8u
 #define NPU_INT_DONE                       0x1u
 #define NPU_INT_ERROR                      0x2u
 

@@ -6,6 +6,7 @@ import json
 import pickle
 
 import numpy as np
+import pytest
 
 from emu.npu_device.regs import BITS, REG
 
@@ -18,10 +19,12 @@ def dma(h: Harness, nbytes: int, flags: int = 0) -> bytes:
 
 
 def test_dma_cycles_and_completion_time() -> None:
-    """overhead + latency + ceil(bytes / bandwidth) cycles at 500 MHz (2 ns per cycle)."""
+    """fetch + overhead + latency + row + bursts + ceil(bytes / bandwidth) cycles at 500 MHz (2 ns per cycle)."""
     h = Harness(SMALL)
     t = h.npu.config.timing
-    cycles = t.command_overhead + t.dma_latency + -(-1000 // t.dma_bytes_per_cycle)
+    bursts = -(-1000 // t.dma_burst_bytes)
+    cycles = (t.descriptor_fetch + t.command_overhead + t.dma_latency + t.dma_row_cycles
+              + bursts * t.dma_burst_cycles + -(-1000 // t.dma_bytes_per_cycle))
     h.submit(dma(h, 1000, IRQ), wait=False)
     assert h.npu.scratchpad is not None
     assert h.reg("RING_HEAD") == 0 and h.reg("STATUS") & BITS["STATUS_BUSY"] and not h.irq.level
@@ -42,7 +45,7 @@ def test_commands_are_serial_and_only_flagged_ones_interrupt() -> None:
     h.submit(dma(h, 64), dma(h, 64), dma(h, 64, IRQ), dma(h, 64), wait=False)
     events = h.clock.pending_events()
     assert len(events) == 1  # one event per interrupting command
-    one = h.npu.costs.ns(h.npu.costs.dma(64, True).cycles)
+    one = h.npu.costs.ns(h.npu.costs.dma(1, 64, True).cycles)
     assert events[0].when_ns == 3 * one
     h.advance(2 * one)
     assert h.reg("RING_HEAD") == 2 and not h.irq.level
@@ -58,21 +61,54 @@ def test_new_batch_starts_after_previous_end() -> None:
     first_end = h.npu.last_end_ns
     h.advance(10)
     h.submit(h.desc("FENCE", flags=IRQ), wait=False)
-    assert h.clock.next_deadline() == first_end + h.npu.costs.ns(h.npu.config.timing.command_overhead)
+    t = h.npu.config.timing
+    assert h.clock.next_deadline() == first_end + h.npu.costs.ns(t.descriptor_fetch + t.command_overhead)
 
 
 def test_mvm_timing_macs_energy_and_idle() -> None:
+    """Bit-serial rows through the adder tree; energy from the activation bits; idle costs nothing."""
     h = Harness(SMALL)
     cfg = h.npu.config
+    t, e = cfg.timing, cfg.energy
+    act = np.array([[3] * 16, [0] * 16, [-1] * 16, [1, 2] * 8], dtype=np.int8)
+    for row in range(4):
+        h.spad_put(16 * row, act[row])
     h.submit(h.desc("MVM", tile=0, m=4, k=16, n=16, act_stride=16, acc_stride=64, flags=IRQ))
-    cycles = cfg.timing.command_overhead + 4 * cfg.timing.mvm_cycles_per_row + cfg.timing.mvm_latency
+    tree = int(np.ceil(np.log2(cfg.rows)))
+    cycles = t.descriptor_fetch + t.command_overhead + 4 * 8 + tree + t.accumulate_latency
     assert h.counter("BUSY_CYCLES") == cycles
     assert h.counter("MACS") == 4 * 16 * 16
-    dynamic = 1024 * cfg.energy.mac_int8 + (4 * 16 + 4 * 16 * 4) * cfg.energy.sram_byte
-    assert h.counter("ENERGY_PJ") == int(dynamic)
-    h.advance(1000)  # 500 idle cycles
-    assert h.counter("ENERGY_PJ") == int(dynamic + 500 * cfg.energy.idle_cycle)
+    ones = 16 * 2 + 0 + 16 * 8 + 8 * 1 + 8 * 1  # set bits of the activations
+    planes = 2 + 0 + 8 + 2  # bit-planes with a 1 somewhere in the row (all-zero ones skipped)
+    macro = (ones * (e.input_driver + 16 * 8 * e.cell_bit)
+             + planes * (16 * 16 * 8 * e.adder_bit + 16 * 32 * e.accumulator_bit))
+    dynamic = 64 * e.dram_byte + macro + 64 * e.output + (4 * 16 + 4 * 16 * 4) * e.sram_byte
+    leakage = cycles * e.leakage_mw * 1e3 / cfg.npu_mhz
+    assert h.counter("ENERGY_PJ") == int(dynamic + leakage)
+    h.advance(1000)  # idle: power-gated, no energy
+    assert h.counter("ENERGY_PJ") == int(dynamic + leakage)
     assert h.npu.counters()["energy_pj"] == h.counter("ENERGY_PJ")
+    assert h.npu.energy_by_op() == {"MVM": pytest.approx(dynamic)}
+
+
+def test_zero_activations_cost_less_than_dense_ones() -> None:
+    """Data dependence: the same MVM on zeros skips every bit-plane."""
+    energies = []
+    for value in (0, -1):
+        h = Harness(SMALL)
+        h.spad_put(0, np.full(16, value, dtype=np.int8))
+        h.submit(h.desc("MVM", tile=0, m=1, k=16, n=16, act_stride=16, acc_stride=64))
+        energies.append(h.npu.energy_by_op()["MVM"])
+    e = SMALL.energy
+    assert energies[1] - energies[0] == pytest.approx(
+        16 * 8 * (e.input_driver + 16 * 8 * e.cell_bit) + 8 * (16 * 16 * 8 * e.adder_bit + 16 * 32 * e.accumulator_bit))
+
+
+def test_a_never_enabled_npu_costs_nothing() -> None:
+    h = Harness(SMALL)
+    h.w32(REG["CTRL"], 0)
+    h.advance(10_000_000)
+    assert h.counter("ENERGY_PJ") == 0 and h.counter("BUSY_CYCLES") == 0
 
 
 def test_register_widths_and_unknown_offsets() -> None:

@@ -179,3 +179,47 @@ def test_machine_snapshot_replay_logs_each_command_once(firmware) -> None:
         m.restore(snap)
         assert len(m.npu.trace.records) == logged
     assert finish(m) == expected
+
+
+def test_streamed_trace_keeps_memory_bounded_in_a_fence_flood(tmp_path) -> None:
+    """Issue 17 R1: --npu-trace streams; memory after 6k commands ~ after 30k, and the file has all of them."""
+    import tracemalloc
+
+    h = Harness(SMALL)
+    path = tmp_path / "flood.json"
+    h.npu.enable_full_trace(str(path))
+    tracemalloc.start()
+    try:
+        run_fences(h, 6_000)
+        early = tracemalloc.get_traced_memory()[0]
+        run_fences(h, 24_000)
+        late, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(h.npu.trace.items) <= HISTORY + TRIM_EVERY
+    assert late - early < 2 << 20, (early, late)  # an in-memory log would hold 24k more records (~10 MB)
+    assert peak < 16 << 20
+    h.npu.write_trace(str(path))
+    data = json.loads(path.read_text())
+    spans = [e for e in data["traceEvents"] if e["ph"] == "X"]
+    assert len(spans) == 30_000 and [e["args"]["index"] for e in spans[:3]] == [0, 1, 2]
+    assert spans[-1]["args"]["index"] == 29_999 and data["otherData"]["dropped_commands"] == 0
+    names = {e["args"]["name"] for e in data["traceEvents"] if e["ph"] == "M"}
+    assert {"load", "mac", "vector", "store", "control"} <= names
+
+
+def test_cli_streams_the_trace(tmp_path, firmware) -> None:
+    """`npuemu run --npu-trace` writes a complete trace (engine tracks, power counters) of the demo."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.json"
+    proc = subprocess.run([sys.executable, "-m", "emu.cli", "run", "--npu-trace", str(path),
+                           str(firmware("npu_selftest", "rv32"))], capture_output=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    events = json.loads(path.read_text())["traceEvents"]
+    assert {e["tid"] for e in events if e["ph"] == "X"} >= {1, 2}  # load DMA and MAC tracks
+    assert any(e["ph"] == "C" and e["name"] == "power" for e in events)
+    bad = subprocess.run([sys.executable, "-m", "emu.cli", "run", "--npu-trace", str(tmp_path / "no" / "t.json"),
+                          str(firmware("npu_selftest", "rv32"))], capture_output=True, timeout=120, check=False)
+    assert bad.returncode != 0 and bad.stderr.decode().count("\n") == 1 and b"cannot write" in bad.stderr

@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emu.npu_device.regs import FLAGS
+from emu.npu_device.config import NpuConfig
+from emu.npu_device.regs import BITS, FLAGS, REG
 
 from . import golden
 from .harness import Harness
@@ -73,3 +74,88 @@ def test_round_half_up_ties() -> None:
     h.spad_put(16, np.array([2, -2, -6], dtype=np.int8))
     h.submit(h.desc("WEIGHT_UPDATE", tile=0, m=1, k=1, n=3, x_addr=0, x_stride=1, d_addr=16, d_stride=3, shift=2))
     assert h.npu.tile(0)[0, :3].tolist() == [1, 0, -1]
+
+
+def _broadcast_update(h: Harness, m: int, k: int, n: int, shift: int, value: int = -128) -> None:
+    """x = d = ``value`` everywhere through stride-0 rows: (x^T d)[i, j] = m * value^2."""
+    h.spad_put(0, np.full(k, value, dtype=np.int8))
+    h.spad_put(1024, np.full(n, value, dtype=np.int8))
+    h.submit(h.desc("WEIGHT_UPDATE", tile=0, m=m, k=k, n=n, x_addr=0, x_stride=0, d_addr=1024, d_stride=0,
+                    shift=shift))
+    assert h.error() == 0
+
+
+BIG_SPAD = NpuConfig.load(None).replace(tiles=8, rows=8, cols=8)  # small tiles, the full 256 KiB scratchpad
+
+
+def test_wrap_regression_gradient_is_exact_int64() -> None:
+    """x = d = -128, M = 131072: x^T d = 2^31 exactly; >> 31 (round half up) is +1, not -1 (int32 wrap)."""
+    h = Harness(BIG_SPAD)
+    _broadcast_update(h, 131072, 2, 2, 31)
+    assert (h.npu.tile(0)[:2, :2] == 1).all()
+    assert not h.reg("STATUS") & BITS["STATUS_GRAD_SAT"]
+
+
+def test_gradient_saturates_at_the_configured_width_and_flags() -> None:
+    """A 32-bit gradient accumulator saturates 2^31 to 2^31 - 1 and sets the sticky GRAD_SAT bit."""
+    data = BIG_SPAD.as_dict()
+    data["training"]["grad_bits"] = 32
+    h = Harness(NpuConfig.from_dict(data))
+    _broadcast_update(h, 131072, 2, 2, 30)
+    assert (h.npu.tile(0)[:2, :2] == 2).all()  # (2^31 - 1 + 2^29) >> 30 = 2
+    assert h.reg("STATUS") & BITS["STATUS_GRAD_SAT"]
+    _broadcast_update(h, 1, 2, 2, 30, value=1)  # a small update later: the flag stays
+    assert h.reg("STATUS") & BITS["STATUS_GRAD_SAT"]
+    h.w32(REG["CTRL"], BITS["CTRL_RESET"] | BITS["CTRL_ENABLE"])
+    assert not h.reg("STATUS") & BITS["STATUS_GRAD_SAT"]
+    data["training"]["grad_bits"] = 31  # one bit less: 2^31 saturates to 2^30 - 1 -> (2^30 - 1 + 2^29) >> 30 = 1
+    h = Harness(NpuConfig.from_dict(data))
+    _broadcast_update(h, 131072, 2, 2, 30)
+    assert (h.npu.tile(0)[:2, :2] == 1).all() and h.reg("STATUS") & BITS["STATUS_GRAD_SAT"]
+
+
+def test_tile_write_counters_count_rows_for_firmware() -> None:
+    """LOAD_WEIGHTS writes every row of each tile of its grid; WEIGHT_UPDATE the K rows it updates."""
+    h = Harness(BIG_SPAD)  # 8 x 8 tiles
+    load_weights(h, np.ones((12, 4), dtype=np.int8), 2, False, False, 0)  # a 2 x 1 grid: tiles 2, 3
+    _broadcast_update(h, 1, 12, 4, 0, value=1)  # K = 12 at tile 0: 8 rows of tile 0, 4 of tile 1
+
+    def writes(tile: int) -> int:
+        h.w32(REG["TILE_SELECT"], tile)
+        return h.reg("TILE_WRITES_LO") | h.reg("TILE_WRITES_HI") << 32
+
+    assert [writes(t) for t in range(5)] == [8, 4, 8, 8, 0]
+    assert writes(1000) == 0
+
+
+@settings(max_examples=10, deadline=None)
+@given(m=st.integers(1, 1 << 17), value=st.integers(-128, 127), shift=st.integers(0, 31))
+def test_large_m_property(m: int, value: int, shift: int) -> None:
+    """M up to 2^17 broadcast rows: every weight moves by the exact rounded gradient, saturated to int8."""
+    h = Harness(BIG_SPAD)
+    _broadcast_update(h, m, 2, 2, shift, value=value)
+    g = m * value * value
+    step = (g + (1 << (shift - 1))) >> shift if shift else g
+    np.testing.assert_array_equal(h.npu.tile(0)[:2, :2], np.full((2, 2), min(step, 127), dtype=np.int8))
+
+
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_full_geometry_property(data: st.DataObject) -> None:
+    """Full 256 x 256 tiles, K and N spanning two tiles, M up to 64 rows of random int8: matches golden."""
+    m = data.draw(st.integers(1, 64))
+    k, n = data.draw(st.integers(1, 512)), data.draw(st.integers(1, 256))
+    shift = data.draw(st.integers(0, 31))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = rng.integers(-128, 128, (m, k), dtype=np.int8)
+    d = rng.integers(-128, 128, (m, n), dtype=np.int8)
+    h = Harness(NpuConfig.load(None).replace(tiles=4))
+    h.spad_put(0, x.reshape(-1))
+    h.spad_put(131072, d.reshape(-1))
+    h.submit(h.desc("WEIGHT_UPDATE", tile=0, m=m, k=k, n=n, x_addr=0, x_stride=k, d_addr=131072, d_stride=n,
+                    shift=shift))
+    assert h.error() == 0
+    lo, hi = np.full((k, n), -128), np.full((k, n), 127)
+    expected = golden.weight_update(np.zeros((k, n), dtype=np.int8), x, d, shift, False, 0, lo, hi)
+    full = h.npu.tiles[:2].reshape(-1, 256)  # tiles 0, 1 stacked: rows 0..511 (a 2 x 1 grid)
+    np.testing.assert_array_equal(full[:k, :n], expected)

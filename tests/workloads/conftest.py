@@ -61,10 +61,11 @@ class DemoResult:
     energy_pj: int
     cpu_insns: int
     driver_insns: int
+    original_correct_after: int
 
     @classmethod
     def parse(cls, raw: bytes) -> DemoResult:
-        return cls(*struct.unpack_from("<6I9Q", raw))
+        return cls(*struct.unpack_from("<6I9QI", raw))
 
 
 def run_to_exit(machine) -> None:

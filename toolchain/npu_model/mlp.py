@@ -32,6 +32,9 @@ CALIBRATION_PERCENTILE = 99.99  # hidden-activation range: robust max over the t
 # On-device learning (Demo 2): margin-perceptron error at the logits, back-propagated through the
 # classifier with MVM_T into the hidden layer; both layers updated with nearest-rounded WEIGHT_UPDATE.
 LEARN_EPOCHS = 5
+LEARN_DECAY = (0, 0, 1, 1, 2)  # per epoch: added to both right shifts (learning rate / 2^decay)
+REHEARSAL = 256  # original (unshifted) training digits mixed into the learning set: no forgetting
+REHEARSAL_SEED = 1
 LEARN_BATCH = 32
 LEARN_SHIFT = 9  # classifier WEIGHT_UPDATE right shift: learning rate ERROR_STEP / 2^LEARN_SHIFT
 LEARN_SHIFT_HIDDEN = 12  # hidden-layer WEIGHT_UPDATE right shift
@@ -190,17 +193,30 @@ def backprop(h_aug: np.ndarray, d: np.ndarray, w2: np.ndarray) -> np.ndarray:
     return np.clip(quant.requantize(dh8.astype(np.int64) * mask, IDENTITY_MULT, 1), -128, 127).astype(np.int8)
 
 
+def learning_set(data: Digits) -> tuple[np.ndarray, np.ndarray]:
+    """Demo 2's training stream: every shifted training digit plus a rehearsal buffer of REHEARSAL
+    original ones (without it the network forgets: 97% -> ~66% on original digits), shuffled with a
+    fixed seed. Returns (int8 inputs, labels)."""
+    rng = np.random.default_rng(REHEARSAL_SEED)
+    keep = rng.choice(len(data.train_y), REHEARSAL, replace=False)
+    x = np.concatenate([data.shifted_train_x, data.train_x[keep]])
+    y = np.concatenate([data.train_y, data.train_y[keep]])
+    order = rng.permutation(len(y))
+    return quantize_input(x[order]), y[order].astype(np.int32)
+
+
 def learn(q: QuantMLP, x_q: np.ndarray, labels: np.ndarray) -> QuantMLP:
     """Demo 2 in the firmware's order: per batch, forward with the current weights, error,
-    back-propagation through the old classifier, then both WEIGHT_UPDATEs. Returns the new model."""
-    for _ in range(LEARN_EPOCHS):
+    back-propagation through the old classifier, then both WEIGHT_UPDATEs (shifts + LEARN_DECAY of
+    the epoch). Returns the new model."""
+    for epoch in range(LEARN_EPOCHS):
         for start in range(0, len(x_q), LEARN_BATCH):
             xb, yb = x_q[start:start + LEARN_BATCH], labels[start:start + LEARN_BATCH]
             h = hidden(q, xb)
             d = error_signal(logits(h, q.w2), yb, q.margin)
             delta = backprop(h, d, q.w2)
-            q = replace(q, w2=quant.weight_update(q.w2, h, d, LEARN_SHIFT),
-                        w1=quant.weight_update(q.w1, xb, delta, LEARN_SHIFT_HIDDEN))
+            q = replace(q, w2=quant.weight_update(q.w2, h, d, LEARN_SHIFT + LEARN_DECAY[epoch]),
+                        w1=quant.weight_update(q.w1, xb, delta, LEARN_SHIFT_HIDDEN + LEARN_DECAY[epoch]))
     return q
 
 
@@ -256,6 +272,7 @@ def emit_header(data: Digits, q: QuantMLP, path: Path) -> None:
     """The C header of Demo 1 and 2: weights, layer table, data sets, learning constants."""
     geometry = layout.Geometry.default()
     t1, t2 = tiles(geometry)
+    learn_x, learn_y = learning_set(data)
     layout.check_buffers(SPAD_END, 4 * HIDDEN * BATCH, geometry)
     quant1 = np.stack([q.mult1, q.shift1], axis=1).astype(np.int32)
     consts = {
@@ -263,7 +280,7 @@ def emit_header(data: Digits, q: QuantMLP, path: Path) -> None:
         "MODEL_BATCH": BATCH, "MODEL_HIDDEN_TILE": t1, "MODEL_CLASSIFIER_TILE": t2, "MODEL_CLASSIFIER_K": q.k2,
         "SPAD_INPUT": SPAD_INPUT, "SPAD_HIDDEN": SPAD_HIDDEN, "SPAD_ERROR": SPAD_ERROR,
         "SPAD_DH": SPAD_DH, "SPAD_MASK": SPAD_MASK, "SPAD_DELTA": SPAD_DELTA,
-        "N_TEST": len(data.test_y), "N_LEARN": len(data.train_y),
+        "N_TEST": len(data.test_y), "N_LEARN": len(learn_y), "N_REHEARSAL": REHEARSAL,
         "LEARN_EPOCHS": LEARN_EPOCHS, "LEARN_BATCH": LEARN_BATCH, "LEARN_SHIFT": LEARN_SHIFT,
         "LEARN_SHIFT_HIDDEN": LEARN_SHIFT_HIDDEN, "DELTA_SHIFT": DELTA_SHIFT,
         "ERROR_STEP": ERROR_STEP, "MODEL_MARGIN": q.margin,
@@ -282,9 +299,10 @@ def emit_header(data: Digits, q: QuantMLP, path: Path) -> None:
         "};\n\n"
     )
     body += emit.c_array("test_x", quantize_input(data.test_x)) + emit.c_array("test_y", data.test_y.astype(np.uint8))
-    body += emit.c_array("learn_x", quantize_input(data.shifted_train_x))
-    body += emit.c_array("learn_y", data.train_y.astype(np.uint8))
+    body += emit.c_array("learn_x", learn_x)
+    body += emit.c_array("learn_y", learn_y.astype(np.uint8))
+    body += emit.c_array("learn_decay", np.array(LEARN_DECAY, dtype=np.uint8))
     body += emit.c_array("shifted_test_x", quantize_input(data.shifted_test_x))
     doc = (f"Digits MLP 64-{HIDDEN}-{CLASSES} quantized to int8 for the NPU, {len(data.test_y)} held-out "
-           f"digits, {len(data.train_y)} shifted training digits (Demo 2).")
+           f"digits, {len(data.train_y)} shifted training digits + {REHEARSAL} rehearsed originals (Demo 2).")
     emit.write(path, emit.header("NPU_DEMO_MODEL_H", doc, body))

@@ -1,0 +1,35 @@
+"""The presets reproduce the published macro figures they cite, and docs/npu.md shows the computed table."""
+
+from __future__ import annotations
+
+import pytest
+
+from emu.npu_device import calibration
+from emu.npu_device.config import NpuConfig, presets
+
+
+@pytest.mark.parametrize("point", calibration.POINTS, ids=lambda p: f"{p.preset}-{'T' if p.transposed else 'F'}")
+def test_preset_matches_its_paper_within_ten_percent(point: calibration.Point) -> None:
+    ours = calibration.measure(point)
+    assert abs(ours / point.tops_per_watt - 1) <= calibration.MAX_ERROR, (point, ours)
+
+
+def test_docs_table_is_the_computed_one() -> None:
+    documented = calibration.documented(calibration.DOC.read_text())
+    assert documented == calibration.table(), "stale: run python -m emu.npu_device.calibration --write"
+
+
+def test_every_preset_loads_and_is_calibrated() -> None:
+    names = presets()
+    assert {"chih2021_22nm", "fujiwara2022_5nm", "transposable_28nm"} <= set(names)
+    assert {p.preset for p in calibration.POINTS} == set(names)
+    for name in names:
+        assert NpuConfig.load(name).macro.name
+
+
+def test_lower_precision_and_newer_node_cost_less_per_mac() -> None:
+    """Sanity of the structure, not of a fit: int4 < int8 on one macro, 5 nm < 22 nm at one precision."""
+    p = calibration.POINTS[0]
+    int8 = p._replace(input_bits=8, weight_bits=8)
+    assert calibration.measure(p) > 2 * calibration.measure(int8)
+    assert calibration.measure(calibration.POINTS[1]) > 2 * calibration.measure(p)

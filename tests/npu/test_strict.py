@@ -1,0 +1,139 @@
+"""Strict completion: outputs land at the modelled completion; CPU accesses racing a command are reported."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from emu.npu_device.strict import AccessHooks
+from emu.testing import FirmwareError, FirmwareMachine
+
+from .harness import DATA, Harness
+from .strategies import SMALL
+
+
+class FakeHooks(AccessHooks):
+    """The CPU side played by the test: ``access`` runs the hooks covering an address."""
+
+    def __init__(self) -> None:
+        self.hooks: dict[int, tuple[int, int, bool, Callable[[int, bool], None]]] = {}
+        self.next = 0
+
+    def add(self, lo: int, hi: int, stores_only: bool, callback: Callable[[int, bool], None]) -> Any:
+        self.next += 1
+        self.hooks[self.next] = (lo, hi, stores_only, callback)
+        return self.next
+
+    def remove(self, handle: Any) -> None:
+        del self.hooks[handle]
+
+    def where(self) -> str:
+        return "0x80000100 <test>"
+
+    def access(self, addr: int, write: bool) -> None:
+        for lo, hi, stores_only, callback in list(self.hooks.values()):
+            if lo <= addr < hi and (write or not stores_only):
+                callback(addr, write)
+
+
+def strict_harness() -> tuple[Harness, FakeHooks, list[str]]:
+    h = Harness(SMALL)
+    hooks, reports = FakeHooks(), []
+    h.npu.enable_strict(hooks, reports.append)
+    return h, hooks, reports
+
+
+def test_dma_out_lands_at_completion() -> None:
+    h, hooks, reports = strict_harness()
+    h.npu.scratchpad[:64] = np.arange(64, dtype=np.uint8)
+    out = DATA + 0x1000
+    h.submit(h.desc("DMA_OUT", dram_addr=out, sram_addr=0, rows=1, row_bytes=64), wait=False)
+    assert h.get(out, 64, np.uint8).tolist() == [0] * 64  # not yet: the command has not completed
+    hooks.access(out + 8, write=False)  # the racing read is reported with the descriptor
+    assert len(reports) == 1 and "CPU read of" in reports[0] and "DMA_OUT" in reports[0]
+    h.wait_idle()
+    assert h.get(out, 64, np.uint8).tolist() == list(range(64))
+    assert not hooks.hooks  # the guards went with the completion
+    hooks.access(out + 8, write=False)
+    assert len(reports) == 1
+
+
+def test_write_to_a_pending_input_is_reported_and_reads_are_fine() -> None:
+    h, hooks, reports = strict_harness()
+    h.submit(h.desc("DMA_IN", dram_addr=DATA, sram_addr=0, rows=4, row_bytes=16, dram_stride=64,
+                    sram_stride=16), wait=False)
+    hooks.access(DATA + 8, write=False)  # reading an input is no race
+    hooks.access(DATA + 32, write=True)  # between the strided rows: not an input
+    assert reports == []
+    hooks.access(DATA + 64 + 4, write=True)  # row 1 of the input
+    assert len(reports) == 1 and "CPU write to" in reports[0] and "it reads" in reports[0]
+
+
+def test_a_later_doorbell_sees_held_outputs_and_stacked_writes_land_in_order() -> None:
+    h, hooks, reports = strict_harness()
+    out = DATA + 0x2000
+    h.npu.scratchpad[:8] = 1
+    h.npu.scratchpad[8:16] = 2
+    h.submit(h.desc("DMA_OUT", dram_addr=out, sram_addr=0, rows=1, row_bytes=8), wait=False)
+    # a second batch: the DMA_IN reads what the pending DMA_OUT wrote (the scoreboard orders it after)
+    h.submit(h.desc("DMA_IN", dram_addr=out, sram_addr=32, rows=1, row_bytes=8),
+             h.desc("DMA_OUT", dram_addr=out, sram_addr=8, rows=1, row_bytes=8), wait=False)
+    assert h.get(out, 8, np.uint8).tolist() == [0] * 8
+    h.wait_idle()
+    assert h.npu.scratchpad[32:40].tolist() == [1] * 8
+    assert h.get(out, 8, np.uint8).tolist() == [2] * 8
+    assert reports == []
+
+
+def race(firmware, arch: str, wait_first: int) -> FirmwareMachine:
+    machine = FirmwareMachine(firmware("npu_race", arch))
+    machine.run_until(symbol="main")  # after crt0 cleared .bss
+    machine.write_symbol("wait_first", wait_first)
+    return machine
+
+
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_firmware_reading_before_completion_fails_with_pc_and_descriptor(firmware, arch: str) -> None:
+    machine = race(firmware, arch, 0)
+    with pytest.raises(FirmwareError) as info:
+        machine.run_until(exit=0)
+    message = str(info.value)
+    found = re.search(r"npu strict: CPU read of (0x[0-9a-f]+) at pc 0x[0-9a-f]+ <main\+\d+> before descriptor 1 "
+                      r"\(DMA_OUT at (0x[0-9a-f]+)\)", message)
+    assert found, message
+    ring = machine.symbol_address("ring")
+    assert int(found.group(2), 16) == ring + 64  # the second slot: the DMA_OUT
+    assert int(found.group(1), 16) == machine.symbol_address("dst")
+
+
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_the_same_firmware_with_npu_wait_passes(firmware, arch: str) -> None:
+    machine = race(firmware, arch, 1)
+    machine.run_until(exit=0)
+    machine.uart.expect("npu_race: waited")
+
+
+def test_cli_warns_under_npu_strict_and_is_silent_without(firmware) -> None:
+    elf = str(firmware("npu_race", "rv32"))
+    run = [sys.executable, "-m", "emu.cli", "run", "--deterministic"]
+    strict = subprocess.run([*run, "--npu-strict", elf], capture_output=True, text=True, timeout=60, check=False)
+    assert "npuemu: warning: npu strict: CPU read of" in strict.stderr
+    assert strict.returncode == 1  # the firmware's own check: it read stale bytes, as on hardware
+    loose = subprocess.run([*run, elf], capture_output=True, text=True, timeout=60, check=False)
+    assert loose.returncode == 0 and "npu strict" not in loose.stderr  # the bug the issue reproduced
+
+
+def test_debugger_stops_at_the_racing_read(firmware, tmp_path) -> None:
+    script = tmp_path / "cmds"
+    script.write_text("continue\n")
+    proc = subprocess.run([sys.executable, "-m", "emu.cli", "debug", "--batch", str(script),
+                           str(firmware("npu_race", "rv32"))], capture_output=True, text=True, timeout=60, check=False)
+    out = proc.stdout + proc.stderr
+    assert re.search(r"Program stopped: npu strict: CPU read of 0x[0-9a-f]+ at pc 0x[0-9a-f]+ <main\+\d+>", out), out
+    assert "npu_race:" not in out  # stopped before the firmware printed its result
