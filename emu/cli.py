@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     debug.add_argument("--batch", metavar="FILE", help="run the commands in FILE and exit")
     debug.add_argument("-ex", dest="ex", action="append", default=[], metavar="CMD",
                        help="run CMD (repeatable) before the prompt, or with --batch")
+    from emu.compiler.cli import add_arguments  # argparse only: the compiler loads on use
+
+    add_arguments(sub.add_parser("compile", help="compile an int8 .tflite model into C for the firmware "
+                                 "model runtime (docs/compiler.md)"))
     return parser
 
 
@@ -226,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if opts.command == "run":
             return cmd_run(opts)
+        if opts.command == "compile":
+            from emu.compiler.cli import run as cmd_compile
+
+            return cmd_compile(opts)
         return cmd_debug(opts)
     except EmuError as e:
         sys.stderr.write(f"npuemu: {e}\n")

@@ -9,7 +9,6 @@ import re
 
 import numpy as np
 import pytest
-
 from tflite_refs import MLPERF, model_path, random_inputs, tflm_outputs
 
 N_INPUTS = 20
