@@ -37,7 +37,7 @@ def test_mlperf_model_matches_tflite_micro(npuemu_boot, firmware, name: str, arc
     for i in range(N_INPUTS):
         assert np.array_equal(got[i], expected[i]), f"{name} input {i}: {got[i].ravel()[:16]} != {expected[i].ravel()[:16]}"
     text = fw.uart.text
-    assert f"mlperf: {name}, {N_INPUTS} inferences done" in text
+    assert f"runner: {name}, {N_INPUTS} inferences done" in text
     # the per-layer profile: measured busy cycles equal the compile-time estimate on every NPU layer
     rows = re.findall(r"^(\d+:\w+)\s+(\d+)\s+(\d+)\s+(\d+)\s", text, re.M)
     assert rows, text
