@@ -326,6 +326,22 @@ npu_desc_t *npu_argmax(uint8_t flags, int32_t *dram, uint32_t src_addr, uint32_t
     return d;
 }
 
+npu_desc_t *npu_dwconv(const npu_dwconv_t *fields)
+{
+    npu_desc_t *d = npu_next(NPU_OP_DWCONV);
+    d->dwconv = *fields;
+    d->dwconv.opcode = NPU_OP_DWCONV;
+    return d;
+}
+
+npu_desc_t *npu_qadd(const npu_qadd_t *fields)
+{
+    npu_desc_t *d = npu_next(NPU_OP_QADD);
+    d->qadd = *fields;
+    d->qadd.opcode = NPU_OP_QADD;
+    return d;
+}
+
 npu_desc_t *npu_fence(void) { return npu_next(NPU_OP_FENCE); }
 
 /* ---- dense-layer runtime ---- */

@@ -100,6 +100,12 @@ npu_desc_t *npu_pool(uint8_t op, uint32_t in_addr, uint32_t out_addr, uint16_t h
 npu_desc_t *npu_argmax(uint8_t flags, int32_t *dram, uint32_t src_addr, uint32_t src_stride, uint32_t m,
                        uint32_t n);
 npu_desc_t *npu_fence(void);
+/* DWCONV and QADD take every field in a designated-initializer struct (opcode filled in):
+ *   npu_dwconv(&(npu_dwconv_t){.in_addr = 0, .w_addr = 512, .h = 6, .w = 6, .c = 8, .kh = 3, .kw = 3,
+ *                               .sh = 1, .sw = 1});
+ *   npu_qadd(&(npu_qadd_t){.count = n, .left_shift = 20, .a_multiplier = ..., .clamp_max = 127}); */
+npu_desc_t *npu_dwconv(const npu_dwconv_t *fields);
+npu_desc_t *npu_qadd(const npu_qadd_t *fields);
 
 /* ---- quantized dense layers, as emitted by toolchain/npu_model ---- */
 
