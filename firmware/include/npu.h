@@ -37,6 +37,7 @@ typedef struct {
     uint32_t slots;
     uint32_t tail;       /* descriptors written (free-running, as RING_TAIL) */
     uint32_t submitted;  /* tail at the last doorbell */
+    uint32_t head_seen;  /* RING_HEAD as last read: npu_next reads the register only when this says full */
     npu_wait_mode_t mode;
     npu_info_t info;
     volatile uint32_t irq_done, irq_error;  /* interrupts taken (by kind) */

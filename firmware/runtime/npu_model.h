@@ -74,6 +74,9 @@ typedef struct {
 int npu_model_init(const npu_model_t *m);
 /* One inference: input is in_bytes of int8 (the input tensor, dense), output gets out_bytes. */
 int npu_model_run(const npu_model_t *m, const int8_t *input, int8_t *output);
+/* Per-layer counters cost 8 64-bit MMIO reads before and after each layer: on by default; off
+ * for throughput (npu_model_print_profile then shows zeros). */
+void npu_model_set_profiling(int on);
 /* Per-layer table of the last run: measured NPU counters next to the compile-time estimate. */
 void npu_model_print_profile(const npu_model_t *m);
 /* The summary line: arena, weights, peak scratchpad/accumulator against the device's. */

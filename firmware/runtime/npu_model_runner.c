@@ -12,7 +12,7 @@ static const npu_model_t *const runner_models[] = {NPU_RUNNER_MODELS};
 
 volatile uint32_t tfl_model;        /* index into the model list */
 volatile uint32_t tfl_count;        /* inputs in tfl_inputs (0: one all-zero input) */
-volatile uint32_t tfl_profile = 1;  /* print the per-layer profile of the first inference */
+volatile uint32_t tfl_profile = 1;  /* measure per layer; print the profile of the first inference */
 int8_t tfl_inputs[NPU_RUNNER_MAX_INPUTS * NPU_RUNNER_MAX_IN_BYTES];
 int8_t tfl_outputs[NPU_RUNNER_MAX_INPUTS * NPU_RUNNER_MAX_OUT_BYTES];
 
@@ -30,6 +30,7 @@ int main(void)
         return 3;
     }
     npu_model_print_plan(m);
+    npu_model_set_profiling(tfl_profile != 0);
     for (uint32_t i = 0; i < count; i++) {
         rc = npu_model_run(m, tfl_inputs + i * m->in_bytes, tfl_outputs + i * m->out_bytes);
         if (rc) {

@@ -43,3 +43,21 @@ def test_mlperf_model_matches_tflite_micro(npuemu_boot, firmware, name: str, arc
     assert rows, text
     for layer, _cmds, cycles, est in rows:
         assert cycles == est, f"{layer}: measured {cycles} cycles, estimated {est}"
+
+
+def test_batched_submission_without_profiling(npuemu_boot, firmware) -> None:
+    """tfl_profile = 0: consecutive NPU layers go out as one batch (one wait per batch); same bytes."""
+    index, stem = MLPERF["resnet"]
+    path = model_path(stem)
+    inputs = random_inputs((1, 32, 32, 3), 3, seed=77)
+    expected = tflm_outputs(path, inputs)
+    fw = npuemu_boot(firmware("mlperf", "rv64"), deterministic=True)
+    fw.run_until(symbol="main")
+    fw.write_symbol("tfl_model", index)
+    fw.write_symbol("tfl_count", len(inputs))
+    fw.write_symbol("tfl_profile", 0)
+    fw.write_mem(fw.symbol_address("tfl_inputs"), inputs.tobytes())
+    fw.run_until(exit=0)
+    got = np.frombuffer(fw.read_mem(fw.symbol_address("tfl_outputs"), expected.size), np.int8)
+    assert np.array_equal(got.reshape(expected.shape), expected)
+    assert "cycles" not in fw.uart.text  # no profile table
