@@ -141,12 +141,15 @@ void npu_model_print_profile(const npu_model_t *m)
                    "-", "-");
             continue;
         }
-        printf("%-22s %6llu %10llu %10llu %10llu %9llu %9llu %11llu %3lu.%lu%%\n", l->name,
+        printf("%-22s %6llu %10llu %10llu %10llu %9llu %9llu %11llu ", l->name,
                (unsigned long long)s->npu.commands, (unsigned long long)s->npu.busy_cycles,
                (unsigned long long)l->est_cycles, (unsigned long long)s->npu.macs,
                (unsigned long long)s->npu.dma_in, (unsigned long long)s->npu.dma_out,
-               (unsigned long long)s->npu.energy_pj, (unsigned long)(l->util_permille / 10),
-               (unsigned long)(l->util_permille % 10));
+               (unsigned long long)s->npu.energy_pj);
+        if (l->util_permille)  /* tile utilization; layers that use no tiles print "-" */
+            printf("%3lu.%lu%%\n", (unsigned long)(l->util_permille / 10), (unsigned long)(l->util_permille % 10));
+        else
+            printf("%5s\n", "-");
         total.commands += s->npu.commands;
         total.busy_cycles += s->npu.busy_cycles;
         total.cycles += s->npu.cycles;
