@@ -142,6 +142,7 @@ class Compiler:
         self.weights = bytearray()
         self.buffers: dict[int, Buffer] = {}
         self.alias: dict[int, int] = {}
+        self.first_write: dict[int, int] = {}  # root buffer -> index of the operator writing it
         self.spad_peak = self.acc_peak = self.tiles_peak = 0
 
     # -- checks ------------------------------------------------------------------------------
@@ -189,19 +190,37 @@ class Compiler:
                 cur = need.setdefault(self.root(op.inputs[0]), [0, 0, 0, 0])
                 for j, v in enumerate((pt, pb, pl, pr)):
                     cur[j] = max(cur[j], v)
-        offset = 0
-        tensors = set(self.m.inputs)
+        # Lifetimes (operator indices) of each root buffer: from its producer (-1: the model input)
+        # to its last reader (len(ops): the model output). Buffers whose lifetimes overlap never
+        # share bytes; the others may (greedy first fit, largest first).
+        n_ops = len(self.m.operators)
+        start: dict[int, int] = {self.root(i): -1 for i in self.m.inputs}
+        end: dict[int, int] = {}
         for op in self.m.operators:
-            tensors.update(op.outputs)
-        for ti in sorted(tensors):
-            if ti in self.alias:
-                continue
+            for o in op.outputs:
+                start.setdefault(self.root(o), op.index)
+            for i in op.inputs:
+                if i >= 0 and self.m.tensors[i].data is None:
+                    end[self.root(i)] = max(end.get(self.root(i), -1), op.index)
+        for o in self.m.outputs:
+            end[self.root(o)] = n_ops
+        placed: list[tuple[int, int, int, int]] = []  # (offset, size, start, end)
+        offset_of: dict[int, int] = {}
+        roots = sorted(start, key=lambda ti: (-self._size(ti, need), ti))
+        for ti in roots:
+            size = -(-self._size(ti, need) // ALIGN) * ALIGN
+            life = (start[ti], end.get(ti, start[ti]))
+            at = 0
+            for off, sz, s0, e0 in sorted(placed):
+                if s0 <= life[1] and life[0] <= e0 and off < at + size and at < off + sz:
+                    at = -(-(off + sz) // ALIGN) * ALIGN
+            placed.append((at, size, *life))
+            offset_of[ti] = at
+        for ti in roots:
             t = self.m.tensors[ti]
-            h, w, c = _hwc(t)
-            pads = need.get(ti, [0, 0, 0, 0])
-            buf = Buffer(offset, h, w, c, t.zp, *pads)
-            self.buffers[ti] = buf
-            offset += -(-buf.size // ALIGN) * ALIGN
+            self.buffers[ti] = Buffer(offset_of[ti], *_hwc(t), t.zp, *need.get(ti, [0, 0, 0, 0]))
+            self.first_write[ti] = start[ti]
+        offset = max((off + sz for off, sz, _, _ in placed), default=0)
         for out, root in self.alias.items():
             rb = self.buffers[root]
             if rb.padded:
@@ -212,6 +231,32 @@ class Compiler:
                 raise CompileError(f"tensor '{self.m.tensors[out].name}': reshape changes the element count")
             self.buffers[out] = Buffer(rb.offset, h, w, c, self.m.tensors[out].zp)
         return offset
+
+    def _size(self, ti: int, need: dict[int, list[int]]) -> int:
+        h, w, c = _hwc(self.m.tensors[ti])
+        pt, pb, pl, pr = need.get(ti, [0, 0, 0, 0])
+        return (h + pt + pb) * (w + pl + pr) * c
+
+    def border_fill(self, ti: int, op: Operator) -> list[Desc]:
+        """DMAs that write the zero-point border of a padded buffer (its bytes may have held another
+        tensor earlier in the inference): a zero-point row from the weights blob into the scratchpad,
+        then strided DMA_OUTs from it (source stride 0) over the top, bottom, left and right borders."""
+        b = self.buffers[ti]
+        if not b.padded:
+            return []
+        row = b.row_stride
+        self.use(op, row)
+        zrow = self.blob(np.full(row, b.zp, dtype=np.int8))
+        descs = [self.dma_in(zrow, 0, 1, row, 0, 0, base=BASE_WEIGHTS)]
+        if b.pt:
+            descs.append(self.dma_out(b.at(-b.pt, -b.pl), 0, b.pt, row, row, 0))
+        if b.pb:
+            descs.append(self.dma_out(b.at(b.h, -b.pl), 0, b.pb, row, row, 0))
+        if b.pl:
+            descs.append(self.dma_out(b.at(0, -b.pl), 0, b.h, b.pl * b.c, row, 0))
+        if b.pr:
+            descs.append(self.dma_out(b.at(0, b.w), 0, b.h, b.pr * b.c, row, 0))
+        return descs
 
     def root(self, ti: int) -> int:
         while ti in self.alias:
@@ -491,7 +536,12 @@ class Compiler:
             if op.name == "RESHAPE":
                 layer.kind = "alias"
             else:
+                # borders of the buffers this operator writes, first: the bytes may be shared
+                layer.descs += [d for o in op.outputs if self.first_write.get(o) == op.index
+                                for d in self.border_fill(o, op)]
                 handlers[op.name](op, layer)
+            for d in layer.descs:  # the descriptor tag names the operator in traces and `npu queue`
+                d.fields["tag"] = op.index
             layers.append(layer)
         if len(self.m.inputs) != 1 or len(self.m.outputs) != 1:
             raise CompileError("models with more than one input or output are not supported")

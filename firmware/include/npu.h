@@ -57,6 +57,9 @@ const npu_info_t *npu_get_info(void);
 /* A zeroed descriptor in the next slot with its opcode set. When the ring is full it submits what
  * is queued and waits for a slot (an error while waiting is reported by the next npu_wait). */
 npu_desc_t *npu_next(uint8_t opcode);
+/* For a ring that holds a precompiled program (firmware/runtime): the caller wrote the next
+ * `count` slots in place; account for them as npu_next would (no zeroing, no copy). */
+void npu_queued_in_place(uint32_t count);
 /* Doorbell for every descriptor written since the last one (F_IRQ on the last in IRQ mode). */
 void npu_submit(void);
 /* Waits until every submitted descriptor completed or the device stopped on an error.

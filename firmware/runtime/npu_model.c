@@ -4,34 +4,12 @@
 #include "npu_model.h"
 #include "string.h"
 
-#define RING_SLOTS 256
-
-static npu_desc_t ring[RING_SLOTS] __attribute__((aligned(64)));
-static int driver_ready;
+static const npu_model_t *active;  /* the model whose program is the driver's ring */
 static int profiling = 1;
 
 void npu_model_set_profiling(int on) { profiling = on; }
 
-int npu_model_init(const npu_model_t *m)
-{
-    if (!driver_ready) {
-        if (npu_init(ring, RING_SLOTS, NPU_WAIT_IRQ))
-            return NPU_MODEL_ERR_NO_NPU;
-        driver_ready = 1;
-    }
-    const npu_info_t *i = npu_get_info();
-    if (m->spad_bytes > i->spad_bytes || m->acc_bytes > i->acc_bytes || m->tiles > i->tiles ||
-        m->tile_rows != i->tile_rows || m->tile_cols != i->tile_cols)
-        return NPU_MODEL_ERR_GEOMETRY;
-    if (!m->state->initialized) {
-        for (uint32_t f = 0; f < m->n_fills; f++)
-            memset(m->arena + m->fills[f].offset, m->fills[f].value, m->fills[f].size);
-        m->state->initialized = 1;
-    }
-    return NPU_MODEL_OK;
-}
-
-/* Adds the weights or arena base to the u64 DRAM field at byte `off` of a queued descriptor. */
+/* Adds the weights or arena base to the u64 DRAM field at byte `off` of a descriptor. */
 static void relocate(const npu_model_t *m, npu_desc_t *d, unsigned off, uint8_t base)
 {
     if (base == NPU_MODEL_BASE_NONE)
@@ -42,16 +20,39 @@ static void relocate(const npu_model_t *m, npu_desc_t *d, unsigned off, uint8_t 
     memcpy(&d->bytes[off], &v, sizeof v);
 }
 
-/* Queues a layer's descriptors through the driver, relocating their DRAM fields. */
-static void queue_layer(const npu_model_t *m, const npu_model_layer_t *l)
+/* The model's program, relocated once into its RAM copy, becomes the driver's ring: slot i holds
+ * descriptor i, so an inference queues nothing but RING_TAIL moves (npu_queued_in_place). The ring
+ * has exactly n_desc slots and one inference advances the tail by n_desc, so slots stay aligned. */
+int npu_model_init(const npu_model_t *m)
 {
-    for (uint32_t j = l->first; j < l->first + l->count; j++) {
-        const uint8_t *src = m->program + (uintptr_t)j * NPU_DESC_BYTES;
-        npu_desc_t *d = npu_next(src[0]);
-        memcpy(d, src, NPU_DESC_BYTES);
-        relocate(m, d, 8, m->relocs[2 * j]);
-        relocate(m, d, 16, m->relocs[2 * j + 1]);
+    if (active != m) {
+        if (!m->state->relocated) {
+            memcpy(m->ring, m->program, (uintptr_t)m->n_desc * NPU_DESC_BYTES);
+            for (uint32_t j = 0; j < m->n_desc; j++) {
+                relocate(m, &m->ring[j], 8, m->relocs[2 * j]);
+                relocate(m, &m->ring[j], 16, m->relocs[2 * j + 1]);
+            }
+            m->state->relocated = 1;
+        }
+        if (npu_init(m->ring, m->n_desc ? m->n_desc : 1, NPU_WAIT_IRQ))
+            return NPU_MODEL_ERR_NO_NPU;
+        active = m;
     }
+    const npu_info_t *i = npu_get_info();
+    if (m->spad_bytes > i->spad_bytes || m->acc_bytes > i->acc_bytes || m->tiles > i->tiles ||
+        m->tile_rows != i->tile_rows || m->tile_cols != i->tile_cols)
+        return NPU_MODEL_ERR_GEOMETRY;
+    return NPU_MODEL_OK;
+}
+
+/* Submits descriptors [first, end) already in the ring and waits; the completion flag the driver
+ * sets on the last one is cleared again (the ring is reused by every inference). */
+static int run_range(const npu_model_t *m, uint32_t first, uint32_t end)
+{
+    npu_queued_in_place(end - first);
+    int rc = npu_run();
+    m->ring[end - 1].bytes[1] &= (uint8_t)~NPU_F_IRQ;
+    return rc;
 }
 
 static int report(const npu_model_layer_t *l, int rc)
@@ -61,6 +62,7 @@ static int report(const npu_model_layer_t *l, int rc)
     printf("npu_model: layer %s failed: NPU error %s after %lu descriptors\n", l->name, npu_error_name(err.code),
            (unsigned long)err.head);
     npu_recover();
+    active = NULL;  /* the driver's tail restarted: re-arm the ring at the next run */
     return rc;
 }
 
@@ -72,30 +74,34 @@ int npu_model_run(const npu_model_t *m, const int8_t *input, int8_t *output)
     int rc = npu_model_init(m);
     if (rc)
         return rc;
+    /* The input buffer's zero-point border (other tensors share its bytes during an inference) */
+    for (uint32_t f = 0; f < m->n_fills; f++)
+        memset(m->arena + m->fills[f].offset, m->fills[f].value, m->fills[f].size);
     for (uint32_t r = 0; r < m->in_rows; r++)
         memcpy(m->arena + m->in_off + r * m->in_stride, input + r * m->in_row_bytes, m->in_row_bytes);
-    const npu_model_layer_t *pending = NULL;  /* last NPU layer queued and not waited for */
+    const npu_model_layer_t *pending = NULL;  /* last NPU layer of the batch not yet submitted */
+    uint32_t batch = 0;                       /* first descriptor of that batch */
     for (uint32_t i = 0; i < m->n_layers; i++) {
         const npu_model_layer_t *l = &m->layers[i];
         npu_model_stats_t *s = &m->state->stats[i];
         memset(s, 0, sizeof *s);
-        if (l->kind == NPU_MODEL_NPU) {
-            npu_counters_t before, after;
+        if (l->kind == NPU_MODEL_NPU && l->count) {
             if (!profiling) {
-                queue_layer(m, l);
+                if (!pending)
+                    batch = l->first;
                 pending = l;
                 continue;
             }
+            npu_counters_t before, after;
             npu_read_counters(&before);
-            queue_layer(m, l);
-            rc = npu_run();
+            rc = run_range(m, l->first, l->first + l->count);
             npu_read_counters(&after);
             npu_counters_delta(&s->npu, &after, &before);
             if (rc)
                 return report(l, rc);
             continue;
         }
-        if (pending && (rc = npu_run()) != 0)
+        if (pending && (rc = run_range(m, batch, pending->first + pending->count)) != 0)
             return report(pending, rc);
         pending = NULL;
         if (l->kind == NPU_MODEL_SOFTMAX) {
@@ -105,7 +111,7 @@ int npu_model_run(const npu_model_t *m, const int8_t *input, int8_t *output)
             s->cpu_cycles = (uintptr_t)(csr_read(mcycle) - t0);
         }
     }
-    if (pending && (rc = npu_run()) != 0)
+    if (pending && (rc = run_range(m, batch, pending->first + pending->count)) != 0)
         return report(pending, rc);
     memcpy(output, m->arena + m->out_off, m->out_bytes);
     return NPU_MODEL_OK;

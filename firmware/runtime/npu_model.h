@@ -1,11 +1,12 @@
 /* npu_model.h -- generic runtime for models compiled by `npuemu compile` (docs/compiler.md).
  *
  * A compiled model is data: a weights blob, a program of NPU descriptors whose DRAM fields are
- * offsets (relocated against the weights blob or the arena when queued), a layer table and a
- * memory plan. npu_model_run() copies the input into the arena, queues each layer's descriptors
- * through the NPU driver (one doorbell and one wait per layer, so the device counters give a
- * per-layer profile), runs the CPU fallbacks (SOFTMAX, bit-exact with TFLite Micro) and copies the
- * output out. The runtime owns the NPU driver (npu_init with its own ring) while it runs. */
+ * offsets (relocated once against the weights blob and the arena into a RAM copy that becomes the
+ * driver's ring), a layer table and a memory plan. npu_model_run() copies the input into the
+ * arena, submits each layer's slice of the ring (one doorbell and one wait per layer, so the device
+ * counters give a per-layer profile), runs the CPU fallbacks (SOFTMAX, bit-exact with TFLite
+ * Micro) and copies the output out. The runtime owns the NPU driver (npu_init with the model's
+ * ring) while it runs; other driver users must npu_init their own ring afterwards. */
 #ifndef NPU_MODEL_H
 #define NPU_MODEL_H
 
@@ -47,7 +48,7 @@ typedef struct {
 } npu_model_stats_t;
 
 typedef struct {
-    int initialized;
+    int relocated;             /* ring holds the relocated program */
     npu_model_stats_t *stats;  /* n_layers entries */
 } npu_model_state_t;
 
@@ -57,12 +58,13 @@ typedef struct {
     uint32_t weights_bytes;
     int8_t *arena;
     uint32_t arena_bytes;
-    const uint8_t *program;  /* n_desc descriptors of NPU_DESC_BYTES */
+    const uint8_t *program;  /* n_desc descriptors of NPU_DESC_BYTES, DRAM fields as offsets */
+    npu_desc_t *ring;        /* RAM for the relocated program: the driver's ring while this model runs */
     const uint8_t *relocs;   /* 2 per descriptor: base of the u64 field at byte 8 and at byte 16 */
     uint32_t n_desc;
     const npu_model_layer_t *layers;
     uint32_t n_layers;
-    const npu_model_fill_t *fills;  /* zero-point borders of padded buffers, written once */
+    const npu_model_fill_t *fills;  /* the input's zero-point border, written every run */
     uint32_t n_fills;
     uint32_t in_off, in_rows, in_row_bytes, in_stride, in_bytes;
     uint32_t out_off, out_bytes;
