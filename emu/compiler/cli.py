@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = NpuConfig.load(args.npu_config)
     model = compile_model(args.model, config, args.name)
-    print(f"{model.name}: {len(model.layers)} layers, {len(model.descriptors)} NPU descriptors, weights "
+    print(f"{model.name}: {len(model.layers)} layers, {len(model.descriptors)} NPU descriptors"
+          f"{f' (+{len(model.preload)} loading resident weights once)' if model.preload else ''}, weights "
           f"{len(model.weights)} B, arena {model.arena_bytes} B, peak scratchpad {model.spad_peak}/"
           f"{config.scratchpad_bytes} B, peak accumulator {model.acc_peak}/{config.accumulator_bytes} B, "
           f"tiles {model.tiles_peak}/{config.tiles}")

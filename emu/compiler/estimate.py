@@ -90,4 +90,9 @@ def table(model: CompiledModel, rows: list[LayerEstimate]) -> str:
                  f"{sum(r.dma_in for r in rows):>9} {sum(r.dma_out for r in rows):>9} "
                  f"{sum(r.energy_pj for r in rows):>11.0f}")
     lines.append(f"NPU busy time {cycles / mhz:.1f} us at {mhz:g} MHz")
+    if model.preload:
+        costs = CostModel(model.config)
+        load = [desc_cost(costs, d) for d in model.preload]
+        lines.append(f"resident weights: {len(load)} LOAD_WEIGHTS once at init, {sum(c.dma_in for c in load)} B, "
+                     f"{sum(c.cycles for c in load)} cycles, {sum(c.energy_pj for c in load):.0f} pJ (not per inference)")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from emu.clock import VirtualClock
-from emu.compiler.lower import BASE_ARENA, BASE_WEIGHTS, CompiledModel
+from emu.compiler.lower import BASE_ARENA, BASE_INPUT, BASE_WEIGHTS, CompiledModel
 from emu.devices.base import IrqLine
 from emu.memory import Ram
 from emu.npu_device import NpuDevice
@@ -19,6 +19,7 @@ from emu.npu_device.regs import BITS, DESC_BYTES, LAYOUT, REG
 
 RAM_BASE = 0x8000_0000
 RING = RAM_BASE + 0x1000
+INPUT = RAM_BASE + 0x8_0000  # the caller's input (npu_model_run's pointer)
 WEIGHTS = RAM_BASE + 0x10_0000
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -115,9 +116,11 @@ class HostRunner:
         self.npu.write(REG["RING_SIZE"], 4, 4096)
         self.npu.write(REG["CTRL"], 4, BITS["CTRL_ENABLE"])
         self.tail = 0
+        if model.preload:  # resident weights: loaded once
+            self._submit(model.preload)
 
     def _submit(self, layer_descs: list) -> None:
-        bases = {BASE_WEIGHTS: WEIGHTS, BASE_ARENA: self.arena}
+        bases = {BASE_WEIGHTS: WEIGHTS, BASE_ARENA: self.arena, BASE_INPUT: INPUT}
         for d in layer_descs:
             fields = dict(d.fields)
             for off, base in ((8, d.reloc8), (16, d.reloc16)):
@@ -137,12 +140,7 @@ class HostRunner:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         m = self.model
-        b = m.input
-        if b.padded:  # as the runtime's fills: the input's border, every run
-            self.ram.write(self.arena + b.offset, bytes([b.zp & 0xFF]) * b.size)
-        rows = np.asarray(x, dtype=np.int8).reshape(b.h, b.w * b.c)
-        for y in range(b.h):
-            self.ram.write(self.arena + b.at(y, 0), rows[y].tobytes())
+        self.ram.write(INPUT, np.asarray(x, dtype=np.int8).tobytes())
         for layer in m.layers:
             if layer.kind == "npu":
                 self._submit(layer.descs)

@@ -22,7 +22,7 @@ from emu.compiler.model import Model, Operator, Tensor, load
 from emu.npu_device.config import NpuConfig
 from emu.npu_device.regs import ACTIVATIONS, FLAGS, POOL_OPS
 
-BASE_NONE, BASE_WEIGHTS, BASE_ARENA = 0, 1, 2
+BASE_NONE, BASE_WEIGHTS, BASE_ARENA, BASE_INPUT = 0, 1, 2, 3  # BASE_INPUT: npu_model_run's input
 ALIGN = 16
 TYPE_INT8, TYPE_INT16, TYPE_FLOAT32 = 9, 7, 0
 SAME, VALID = 0, 1
@@ -102,6 +102,7 @@ class CompiledModel:
     spad_peak: int = 0
     acc_peak: int = 0
     tiles_peak: int = 0
+    preload: list[Desc] = field(default_factory=list)  # run once before the first inference
 
     @property
     def descriptors(self) -> list[Desc]:
@@ -143,6 +144,9 @@ class Compiler:
         self.buffers: dict[int, Buffer] = {}
         self.alias: dict[int, int] = {}
         self.first_write: dict[int, int] = {}  # root buffer -> index of the operator writing it
+        self.preload: list[Desc] = []  # LOAD_WEIGHTS run once at init when every layer's weights fit
+        self.resident = False
+        self.next_tile = 0
         self.spad_peak = self.acc_peak = self.tiles_peak = 0
 
     # -- checks ------------------------------------------------------------------------------
@@ -247,7 +251,12 @@ class Compiler:
         row = b.row_stride
         self.use(op, row)
         zrow = self.blob(np.full(row, b.zp, dtype=np.int8))
-        descs = [self.dma_in(zrow, 0, 1, row, 0, 0, base=BASE_WEIGHTS)]
+        return [self.dma_in(zrow, 0, 1, row, 0, 0, base=BASE_WEIGHTS), *self._border_outs(b)]
+
+    def _border_outs(self, b: Buffer) -> list[Desc]:
+        """DMA_OUTs of a zero-point row at scratchpad 0 (source stride 0) over the four borders."""
+        row = b.row_stride
+        descs = []
         if b.pt:
             descs.append(self.dma_out(b.at(-b.pt, -b.pl), 0, b.pt, row, row, 0))
         if b.pb:
@@ -291,6 +300,21 @@ class Compiler:
                                  "act": ACTIVATIONS["CLAMP"], "zero_point": zp, "clamp_min": lo, "clamp_max": hi},
                     reloc8=BASE_WEIGHTS, reloc16=BASE_WEIGHTS)
 
+    def weights_fit(self) -> bool:
+        """True when every matrix layer's weights fit the tiles at once (one block each, all
+        layers together): they then stay in the tiles for every inference (weights stationary,
+        the point of in-memory compute); otherwise each layer loads (or streams) its own."""
+        r, c = self.cfg.rows, self.cfg.cols
+        total = 0
+        for op in self.m.operators:
+            if op.name in ("CONV_2D", "FULLY_CONNECTED"):
+                w = self.m.tensors[op.inputs[1]]
+                n, k = w.shape[0], int(np.prod(w.shape[1:]))
+                if len(self.weight_blocks(k, n)) > 1:
+                    return False
+                total += -(-k // r) * -(-n // c)
+        return total <= self.cfg.tiles
+
     def weight_blocks(self, k: int, n: int) -> list[tuple[int, int, int, int]]:
         """(k0, k1, n0, n1) blocks that each fit the tiles; one block when the whole matrix fits."""
         t, r, c = self.cfg.tiles, self.cfg.rows, self.cfg.cols
@@ -330,11 +354,19 @@ class Compiler:
         layer.tile_util = k * n / (sum(-(-(k1 - k0) // r) * -(-(n1 - n0) // c) for k0, k1, n0, n1 in blocks) * r * c)
         self.tiles_peak = max(self.tiles_peak, layer.tiles_used)
 
+        tile = 0
+        if self.resident:  # weights stationary: this layer's own tiles, loaded once at init
+            tile = self.next_tile
+            self.next_tile += layer.tiles_used
+            self.tiles_peak = max(self.tiles_peak, self.next_tile)
+
         def load(k0: int, k1: int, n0: int, n1: int) -> Desc:
-            return Desc("LOAD_WEIGHTS", {"flags": FLAGS["TRANSPOSE"], "dram_addr": w_off + n0 * k + k0, "tile": 0,
+            return Desc("LOAD_WEIGHTS", {"flags": FLAGS["TRANSPOSE"], "dram_addr": w_off + n0 * k + k0, "tile": tile,
                                          "k": k1 - k0, "n": n1 - n0, "dram_stride": k}, reloc8=BASE_WEIGHTS)
 
-        if len(blocks) == 1:
+        if self.resident:
+            self.preload.append(load(*blocks[0]))
+        elif len(blocks) == 1:
             layer.descs.append(load(*blocks[0]))
         for r0 in range(0, rows, chunk):
             r1 = min(rows, r0 + chunk)
@@ -345,7 +377,7 @@ class Compiler:
             for k0, k1, n0, n1 in blocks:
                 if len(blocks) > 1:
                     layer.descs.append(load(k0, k1, n0, n1))  # streamed: reloaded per chunk
-                layer.descs.append(Desc("MVM", {"flags": FLAGS["ACC"] if k0 else 0, "tile": 0, "m": m,
+                layer.descs.append(Desc("MVM", {"flags": FLAGS["ACC"] if k0 else 0, "tile": tile, "m": m,
                                                 "k": k1 - k0, "n": n1 - n0, "act_addr": a_base + k0,
                                                 "act_stride": k, "acc_addr": 4 * n0, "acc_stride": 4 * n}))
             layer.descs.append(self.postproc(m, n, b_off, q_off, o_base, y.zp, lo, hi))
@@ -524,13 +556,39 @@ class Compiler:
         layer.cpu = {"in_off": src.offset, "out_off": dst.offset, "rows": total // depth, "depth": depth,
                      "mult": mult, "shift": shift, "diff_min": diff_min}
 
+    def input_layer(self) -> Layer:
+        """The NPU moves the caller's dense input into its (padded) buffer: DMA_IN from the input
+        pointer (relocated per run) into the scratchpad, strided DMA_OUT into the interior; the
+        border first (the buffer's bytes are shared with later tensors)."""
+        ti = self.m.inputs[0]
+        b = self.buffers[ti]
+        layer = Layer("input", "npu")
+        if b.padded:
+            row = b.row_stride
+            zrow = self.blob(np.full(row, b.zp, dtype=np.int8))
+            layer.descs.append(self.dma_in(zrow, 0, 1, row, 0, 0, base=BASE_WEIGHTS))
+            layer.descs += [d for d in self._border_outs(b)]
+        row = b.w * b.c
+        chunk = max(1, min(b.h, self.cfg.scratchpad_bytes // max(row, 1)))
+        if row > self.cfg.scratchpad_bytes:
+            raise CompileError(f"input tensor '{self.m.tensors[ti].name}': a row of {row} B is larger than the "
+                               f"{self.cfg.scratchpad_bytes} B scratchpad (shape beyond the scratchpad)")
+        self.spad_peak = max(self.spad_peak, chunk * row)
+        for r0 in range(0, b.h, chunk):
+            r1 = min(b.h, r0 + chunk)
+            layer.descs.append(self.dma_in(r0 * row, 0, 1, (r1 - r0) * row, 0, 0, base=BASE_INPUT))
+            layer.descs.append(self.dma_out(b.at(r0, 0), 0, r1 - r0, row, b.row_stride, row))
+        return layer
+
     def run(self) -> CompiledModel:
         self.check()
         arena = self.plan()
+        self.resident = self.weights_fit()
         layers = []
         handlers = {"CONV_2D": self.conv, "DEPTHWISE_CONV_2D": self.depthwise, "FULLY_CONNECTED": self.fully_connected,
                     "ADD": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool,
                     "SOFTMAX": self.softmax}
+        layers.append(self.input_layer())
         for op in self.m.operators:
             layer = Layer(f"{op.index}:{op.name}", "npu")
             if op.name == "RESHAPE":
@@ -549,7 +607,7 @@ class Compiler:
         return CompiledModel(self.name, self.m.path, self.cfg, layers, self.weights, arena, self.buffers,
                              self.buffers[ti], self.buffers[self.root(to)] if to in self.alias else self.buffers[to],
                              self.m.tensors[ti].shape, self.m.tensors[to].shape,
-                             self.spad_peak, self.acc_peak, self.tiles_peak)
+                             self.spad_peak, self.acc_peak, self.tiles_peak, self.preload)
 
 
 def c_identifier(text: str) -> str:

@@ -12,8 +12,8 @@ void npu_model_set_profiling(int on) { profiling = on; }
 /* Adds the weights or arena base to the u64 DRAM field at byte `off` of a descriptor. */
 static void relocate(const npu_model_t *m, npu_desc_t *d, unsigned off, uint8_t base)
 {
-    if (base == NPU_MODEL_BASE_NONE)
-        return;
+    if (base != NPU_MODEL_BASE_WEIGHTS && base != NPU_MODEL_BASE_ARENA)
+        return;  /* NONE, or INPUT: patched by each run */
     uint64_t v;
     memcpy(&v, &d->bytes[off], sizeof v);
     v += base == NPU_MODEL_BASE_WEIGHTS ? (uintptr_t)m->weights : (uintptr_t)m->arena;
@@ -25,23 +25,37 @@ static void relocate(const npu_model_t *m, npu_desc_t *d, unsigned off, uint8_t 
  * has exactly n_desc slots and one inference advances the tail by n_desc, so slots stay aligned. */
 int npu_model_init(const npu_model_t *m)
 {
-    if (active != m) {
-        if (!m->state->relocated) {
-            memcpy(m->ring, m->program, (uintptr_t)m->n_desc * NPU_DESC_BYTES);
-            for (uint32_t j = 0; j < m->n_desc; j++) {
-                relocate(m, &m->ring[j], 8, m->relocs[2 * j]);
-                relocate(m, &m->ring[j], 16, m->relocs[2 * j + 1]);
-            }
-            m->state->relocated = 1;
+    if (active == m)
+        return NPU_MODEL_OK;
+    uint32_t all = m->n_desc + m->n_preload;
+    if (!m->state->relocated) {
+        memcpy(m->ring, m->program, (uintptr_t)all * NPU_DESC_BYTES);
+        for (uint32_t j = 0; j < all; j++) {
+            relocate(m, &m->ring[j], 8, m->relocs[2 * j]);
+            relocate(m, &m->ring[j], 16, m->relocs[2 * j + 1]);
         }
-        if (npu_init(m->ring, m->n_desc ? m->n_desc : 1, NPU_WAIT_IRQ))
-            return NPU_MODEL_ERR_NO_NPU;
-        active = m;
+        m->state->relocated = 1;
     }
+    /* Resident weights: the preload after the program is a ring of its own, run once here (the
+     * tiles keep them across CTRL.RESET; another model arming the NPU replaces them). */
+    if (npu_init(m->n_preload ? m->ring + m->n_desc : m->ring, m->n_preload ? m->n_preload : 1, NPU_WAIT_IRQ))
+        return NPU_MODEL_ERR_NO_NPU;
     const npu_info_t *i = npu_get_info();
     if (m->spad_bytes > i->spad_bytes || m->acc_bytes > i->acc_bytes || m->tiles > i->tiles ||
         m->tile_rows != i->tile_rows || m->tile_cols != i->tile_cols)
         return NPU_MODEL_ERR_GEOMETRY;
+    if (m->n_preload) {
+        npu_queued_in_place(m->n_preload);
+        int rc = npu_run();
+        m->ring[all - 1].bytes[1] &= (uint8_t)~NPU_F_IRQ;
+        if (rc) {
+            printf("npu_model: loading the weights of %s failed: NPU error %s\n", m->name, npu_error_name(rc));
+            npu_recover();
+            return rc;
+        }
+        npu_init(m->ring, m->n_desc ? m->n_desc : 1, NPU_WAIT_IRQ);
+    }
+    active = m;
     return NPU_MODEL_OK;
 }
 
@@ -74,11 +88,14 @@ int npu_model_run(const npu_model_t *m, const int8_t *input, int8_t *output)
     int rc = npu_model_init(m);
     if (rc)
         return rc;
-    /* The input buffer's zero-point border (other tensors share its bytes during an inference) */
-    for (uint32_t f = 0; f < m->n_fills; f++)
-        memset(m->arena + m->fills[f].offset, m->fills[f].value, m->fills[f].size);
-    for (uint32_t r = 0; r < m->in_rows; r++)
-        memcpy(m->arena + m->in_off + r * m->in_stride, input + r * m->in_row_bytes, m->in_row_bytes);
+    /* The input layer's DMAs read the caller's buffer: offset in the program + this run's pointer */
+    for (uint32_t j = m->layers[0].first; j < m->layers[0].first + m->layers[0].count; j++)
+        if (m->relocs[2 * j] == NPU_MODEL_BASE_INPUT) {
+            uint64_t v;
+            memcpy(&v, m->program + (uintptr_t)j * NPU_DESC_BYTES + 8, sizeof v);
+            v += (uintptr_t)input;
+            memcpy(&m->ring[j].bytes[8], &v, sizeof v);
+        }
     const npu_model_layer_t *pending = NULL;  /* last NPU layer of the batch not yet submitted */
     uint32_t batch = 0;                       /* first descriptor of that batch */
     for (uint32_t i = 0; i < m->n_layers; i++) {
@@ -120,9 +137,10 @@ int npu_model_run(const npu_model_t *m, const int8_t *input, int8_t *output)
 void npu_model_print_plan(const npu_model_t *m)
 {
     const npu_info_t *i = npu_get_info();
-    printf("model %s: %lu layers, %lu NPU descriptors, weights %lu B, arena %lu B, peak scratchpad %lu/%lu B, "
-           "peak accumulator %lu/%lu B, tiles %lu/%lu\n",
-           m->name, (unsigned long)m->n_layers, (unsigned long)m->n_desc, (unsigned long)m->weights_bytes,
+    printf("model %s: %lu layers, %lu NPU descriptors (+%lu loading resident weights), weights %lu B, arena %lu B, "
+           "peak scratchpad %lu/%lu B, peak accumulator %lu/%lu B, tiles %lu/%lu\n",
+           m->name, (unsigned long)m->n_layers, (unsigned long)m->n_desc, (unsigned long)m->n_preload,
+           (unsigned long)m->weights_bytes,
            (unsigned long)m->arena_bytes, (unsigned long)m->spad_bytes, (unsigned long)i->spad_bytes,
            (unsigned long)m->acc_bytes, (unsigned long)i->acc_bytes, (unsigned long)m->tiles,
            (unsigned long)i->tiles);

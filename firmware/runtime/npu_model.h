@@ -15,7 +15,8 @@
 #include "npu.h"
 
 enum { NPU_MODEL_NPU = 0, NPU_MODEL_SOFTMAX = 1, NPU_MODEL_ALIAS = 2 };
-enum { NPU_MODEL_BASE_NONE = 0, NPU_MODEL_BASE_WEIGHTS = 1, NPU_MODEL_BASE_ARENA = 2 };
+/* What a descriptor's u64 DRAM field is relative to (INPUT: the input pointer of each run). */
+enum { NPU_MODEL_BASE_NONE = 0, NPU_MODEL_BASE_WEIGHTS = 1, NPU_MODEL_BASE_ARENA = 2, NPU_MODEL_BASE_INPUT = 3 };
 
 /* Errors of npu_model_init/npu_model_run (> 0: an NPU_ERR_* code of the failing layer). */
 enum {
@@ -35,11 +36,6 @@ typedef struct {
     uint64_t est_energy_pj;  /* compile-time estimate of the dynamic energy */
     uint32_t util_permille;  /* weight cells used / cells of the tiles the layer occupies */
 } npu_model_layer_t;
-
-typedef struct {
-    uint32_t offset, size;
-    int8_t value;
-} npu_model_fill_t;
 
 /* Measured per layer by the last npu_model_run. */
 typedef struct {
@@ -61,12 +57,11 @@ typedef struct {
     const uint8_t *program;  /* n_desc descriptors of NPU_DESC_BYTES, DRAM fields as offsets */
     npu_desc_t *ring;        /* RAM for the relocated program: the driver's ring while this model runs */
     const uint8_t *relocs;   /* 2 per descriptor: base of the u64 field at byte 8 and at byte 16 */
-    uint32_t n_desc;
+    uint32_t n_desc;         /* descriptors of the inference */
+    uint32_t n_preload;      /* then these: LOAD_WEIGHTS of resident weights, run when the model is armed */
     const npu_model_layer_t *layers;
     uint32_t n_layers;
-    const npu_model_fill_t *fills;  /* the input's zero-point border, written every run */
-    uint32_t n_fills;
-    uint32_t in_off, in_rows, in_row_bytes, in_stride, in_bytes;
+    uint32_t in_bytes;       /* layer 0 ("input") DMAs them from the input pointer into the arena */
     uint32_t out_off, out_bytes;
     uint32_t spad_bytes, acc_bytes, tiles, tile_rows, tile_cols;  /* peak use / geometry planned */
     npu_model_state_t *state;

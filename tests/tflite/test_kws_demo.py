@@ -25,7 +25,7 @@ def test_kws_demo(npuemu_boot, firmware, arch: str) -> None:
     fw = npuemu_boot(firmware("kws", arch), deterministic=True)
     fw.run_until(exit=0)
     text = fw.uart.text
-    assert "model kws: 13 layers" in text and "peak scratchpad" in text
+    assert "model kws: 14 layers" in text and "peak scratchpad" in text  # 13 operators + the input copy
     assert re.search(r"^0:CONV_2D\s+\d+\s+\d+\s+\d+\s+320000\s", text, re.M)
     assert "12:SOFTMAX" in text and "(CPU," in text
     probs = [int(v) for v in re.search(r"class probabilities \(/256\):((?: \d+)+)", text).group(1).split()]
