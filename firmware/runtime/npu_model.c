@@ -25,7 +25,7 @@ static void relocate(const npu_model_t *m, npu_desc_t *d, unsigned off, uint8_t 
  * has exactly n_desc slots and one inference advances the tail by n_desc, so slots stay aligned. */
 int npu_model_init(const npu_model_t *m)
 {
-    if (active == m)
+    if (active == m && npu.ring == m->ring)  /* still armed: nobody re-pointed the driver since */
         return NPU_MODEL_OK;
     uint32_t all = m->n_desc + m->n_preload;
     if (!m->state->relocated) {

@@ -2,11 +2,12 @@
  *
  * A compiled model is data: a weights blob, a program of NPU descriptors whose DRAM fields are
  * offsets (relocated once against the weights blob and the arena into a RAM copy that becomes the
- * driver's ring), a layer table and a memory plan. npu_model_run() copies the input into the
- * arena, submits each layer's slice of the ring (one doorbell and one wait per layer, so the device
- * counters give a per-layer profile), runs the CPU fallbacks (SOFTMAX, bit-exact with TFLite
- * Micro) and copies the output out. The runtime owns the NPU driver (npu_init with the model's
- * ring) while it runs; other driver users must npu_init their own ring afterwards. */
+ * driver's ring), a layer table and a memory plan. npu_model_run() submits each layer's slice of
+ * the ring (the first, "input", DMAs the caller's input into the arena; one doorbell and one wait
+ * per layer, so the device counters give a per-layer profile), runs the CPU fallbacks (SOFTMAX,
+ * bit-exact with TFLite Micro) and copies the output out. The runtime points the NPU driver at
+ * the model's ring (npu_init) and re-arms the model (weights included) whenever the driver was
+ * pointed elsewhere since. */
 #ifndef NPU_MODEL_H
 #define NPU_MODEL_H
 
