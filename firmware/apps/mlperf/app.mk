@@ -6,6 +6,10 @@ NPU_COMPILE_PY ?= $(firstword $(wildcard $(FW_DIR)/../.venv/bin/python) python3)
 MLPERF_SRCS   := ad01:ad01_int8 kws:kws_ref_model resnet:pretrainedResnet_quant vww:vww_96_int8
 COMPILER_SRCS := $(wildcard $(FW_DIR)/../emu/compiler/*.py $(FW_DIR)/../emu/npu_device/*.py)
 
+ifeq ($(wildcard $(MLPERF_MODELS)/ad01_int8.tflite),)
+$(error mlperf: $(MLPERF_MODELS)/ad01_int8.tflite not found: the MLPerf Tiny models live in ../shared/models/mlperf-tiny (set MLPERF_MODELS=...))
+endif
+
 APP_CFLAGS += -O2 -I$(MLPERF_GEN) -I$(FW_DIR)/runtime
 
 define mlperf_model
