@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     dtb.add_argument("--ram", type=_size, default=128 << 20, metavar="SIZE", help="DRAM size (default 128M)")
     dtb.add_argument("--npu-config", metavar="TOML", help="NPU geometry (default: built in)")
     dtb.add_argument("--append", metavar="CMDLINE", help="/chosen/bootargs")
+    from emu.compiler.cli import add_arguments  # argparse only: the compiler loads on use
+
+    add_arguments(sub.add_parser("compile", help="compile an int8 .tflite model into C for the firmware "
+                                 "model runtime (docs/compiler.md)"))
     return parser
 
 
@@ -278,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(opts)
         if opts.command == "dtb":
             return cmd_dtb(opts)
+        if opts.command == "compile":
+            from emu.compiler.cli import run as cmd_compile
+
+            return cmd_compile(opts)
         return cmd_debug(opts)
     except EmuError as e:
         sys.stderr.write(f"npuemu: {e}\n")

@@ -157,7 +157,7 @@ class Executor:
         acc = dma.sram(self.acc, d.acc_addr, d.m, d.n, d.acc_stride)
         out = dma.sram(self.spad8, d.out_addr, d.m, d.n, d.out_stride, dest=True)
         dram_in = 0
-        bias = np.zeros(d.n, dtype=np.int32)
+        bias: np.ndarray | int = 0  # no per-channel array before n is validated (issue 17 N2)
         if d.bias_addr:
             bias = self._int32_array(d.bias_addr, d.n)
             dram_in += 4 * d.n
@@ -206,6 +206,33 @@ class Executor:
 
     def fence(self, d: Any) -> Cost:
         return self.costs.fence()
+
+    def dwconv(self, d: Any) -> Cost:
+        oh, ow = postproc.pool_shape(d.h, d.w, d.kh, d.kw, d.sh, d.sw)
+        x = dma.sram(self.spad8, d.in_addr, 1, d.h * d.w * d.c, 0)
+        w = dma.sram(self.spad8, d.w_addr, 1, d.kh * d.kw * d.c, 0)
+        out = dma.sram(self.acc, d.acc_addr, 1, oh * ow * d.c, 0, dest=True)
+        if d.c:
+            y = postproc.depthwise(x.reshape(d.h, d.w, d.c), w.reshape(d.kh, d.kw, d.c), d.sh, d.sw)
+            if d.flags & F_ACC:
+                y += out.reshape(oh, ow, d.c)
+            out[...] = y.astype(np.int32).reshape(1, -1)  # int64 -> int32 wraps like the adder
+        return self.costs.depthwise(oh * ow * d.c, d.kh * d.kw, (d.h * d.w + d.kh * d.kw) * d.c,
+                                    bool(d.flags & F_ACC))
+
+    def qadd(self, d: Any) -> Cost:
+        postproc.check_shift(np.array([d.a_shift, d.b_shift, d.out_shift]))
+        if d.left_shift > postproc.MAX_SHIFT:
+            raise NpuFault("BAD_ARG", f"left shift {d.left_shift} > {postproc.MAX_SHIFT}")
+        lo, hi = postproc.activation_bounds(postproc.ACTIVATIONS["CLAMP"], d.zero_point, d.clamp_min, d.clamp_max)
+        a = dma.sram(self.spad8, d.a_addr, 1, d.count, 0)
+        b = dma.sram(self.spad8, d.b_addr, 1, d.count, 0)
+        out = dma.sram(self.spad8, d.out_addr, 1, d.count, 0, dest=True)
+        if d.count:
+            y = postproc.qadd(a, b, d.a_offset, d.b_offset, d.left_shift, (d.a_multiplier, d.a_shift),
+                              (d.b_multiplier, d.b_shift), (d.out_multiplier, d.out_shift))
+            out[...] = postproc.finish(y, d.zero_point, lo, hi)
+        return self.costs.vector(d.count, 3 * d.count)
 
 
 def _copier(dst: np.ndarray, src: np.ndarray, cost: Cost) -> Callable[[], Cost]:

@@ -101,3 +101,35 @@ def pool(op: int, x: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarr
         count = kh * kw
         return (np.sign(total) * ((np.abs(total) + count // 2) // count)).astype(np.int8)
     raise NpuFault("BAD_ARG", f"unknown pooling op {op}")
+
+
+def depthwise(x: np.ndarray, w: np.ndarray, sh: int, sw: int) -> np.ndarray:
+    """Valid depthwise convolution: out[y, x, c] = sum over the window of in * w (exact, int64).
+
+    One vectorized multiply-add per kernel tap: kh*kw numpy passes over the output, no loop
+    per pixel.
+    """
+    kh, kw, _ = w.shape
+    oh, ow = (x.shape[0] - kh) // sh + 1, (x.shape[1] - kw) // sw + 1
+    x64 = x.astype(np.int64)
+    out = np.zeros((oh, ow, x.shape[2]), dtype=np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            out += x64[ky : ky + (oh - 1) * sh + 1 : sh, kx : kx + (ow - 1) * sw + 1 : sw] * w[ky, kx]
+    return out
+
+
+def wrap32(x: np.ndarray) -> np.ndarray:
+    """x modulo 2^32 as two's complement (what an int32 adder or multiplier keeps)."""
+    return ((np.asarray(x, dtype=np.int64) + (1 << 31)) & 0xFFFF_FFFF) - (1 << 31)
+
+
+def qadd(a: np.ndarray, b: np.ndarray, a_offset: int, b_offset: int, left_shift: int,
+         a_quant: tuple[int, int], b_quant: tuple[int, int], out_quant: tuple[int, int]) -> np.ndarray:
+    """TFLite's int8 ADD before the zero point: each input rescaled on its own, summed, rescaled.
+
+    ``(a + a_offset) * 2^left_shift`` and the sum wrap in int32 as TFLite's int32 C code does.
+    """
+    sa = requantize(wrap32((a.astype(np.int64) + a_offset) << left_shift), *a_quant)
+    sb = requantize(wrap32((b.astype(np.int64) + b_offset) << left_shift), *b_quant)
+    return requantize(wrap32(sa + sb), *out_quant)

@@ -106,6 +106,8 @@ OPCODES: dict[str, int] = {
     "POOL": 0x09,
     "ARGMAX": 0x0A,
     "FENCE": 0x0B,
+    "DWCONV": 0x0C,
+    "QADD": 0x0D,
 }
 OPCODE_NAMES = {v: k for k, v in OPCODES.items()}
 
@@ -297,6 +299,35 @@ LAYOUTS: tuple[Layout, ...] = (
         Field("n", 28, "I", "elements per row"),
     )),
     Layout("FENCE", "completes after every earlier command (use with F_IRQ for a batch interrupt)", ()),
+    Layout("DWCONV", "acc[OH x OW x C] (=|+= with F_ACC) depthwise valid convolution of int8 H x W x C by "
+           "kh x kw x C weights, both in the scratchpad", (
+        Field("in_addr", 8, "I", "scratchpad input, contiguous H x W x C int8"),
+        Field("w_addr", 12, "I", "scratchpad weights, contiguous kh x kw x C int8"),
+        Field("acc_addr", 16, "I", "accumulator byte address of the OH x OW x C int32 output (4-aligned)"),
+        Field("h", 20, "H", "input height"), Field("w", 22, "H", "input width"),
+        Field("c", 24, "H", "channels"),
+        Field("kh", 26, "B", "kernel height"), Field("kw", 27, "B", "kernel width"),
+        Field("sh", 28, "B", "vertical stride"), Field("sw", 29, "B", "horizontal stride"),
+    )),
+    Layout("QADD", "out = clamp(requant(requant((a+a_off) << ls, a_m, a_s) + requant((b+b_off) << ls, b_m, b_s), "
+           "out_m, out_s) + zp): int8 add with two input scales (TFLite ADD)", (
+        Field("a_addr", 8, "I", "scratchpad input a (contiguous int8)"),
+        Field("b_addr", 12, "I", "scratchpad input b (contiguous int8)"),
+        Field("out_addr", 16, "I", "scratchpad output (contiguous int8)"),
+        Field("count", 20, "I", "elements"),
+        Field("a_multiplier", 24, "i", "Q31 multiplier of a"),
+        Field("b_multiplier", 28, "i", "Q31 multiplier of b"),
+        Field("out_multiplier", 32, "i", "Q31 multiplier of the sum"),
+        Field("a_shift", 36, "b", "shift of a: > 0 left, < 0 right (-31..31)"),
+        Field("b_shift", 37, "b", "shift of b (-31..31)"),
+        Field("out_shift", 38, "b", "shift of the sum (-31..31)"),
+        Field("left_shift", 39, "B", "ls: left shift of both offset inputs, 0..31 (TFLite uses 20)"),
+        Field("a_offset", 40, "h", "added to a (TFLite: -zero point of a)"),
+        Field("b_offset", 42, "h", "added to b"),
+        Field("zero_point", 44, "h", "output zero point"),
+        Field("clamp_min", 46, "b", "output lower bound"),
+        Field("clamp_max", 47, "b", "output upper bound"),
+    )),
 )
 LAYOUT_BY_OPCODE = {layout.opcode: layout for layout in LAYOUTS}
 LAYOUT = {layout.name: layout for layout in LAYOUTS}

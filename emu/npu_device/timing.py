@@ -202,3 +202,13 @@ class CostModel:
         energy = (self.descriptor_pj + elements * self.e.vector_op + sram_bytes * self.e.sram_byte
                   + (dram_in + dram_out) * self.e.dram_byte)
         return Cost(cycles, dma_in=dram_in, dma_out=dram_out, energy_pj=energy)
+
+    def depthwise(self, outputs: int, taps: int, sram_in: int, accumulate: bool) -> Cost:
+        """DWCONV: the vector lanes do ``taps`` MACs per output (not the tiles), one vector
+        operation each; ``sram_in`` = input + weight bytes read once, plus the int32 outputs (read
+        too with F_ACC)."""
+        macs = outputs * taps
+        cycles = self._issue() + self._vector(macs)
+        sram = sram_in + outputs * 4 * (2 if accumulate else 1)
+        return Cost(cycles, macs=macs,
+                    energy_pj=self.descriptor_pj + macs * self.e.vector_op + sram * self.e.sram_byte)

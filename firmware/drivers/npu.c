@@ -75,7 +75,7 @@ void npu_recover(void)
 {
     wr(NPU_REG_CTRL, NPU_CTRL_ENABLE | NPU_CTRL_RESET);
     wr(NPU_REG_INT_STATUS, NPU_INT_DONE | NPU_INT_ERROR);
-    npu.tail = npu.submitted = 0;
+    npu.tail = npu.submitted = npu.head_seen = 0;
 }
 
 static int has_error(void) { return (rd(NPU_REG_STATUS) & NPU_STATUS_ERROR) != 0; }
@@ -103,9 +103,11 @@ static int wait_for(uint32_t count)
 
 npu_desc_t *npu_next(uint8_t opcode)
 {
-    if (npu.tail - rd(NPU_REG_RING_HEAD) >= npu.slots) {  /* full: the oldest slot is still queued */
-        npu_submit();
+    /* Full by the last head we saw? Then read the register (one MMIO read per lap, not per slot). */
+    if (npu.tail - npu.head_seen >= npu.slots && npu.tail - (npu.head_seen = rd(NPU_REG_RING_HEAD)) >= npu.slots) {
+        npu_submit();  /* full: the oldest slot is still queued */
         wait_for(npu.tail - npu.slots + 1);
+        npu.head_seen = rd(NPU_REG_RING_HEAD);
     }
     npu_desc_t *d = &npu.ring[npu.tail % npu.slots];
     memset(d, 0, sizeof *d);
@@ -113,6 +115,8 @@ npu_desc_t *npu_next(uint8_t opcode)
     npu.tail++;
     return d;
 }
+
+void npu_queued_in_place(uint32_t count) { npu.tail += count; }
 
 void npu_submit(void)
 {
@@ -323,6 +327,22 @@ npu_desc_t *npu_argmax(uint8_t flags, int32_t *dram, uint32_t src_addr, uint32_t
     x->src_stride = src_stride;
     x->m = m;
     x->n = n;
+    return d;
+}
+
+npu_desc_t *npu_dwconv(const npu_dwconv_t *fields)
+{
+    npu_desc_t *d = npu_next(NPU_OP_DWCONV);
+    d->dwconv = *fields;
+    d->dwconv.opcode = NPU_OP_DWCONV;
+    return d;
+}
+
+npu_desc_t *npu_qadd(const npu_qadd_t *fields)
+{
+    npu_desc_t *d = npu_next(NPU_OP_QADD);
+    d->qadd = *fields;
+    d->qadd.opcode = NPU_OP_QADD;
     return d;
 }
 

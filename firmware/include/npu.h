@@ -37,6 +37,7 @@ typedef struct {
     uint32_t slots;
     uint32_t tail;       /* descriptors written (free-running, as RING_TAIL) */
     uint32_t submitted;  /* tail at the last doorbell */
+    uint32_t head_seen;  /* RING_HEAD as last read: npu_next reads the register only when this says full */
     npu_wait_mode_t mode;
     npu_info_t info;
     volatile uint32_t irq_done, irq_error;  /* interrupts taken (by kind) */
@@ -56,6 +57,9 @@ const npu_info_t *npu_get_info(void);
 /* A zeroed descriptor in the next slot with its opcode set. When the ring is full it submits what
  * is queued and waits for a slot (an error while waiting is reported by the next npu_wait). */
 npu_desc_t *npu_next(uint8_t opcode);
+/* For a ring that holds a precompiled program (firmware/runtime): the caller wrote the next
+ * `count` slots in place; account for them as npu_next would (no zeroing, no copy). */
+void npu_queued_in_place(uint32_t count);
 /* Doorbell for every descriptor written since the last one (F_IRQ on the last in IRQ mode). */
 void npu_submit(void);
 /* Waits until every submitted descriptor completed or the device stopped on an error.
@@ -100,6 +104,12 @@ npu_desc_t *npu_pool(uint8_t op, uint32_t in_addr, uint32_t out_addr, uint16_t h
 npu_desc_t *npu_argmax(uint8_t flags, int32_t *dram, uint32_t src_addr, uint32_t src_stride, uint32_t m,
                        uint32_t n);
 npu_desc_t *npu_fence(void);
+/* DWCONV and QADD take every field in a designated-initializer struct (opcode filled in):
+ *   npu_dwconv(&(npu_dwconv_t){.in_addr = 0, .w_addr = 512, .h = 6, .w = 6, .c = 8, .kh = 3, .kw = 3,
+ *                               .sh = 1, .sw = 1});
+ *   npu_qadd(&(npu_qadd_t){.count = n, .left_shift = 20, .a_multiplier = ..., .clamp_max = 127}); */
+npu_desc_t *npu_dwconv(const npu_dwconv_t *fields);
+npu_desc_t *npu_qadd(const npu_qadd_t *fields);
 
 /* ---- quantized dense layers, as emitted by toolchain/npu_model ---- */
 

@@ -79,6 +79,8 @@
 #define NPU_OP_POOL                        0x09u
 #define NPU_OP_ARGMAX                      0x0Au
 #define NPU_OP_FENCE                       0x0Bu
+#define NPU_OP_DWCONV                      0x0Cu
+#define NPU_OP_QADD                        0x0Du
 
 /* Descriptor flags (byte 1) */
 #define NPU_F_IRQ                          0x01u
@@ -435,6 +437,84 @@ _Static_assert(offsetof(npu_fence_t, opcode) == 0, "npu_fence_t.opcode");
 _Static_assert(offsetof(npu_fence_t, flags) == 1, "npu_fence_t.flags");
 _Static_assert(offsetof(npu_fence_t, tag) == 2, "npu_fence_t.tag");
 
+/* DWCONV: acc[OH x OW x C] (=|+= with F_ACC) depthwise valid convolution of int8 H x W x C by kh x kw x C weights, both in the scratchpad */
+typedef struct {
+    uint8_t opcode;            /* + 0 NPU_OP_* */
+    uint8_t flags;             /* + 1 NPU_F_* */
+    uint16_t tag;              /* + 2 free for firmware; shown in traces and the debugger */
+    uint8_t _pad0[4];
+    uint32_t in_addr;          /* + 8 scratchpad input, contiguous H x W x C int8 */
+    uint32_t w_addr;           /* +12 scratchpad weights, contiguous kh x kw x C int8 */
+    uint32_t acc_addr;         /* +16 accumulator byte address of the OH x OW x C int32 output (4-aligned) */
+    uint16_t h;                /* +20 input height */
+    uint16_t w;                /* +22 input width */
+    uint16_t c;                /* +24 channels */
+    uint8_t kh;                /* +26 kernel height */
+    uint8_t kw;                /* +27 kernel width */
+    uint8_t sh;                /* +28 vertical stride */
+    uint8_t sw;                /* +29 horizontal stride */
+    uint8_t _pad1[34];
+} npu_dwconv_t;
+_Static_assert(sizeof(npu_dwconv_t) == NPU_DESC_BYTES, "npu_dwconv_t size");
+_Static_assert(offsetof(npu_dwconv_t, opcode) == 0, "npu_dwconv_t.opcode");
+_Static_assert(offsetof(npu_dwconv_t, flags) == 1, "npu_dwconv_t.flags");
+_Static_assert(offsetof(npu_dwconv_t, tag) == 2, "npu_dwconv_t.tag");
+_Static_assert(offsetof(npu_dwconv_t, in_addr) == 8, "npu_dwconv_t.in_addr");
+_Static_assert(offsetof(npu_dwconv_t, w_addr) == 12, "npu_dwconv_t.w_addr");
+_Static_assert(offsetof(npu_dwconv_t, acc_addr) == 16, "npu_dwconv_t.acc_addr");
+_Static_assert(offsetof(npu_dwconv_t, h) == 20, "npu_dwconv_t.h");
+_Static_assert(offsetof(npu_dwconv_t, w) == 22, "npu_dwconv_t.w");
+_Static_assert(offsetof(npu_dwconv_t, c) == 24, "npu_dwconv_t.c");
+_Static_assert(offsetof(npu_dwconv_t, kh) == 26, "npu_dwconv_t.kh");
+_Static_assert(offsetof(npu_dwconv_t, kw) == 27, "npu_dwconv_t.kw");
+_Static_assert(offsetof(npu_dwconv_t, sh) == 28, "npu_dwconv_t.sh");
+_Static_assert(offsetof(npu_dwconv_t, sw) == 29, "npu_dwconv_t.sw");
+
+/* QADD: out = clamp(requant(requant((a+a_off) << ls, a_m, a_s) + requant((b+b_off) << ls, b_m, b_s), out_m, out_s) + zp): int8 add with two input scales (TFLite ADD) */
+typedef struct {
+    uint8_t opcode;            /* + 0 NPU_OP_* */
+    uint8_t flags;             /* + 1 NPU_F_* */
+    uint16_t tag;              /* + 2 free for firmware; shown in traces and the debugger */
+    uint8_t _pad0[4];
+    uint32_t a_addr;           /* + 8 scratchpad input a (contiguous int8) */
+    uint32_t b_addr;           /* +12 scratchpad input b (contiguous int8) */
+    uint32_t out_addr;         /* +16 scratchpad output (contiguous int8) */
+    uint32_t count;            /* +20 elements */
+    int32_t a_multiplier;      /* +24 Q31 multiplier of a */
+    int32_t b_multiplier;      /* +28 Q31 multiplier of b */
+    int32_t out_multiplier;    /* +32 Q31 multiplier of the sum */
+    int8_t a_shift;            /* +36 shift of a: > 0 left, < 0 right (-31..31) */
+    int8_t b_shift;            /* +37 shift of b (-31..31) */
+    int8_t out_shift;          /* +38 shift of the sum (-31..31) */
+    uint8_t left_shift;        /* +39 ls: left shift of both offset inputs, 0..31 (TFLite uses 20) */
+    int16_t a_offset;          /* +40 added to a (TFLite: -zero point of a) */
+    int16_t b_offset;          /* +42 added to b */
+    int16_t zero_point;        /* +44 output zero point */
+    int8_t clamp_min;          /* +46 output lower bound */
+    int8_t clamp_max;          /* +47 output upper bound */
+    uint8_t _pad1[16];
+} npu_qadd_t;
+_Static_assert(sizeof(npu_qadd_t) == NPU_DESC_BYTES, "npu_qadd_t size");
+_Static_assert(offsetof(npu_qadd_t, opcode) == 0, "npu_qadd_t.opcode");
+_Static_assert(offsetof(npu_qadd_t, flags) == 1, "npu_qadd_t.flags");
+_Static_assert(offsetof(npu_qadd_t, tag) == 2, "npu_qadd_t.tag");
+_Static_assert(offsetof(npu_qadd_t, a_addr) == 8, "npu_qadd_t.a_addr");
+_Static_assert(offsetof(npu_qadd_t, b_addr) == 12, "npu_qadd_t.b_addr");
+_Static_assert(offsetof(npu_qadd_t, out_addr) == 16, "npu_qadd_t.out_addr");
+_Static_assert(offsetof(npu_qadd_t, count) == 20, "npu_qadd_t.count");
+_Static_assert(offsetof(npu_qadd_t, a_multiplier) == 24, "npu_qadd_t.a_multiplier");
+_Static_assert(offsetof(npu_qadd_t, b_multiplier) == 28, "npu_qadd_t.b_multiplier");
+_Static_assert(offsetof(npu_qadd_t, out_multiplier) == 32, "npu_qadd_t.out_multiplier");
+_Static_assert(offsetof(npu_qadd_t, a_shift) == 36, "npu_qadd_t.a_shift");
+_Static_assert(offsetof(npu_qadd_t, b_shift) == 37, "npu_qadd_t.b_shift");
+_Static_assert(offsetof(npu_qadd_t, out_shift) == 38, "npu_qadd_t.out_shift");
+_Static_assert(offsetof(npu_qadd_t, left_shift) == 39, "npu_qadd_t.left_shift");
+_Static_assert(offsetof(npu_qadd_t, a_offset) == 40, "npu_qadd_t.a_offset");
+_Static_assert(offsetof(npu_qadd_t, b_offset) == 42, "npu_qadd_t.b_offset");
+_Static_assert(offsetof(npu_qadd_t, zero_point) == 44, "npu_qadd_t.zero_point");
+_Static_assert(offsetof(npu_qadd_t, clamp_min) == 46, "npu_qadd_t.clamp_min");
+_Static_assert(offsetof(npu_qadd_t, clamp_max) == 47, "npu_qadd_t.clamp_max");
+
 typedef union {
     npu_dma_in_t dma_in;
     npu_dma_out_t dma_out;
@@ -447,6 +527,8 @@ typedef union {
     npu_pool_t pool;
     npu_argmax_t argmax;
     npu_fence_t fence;
+    npu_dwconv_t dwconv;
+    npu_qadd_t qadd;
     uint8_t bytes[NPU_DESC_BYTES];
 } npu_desc_t;
 _Static_assert(sizeof(npu_desc_t) == NPU_DESC_BYTES, "npu_desc_t size");

@@ -16,7 +16,7 @@ def test_npu_selftest_passes(firmware, arch: str, deterministic: bool) -> None:
     output = bytes(machine.uart.output).decode()
     assert stop.reason is StopReason.EXITED and stop.exit_code == 0, output
     assert "FAIL" not in output
-    assert "npu_selftest: 25/25 checks passed" in output
+    assert "npu_selftest: 27/27 checks passed" in output
     assert machine.npu.internal_errors == []
     assert any(record.op == "WEIGHT_UPDATE" for record in machine.npu.trace.records)
 

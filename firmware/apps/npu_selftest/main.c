@@ -394,6 +394,81 @@ static void test_eltwise_pool_argmax(void)
 /* Many commands in one doorbell, one FENCE interrupt; the CPU works while the NPU is busy. Twenty long
  * MVM_T commands (M rows of 1x1, ~2 ms modelled each) keep the NPU busy long enough to be seen busy
  * even when virtual time follows host time. */
+/* DWCONV: 5 x 6 x 3 input, 3 x 2 kernel, strides 2 x 1, then accumulate a second pass (F_ACC). */
+static void test_dwconv(void)
+{
+    enum { H = 5, W = 6, C = 3, KH = 3, KW = 2, SH = 2, SW = 1, OH = (H - KH) / SH + 1, OW = (W - KW) / SW + 1 };
+    static int8_t x[H][W][C], k[KH][KW][C];
+    static int32_t got[OH][OW][C];
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++)
+            for (int c = 0; c < C; c++)
+                x[i][j][c] = (i + j + c) % 7 == 0 ? -128 : rnd8();
+    for (int i = 0; i < KH; i++)
+        for (int j = 0; j < KW; j++)
+            for (int c = 0; c < C; c++)
+                k[i][j][c] = rnd8();
+    npu_dma_in_t *in = &desc(NPU_OP_DMA_IN)->dma_in;
+    in->dram_addr = (uintptr_t)x; in->sram_addr = 0; in->rows = 1; in->row_bytes = sizeof x;
+    in = &desc(NPU_OP_DMA_IN)->dma_in;
+    in->dram_addr = (uintptr_t)k; in->sram_addr = 256; in->rows = 1; in->row_bytes = sizeof k;
+    for (int pass = 0; pass < 2; pass++) {
+        npu_dwconv_t *dw = &desc(NPU_OP_DWCONV)->dwconv;
+        dw->flags = pass ? NPU_F_ACC : 0;
+        dw->in_addr = 0; dw->w_addr = 256; dw->acc_addr = 1024; dw->h = H; dw->w = W; dw->c = C;
+        dw->kh = KH; dw->kw = KW; dw->sh = SH; dw->sw = SW;
+    }
+    npu_dma_out_t *out = &desc(NPU_OP_DMA_OUT)->dma_out;
+    out->flags = NPU_F_ACC; out->dram_addr = (uintptr_t)got; out->sram_addr = 1024; out->rows = 1;
+    out->row_bytes = sizeof got;
+    uint64_t macs = rd64(NPU_REG_MACS_LO);
+    run();
+    int ok = 1;
+    for (int i = 0; i < OH; i++)
+        for (int j = 0; j < OW; j++)
+            for (int c = 0; c < C; c++) {
+                int32_t s = 0;
+                for (int a = 0; a < KH; a++)
+                    for (int b = 0; b < KW; b++)
+                        s += x[i * SH + a][j * SW + b][c] * k[a][b][c];
+                ok &= got[i][j][c] == 2 * s;
+            }
+    check("DWCONV 3x2/2x1 depthwise, overwrite then accumulate", ok && rd64(NPU_REG_MACS_LO) - macs ==
+          2ull * OH * OW * C * KH * KW);
+}
+
+/* QADD with TFLite's ADD parameters (left shift 20, two input scales), written over input a. */
+static void test_qadd(void)
+{
+    enum { N = 48 };
+    static int8_t a[N], b[N], got[N];
+    const int32_t am = 1073741824, bm = 1518500250, om = 1400000000;
+    const int as = 0, bs = -1, os = -19, aoff = 7, boff = -3, zp = -9, lo = -100, hi = 120;
+    for (int i = 0; i < N; i++) {
+        a[i] = i < 2 ? (i ? 127 : -128) : rnd8();
+        b[i] = i < 2 ? (i ? -128 : 127) : rnd8();
+    }
+    npu_dma_in_t *in = &desc(NPU_OP_DMA_IN)->dma_in;
+    in->dram_addr = (uintptr_t)a; in->sram_addr = 0; in->rows = 1; in->row_bytes = N;
+    in = &desc(NPU_OP_DMA_IN)->dma_in;
+    in->dram_addr = (uintptr_t)b; in->sram_addr = 64; in->rows = 1; in->row_bytes = N;
+    npu_qadd_t *q = &desc(NPU_OP_QADD)->qadd;
+    q->a_addr = 0; q->b_addr = 64; q->out_addr = 0; q->count = N;
+    q->a_multiplier = am; q->b_multiplier = bm; q->out_multiplier = om;
+    q->a_shift = as; q->b_shift = bs; q->out_shift = os; q->left_shift = 20;
+    q->a_offset = aoff; q->b_offset = boff; q->zero_point = zp; q->clamp_min = lo; q->clamp_max = hi;
+    npu_dma_out_t *out = &desc(NPU_OP_DMA_OUT)->dma_out;
+    out->dram_addr = (uintptr_t)got; out->sram_addr = 0; out->rows = 1; out->row_bytes = N;
+    run();
+    int ok = 1;
+    for (int i = 0; i < N; i++) {
+        int32_t sa = requant((int32_t)((uint32_t)(a[i] + aoff) << 20), am, as);
+        int32_t sb = requant((int32_t)((uint32_t)(b[i] + boff) << 20), bm, bs);
+        ok &= got[i] == sat(requant((int32_t)((uint32_t)sa + (uint32_t)sb), om, os) + zp, lo, hi);
+    }
+    check("QADD two input scales + clamp (TFLite ADD)", ok);
+}
+
 static void test_batch_and_overlap(void)
 {
     uint64_t commands = rd64(NPU_REG_COMMANDS_LO);
@@ -501,6 +576,8 @@ int main(void)
     test_weight_update(1);
     test_postproc();
     test_eltwise_pool_argmax();
+    test_dwconv();
+    test_qadd();
     test_batch_and_overlap();
     test_errors();
 
