@@ -10,6 +10,14 @@ Fixtures
   ``npuemu_warm_boot(elf, setup=fn, ...)``  boots and runs ``setup`` once per worker process,
       snapshots, and restores that snapshot for every test: fast set-up.
   ``npuemu_firmware_dir``  where relative ELF paths point; override it in a conftest.py.
+  ``dut``  the firmware of ``@pytest.mark.npuemu_firmware("app.elf", **boot_options)`` (or of
+      an indirect parametrization) as a :class:`emu.dut.Dut`: ``expect``/``expect_exact``/
+      ``expect_line``/``expect_no``/``expect_unity_test_output``/``write``/``expect_exit``, on
+      the backend of ``--npuemu-backend`` (npuemu, or QEMU for differential runs).
+
+Every test's full console log goes into its JUnit ``<system-out>``; Unity cases parsed by
+``expect_unity_test_output`` become pytest results of their own; ``--npuemu-shard i/n`` keeps
+every n-th test for CI matrices.
 
 All state lives in fixtures and on the test items, so pytest-xdist workers share nothing.
 """
@@ -23,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from emu.dut import Dut
     from emu.testing import FirmwareMachine, FirmwareSnapshot
 
 MACHINES = pytest.StashKey[list["FirmwareMachine"]]()
+DUTS = pytest.StashKey[list["Dut"]]()
 Boot = Callable[..., "FirmwareMachine"]
 
 
@@ -42,12 +52,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="host-time safety net of each run_until/expect, against hangs (default: 120)")
     group.addoption("--npuemu-tail-lines", metavar="N", type=int, default=None,
                     help="console lines shown in failure reports (default: 20)")
+    group.addoption("--npuemu-backend", choices=("npuemu", "qemu"), default=None,
+                    help="what the `dut` fixture runs the firmware on: npuemu (default) or QEMU "
+                         "(console and exit only, host-time timeouts) for differential checks")
+    group.addoption("--npuemu-shard", metavar="I/N", type=_shard, default=None,
+                    help="run only shard I of N (1-based; every N-th test in collection order), "
+                         "for CI matrices")
+    parser.addini("npuemu_backend", "backend of the `dut` fixture: npuemu or qemu", default="")
     parser.addini("npuemu_firmware_dir", "directory relative ELF paths are resolved against "
                   "(relative to the ini file)", type="paths", default=[])
     parser.addini("npuemu_max_insns", "default instruction budget of run_until/expect", default="")
     parser.addini("npuemu_timeout", "default virtual-time limit of run_until/expect (seconds)", default="")
     parser.addini("npuemu_host_timeout", "host-time safety net of run_until/expect (seconds)", default="")
     parser.addini("npuemu_tail_lines", "console lines shown in failure reports", default="")
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        raise pytest.UsageError(f"--npuemu-shard {text!r}: expected I/N, e.g. 2/4") from None
+    if not 1 <= shard[0] <= shard[1]:
+        raise pytest.UsageError(f"--npuemu-shard {text!r}: I must be between 1 and N")
+    return shard
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "npuemu_firmware(elf, **boot_options): the firmware the `dut` "
+                            "fixture boots (an ELF path, relative to npuemu_firmware_dir)")
+    config.pluginmanager.register(_ConsoleToJunit(config), "npuemu-junit-console")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--npuemu-shard i/n``: keep items i-1, i-1+n, ... (the same split on every xdist worker)."""
+    shard = config.getoption("npuemu_shard")
+    if shard is None:
+        return
+    index, count = shard
+    keep = [item for position, item in enumerate(items) if position % count == index - 1]
+    dropped = [item for position, item in enumerate(items) if position % count != index - 1]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = keep
 
 
 def _setting(config: pytest.Config, name: str, kind: type) -> Any:
@@ -113,6 +160,38 @@ def npuemu_boot(request: pytest.FixtureRequest, npuemu_firmware_dir: Path,
         machine.close()
 
 
+@pytest.fixture
+def dut(request: pytest.FixtureRequest, npuemu_firmware_dir: Path,
+        npuemu_defaults: dict[str, Any]) -> Generator[Dut]:
+    """The firmware of the test's ``npuemu_firmware`` marker (or ``request.param``) on the chosen backend."""
+    from emu.dut import NpuemuDut, QemuDut
+    from emu.testing import FirmwareMachine
+
+    marker = request.node.get_closest_marker("npuemu_firmware")
+    options: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
+    if marker is not None and marker.args:
+        elf = marker.args[0]
+    elif hasattr(request, "param"):
+        elf = request.param
+    else:
+        raise pytest.UsageError("the dut fixture needs @pytest.mark.npuemu_firmware(\"app.elf\") or an indirect "
+                                "parametrization with the ELF path")
+    path = _resolve(elf, npuemu_firmware_dir)
+    backend = request.config.getoption("npuemu_backend") or request.config.getini("npuemu_backend") or "npuemu"
+    options = {**npuemu_defaults, **options}
+    if backend == "qemu":
+        device: Dut = QemuDut(path, **options)
+    elif backend == "npuemu":
+        machine = FirmwareMachine(path, **options)
+        _track(request.node, machine)
+        device = NpuemuDut(machine)
+    else:
+        raise pytest.UsageError(f"npuemu_backend = {backend!r}: expected npuemu or qemu")
+    request.node.stash.setdefault(DUTS, []).append(device)
+    yield device
+    device.close()
+
+
 @pytest.fixture(scope="session")
 def _npuemu_warm_cache() -> Generator[dict[tuple, tuple[FirmwareMachine, FirmwareSnapshot]]]:
     cache: dict[tuple, tuple[FirmwareMachine, FirmwareSnapshot]] = {}
@@ -159,10 +238,16 @@ def npuemu_warm_boot(request: pytest.FixtureRequest, npuemu_firmware_dir: Path, 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    """Failing tests get a section per machine they used: where the firmware is, its last console lines."""
+    """Failing tests get a section per machine they used: where the firmware is, its last console lines.
+
+    Every call report also carries the full console of each machine (``npuemu_console``, plain
+    data so it crosses xdist) for the JUnit XML, and Unity cases become reports of their own.
+    """
     report = yield
+    machines = item.stash.get(MACHINES, [])
+    duts = item.stash.get(DUTS, [])
     if report.failed:
-        for machine in item.stash.get(MACHINES, []):
+        for machine in machines:
             lines = [f"pc: {machine.where(machine.pc)}"]
             if machine.last_trap is not None:
                 lines.append(f"last trap: {machine.last_trap.describe()}")
@@ -170,4 +255,66 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 lines.append(f"exited with status {machine.exit_code}")
             lines += ["", machine.uart.tail(machine.tail_lines) or "(no console output)"]
             report.sections.append((f"npuemu console: {machine.path.name}", "\n".join(lines)))
+        for device in duts:
+            if device.backend == "qemu":
+                report.sections.append((f"qemu console: {device.path.name}",
+                                        device.tail(device.tail_lines) or "(no console output)"))
+    if call.when == "call" or (call.when == "setup" and report.failed):
+        consoles = [(m.path.name, m.uart.output.decode("utf-8", "replace")) for m in machines]
+        consoles += [(f"{d.path.name} (qemu)", d.text) for d in duts if d.backend == "qemu"]
+        if consoles:
+            report.npuemu_console = consoles
+    if call.when == "call":
+        runs = [run for device in duts for run in device.unity_runs]
+        if runs and report.passed:
+            report.npuemu_unity_container = True  # its cases are the results (pytest_report_teststatus)
+        for run in runs:
+            _log_unity_cases(item, run)
     return report
+
+
+def _log_unity_cases(item: pytest.Item, run: Any) -> None:
+    """One call report (and a teardown report, which closes the JUnit test case) per Unity case."""
+    from _pytest.reports import TestReport
+
+    path, _, domain = item.location
+    for case in run.cases:
+        where = f"{case.file}:{case.line}"
+        longrepr: Any = None
+        if case.outcome == "failed":
+            longrepr = f"{where}: {case.name}: {case.message or 'FAIL'}"
+        elif case.outcome == "skipped":
+            longrepr = (case.file, case.line, f"Unity IGNORE: {case.message}" if case.message else "Unity IGNORE")
+        for when, outcome, detail in (("call", case.outcome, longrepr), ("teardown", "passed", None)):
+            report = TestReport(f"{item.nodeid}::{case.name}", (path, case.line - 1, f"{domain}::{case.name}"),
+                                {case.name: 1}, outcome, detail, when)
+            item.ihook.pytest_runtest_logreport(report=report)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """A passing test that ran Unity cases is not counted itself: its cases are."""
+    if report.when == "call" and getattr(report, "npuemu_unity_container", False):
+        return "", "", ""
+    return None
+
+
+class _ConsoleToJunit:
+    """Puts the full console log of every machine a test used into its JUnit test case's system-out."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from _pytest.junitxml import bin_xml_escape, xml_key
+
+        consoles = getattr(report, "npuemu_console", None)
+        xml = self.config.stash.get(xml_key, None)  # the --junitxml writer, when there is one
+        if not consoles or xml is None:
+            return
+        import xml.etree.ElementTree as ET
+
+        node = ET.Element("system-out")
+        node.text = bin_xml_escape("".join(f"===== npuemu console: {name} =====\n{content}\n"
+                                           for name, content in consoles))
+        xml.node_reporter(report).append(node)
