@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -58,9 +59,89 @@ def _positive_float(text: str) -> float:
 
 
 class _Parser(argparse.ArgumentParser):
+    argv: list[str] = []  # the command line being parsed (set by main), for hints
+
     def error(self, message: str) -> None:  # one line, no usage dump
-        sys.stderr.write(f"npuemu: {message} (see npuemu {self.prog.split()[-1]} --help)\n")
+        help_for = " ".join(self.prog.split()[:2])
+        if help_for == "npuemu" and _Parser.argv and _Parser.argv[0] in _subcommands(self):
+            help_for = f"npuemu {_Parser.argv[0]}"  # an unknown option is reported by the top parser
+        hint = _usage_hint(message, _Parser.argv)
+        sys.stderr.write(f"npuemu: {message}{hint} (see {help_for} --help)\n")
         raise SystemExit(EXIT_USAGE)
+
+
+# QEMU options a user types from habit, and what npuemu does instead.
+QEMU_HINTS = {
+    "-s": "QEMU's -s -S is --gdb PORT here: npuemu run --gdb 1234 ELF (stops at the entry point)",
+    "-S": "QEMU's -s -S is --gdb PORT here: npuemu run --gdb 1234 ELF (stops at the entry point)",
+    "-kernel": "the firmware ELF is the positional argument: npuemu run ELF (QEMU's -bios none -kernel ELF)",
+    "-bios": "no -bios: npuemu loads the ELF given, like QEMU's -bios none -kernel ELF",
+    "-serial": "the UART is on stdio by default; --serial pty|tcp:HOST:PORT|stdio moves it",
+    "-m": "--ram SIZE sets the DRAM size (QEMU's -m)",
+    "-nographic": "not needed: npuemu has no graphics, the console is on stdio",
+    "-M": "not needed: npuemu is always QEMU's virt machine",
+    "-machine": "not needed: npuemu is always QEMU's virt machine",
+    "-append": "arguments for the firmware follow the ELF after --: npuemu run ELF -- a b",
+    "-gdb": "--gdb [HOST:]PORT serves gdb (QEMU's -gdb tcp::PORT)",
+    "-d": "--trace insn|mmio traces instructions or device registers (QEMU's -d in_asm)",
+}
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices]
+
+
+def _all_options(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string of the parser and its subcommands (for "did you mean")."""
+    names = list(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names += _all_options(sub)
+    return names
+
+
+def _usage_hint(message: str, argv: list[str]) -> str:
+    """"; did you mean --timeout?" for a misspelt option or command, a QEMU translation for QEMU's."""
+    import difflib
+
+    qemu = [QEMU_HINTS[word] for word in dict.fromkeys(argv) if word in QEMU_HINTS]
+    if qemu:
+        return "; " + "; ".join(dict.fromkeys(qemu))
+    unknown = re.search(r"unrecognized arguments: (.*)", message)
+    if unknown:
+        options = sorted(set(_all_options(build_parser())))
+        for word in unknown[1].split():
+            close = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.6)
+            if close:
+                return f"; did you mean {close[0]}?"
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        close = difflib.get_close_matches(choice[1], re.findall(r"[\w-]+", choice[2]), n=1)
+        if close:
+            return f"; did you mean {close[0]}?"
+    return ""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("npuemu")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def check_output_path(option: str, path: str) -> None:
+    """Fail before the firmware runs when an output file cannot be created (not after minutes of run)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ConfigError(f"{option} {path}: is a directory")
+    if not os.path.isdir(directory):
+        raise ConfigError(f"{option} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise ConfigError(f"{option} {path}: directory {directory} is not writable")
 
 
 def _machine_options(p: argparse.ArgumentParser) -> None:
@@ -78,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(QEMU virt memory map). `npuemu run --help` and `npuemu debug --help` list the "
                      "options; docs/ in the source tree has the details.", epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"npuemu {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="boot a firmware ELF: console on stdout, exit status = firmware's",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,7 +186,42 @@ def build_parser() -> argparse.ArgumentParser:
     debug.add_argument("--batch", metavar="FILE", help="run the commands in FILE and exit")
     debug.add_argument("-ex", dest="ex", action="append", default=[], metavar="CMD",
                        help="run CMD (repeatable) before the prompt, or with --batch")
+    _sdk_parser(sub)
     return parser
+
+
+def _sdk_parser(sub) -> None:
+    sdk = sub.add_parser("sdk", help="where the installed firmware SDK is and how to build against it")
+    what = sdk.add_mutually_exclusive_group(required=True)
+    what.add_argument("--path", dest="sdk_what", action="store_const", const="path",
+                      help="the SDK directory (include/, crt0.S, link.ld, hal/, drivers/, Makefile)")
+    what.add_argument("--cflags", dest="sdk_what", action="store_const", const="cflags",
+                      help="compiler flags (-march/-mabi, -mcmodel, -ffreestanding, -I...)")
+    what.add_argument("--ldflags", dest="sdk_what", action="store_const", const="ldflags",
+                      help="link flags (-nostdlib -T link.ld ...)")
+    what.add_argument("--libs", dest="sdk_what", action="store_const", const="libs", help="libraries (-lgcc)")
+    what.add_argument("--sources", dest="sdk_what", action="store_const", const="sources",
+                      help="SDK sources every firmware links (crt0.S, HAL, drivers)")
+    what.add_argument("--makefile", dest="sdk_what", action="store_const", const="makefile",
+                      help="path of the Makefile include: include $(shell npuemu sdk --makefile)")
+    what.add_argument("--cmake", dest="sdk_what", action="store_const", const="cmake",
+                      help="path of the CMake toolchain file (-DCMAKE_TOOLCHAIN_FILE=...)")
+    sdk.add_argument("--arch", choices=("rv32", "rv64"), default="rv32", help="target (default rv32)")
+
+
+def cmd_sdk(opts: argparse.Namespace) -> int:
+    from emu import sdk
+
+    if opts.sdk_what in ("path", "makefile", "cmake"):
+        path = {"path": sdk.sdk_root, "makefile": lambda: sdk.MAKEFILE_INCLUDE,
+                "cmake": lambda: sdk.CMAKE_TOOLCHAIN}[opts.sdk_what]()
+        print(path)
+        return 0
+    found = sdk.flags(opts.arch)
+    words = {"cflags": found.cflags, "ldflags": found.ldflags, "libs": found.libs,
+             "sources": [str(path) for path in found.sources]}[opts.sdk_what]
+    print(" ".join(words))
+    return 0
 
 
 def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = False):
@@ -158,6 +275,8 @@ def cmd_run(opts: argparse.Namespace) -> int:
 
     if opts.semihost_root is not None and not os.path.isdir(opts.semihost_root):
         raise ConfigError(f"--semihost-root {opts.semihost_root}: not a directory")
+    if opts.npu_trace:
+        check_output_path("--npu-trace", opts.npu_trace)
     machine = _make_machine(opts, stdin=_stdin_stream(), count_insns=opts.stats or opts.max_insns is not None)
     if opts.npu_trace:
         machine.npu.enable_full_trace()  # every command, not just the recent history
@@ -222,10 +341,13 @@ def cmd_debug(opts: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _Parser.argv = list(argv)
     opts = build_parser().parse_args(argv)
     try:
         if opts.command == "run":
             return cmd_run(opts)
+        if opts.command == "sdk":
+            return cmd_sdk(opts)
         return cmd_debug(opts)
     except EmuError as e:
         sys.stderr.write(f"npuemu: {e}\n")

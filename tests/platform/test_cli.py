@@ -100,3 +100,35 @@ def test_debug_defaults_to_deterministic_time(firmware, tmp_path, flags, mode):
     result = run_npuemu("debug", *flags, "-ex", "info time", "--batch", script, firmware("hello", "rv32"))
     assert result.status == 0
     assert re.search(rf"virtual time .*\[{mode}", result.output.decode())
+
+
+def test_version_names_the_installed_package():
+    from importlib.metadata import version
+
+    result = run_npuemu("--version")
+    assert result.status == 0 and result.output.decode().strip() == f"npuemu {version('npuemu')}"
+
+
+@pytest.mark.parametrize(("args", "hint"), [
+    (("run", "--timout", "5", "x.elf"), "unrecognized arguments: --timout; did you mean --timeout? "
+                                        "(see npuemu run --help)"),
+    (("rn", "x.elf"), "invalid choice: 'rn' (choose from 'run', 'debug', 'sdk'); did you mean run?"),
+    (("debug", "--bach", "f", "x.elf"), "did you mean --batch?"),
+    (("run", "-s", "-S", "x.elf"), "QEMU's -s -S is --gdb PORT here: npuemu run --gdb 1234 ELF"),
+    (("run", "-bios", "none", "-kernel", "x.elf"), "no -bios: npuemu loads the ELF given"),
+    (("run", "-serial", "stdio", "x.elf"), "--serial pty|tcp:HOST:PORT|stdio"),
+])
+def test_misspelt_and_qemu_options_get_a_hint(args, hint):
+    result = run_npuemu(*args)
+    lines = result.output.decode().splitlines()
+    assert result.status == 2 and len(lines) == 1 and lines[0].startswith("npuemu: ")
+    assert hint in lines[0]
+
+
+def test_output_paths_are_checked_before_the_firmware_runs(firmware, tmp_path):
+    spin = firmware("spin", "rv32")  # never exits: a late check would hang here
+    result = run_npuemu("run", "--npu-trace", "/missing/dir/t.json", spin, timeout=20)
+    assert result.status == 2
+    assert result.output.decode() == "npuemu: --npu-trace /missing/dir/t.json: directory /missing/dir does not exist\n"
+    result = run_npuemu("run", "--npu-trace", str(tmp_path), spin, timeout=20)
+    assert result.status == 2 and "is a directory" in result.output.decode()
