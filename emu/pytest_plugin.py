@@ -24,6 +24,7 @@ All state lives in fixtures and on the test items, so pytest-xdist workers share
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,11 +32,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from emu.coverage import CoverageCollector
     from emu.dut import Dut
     from emu.testing import FirmwareMachine, FirmwareSnapshot
 
 MACHINES = pytest.StashKey[list["FirmwareMachine"]]()
 DUTS = pytest.StashKey[list["Dut"]]()
+COVERAGE = pytest.StashKey[list[tuple["CoverageCollector", Any]]]()
+MERGED_COVERAGE = "merged.info"
 Boot = Callable[..., "FirmwareMachine"]
 
 
@@ -58,6 +62,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--npuemu-shard", metavar="I/N", type=_shard, default=None,
                     help="run only shard I of N (1-based; every N-th test in collection order), "
                          "for CI matrices")
+    group.addoption("--npuemu-coverage", metavar="DIR", default=None,
+                    help="write firmware line/function coverage (lcov .info, genhtml renders it) per test "
+                         f"into DIR, and all of it added up into DIR/{MERGED_COVERAGE}")
     parser.addini("npuemu_backend", "backend of the `dut` fixture: npuemu or qemu", default="")
     parser.addini("npuemu_firmware_dir", "directory relative ELF paths are resolved against "
                   "(relative to the ini file)", type="paths", default=[])
@@ -82,6 +89,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "npuemu_firmware(elf, **boot_options): the firmware the `dut` "
                             "fixture boots (an ELF path, relative to npuemu_firmware_dir)")
     config.pluginmanager.register(_ConsoleToJunit(config), "npuemu-junit-console")
+    coverage = config.getoption("npuemu_coverage", None)
+    if coverage and not hasattr(config, "workerinput"):  # the controller starts from an empty directory
+        directory = Path(coverage)
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("*.info"):
+            old.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """``--npuemu-coverage``: the controller adds the per-test tracefiles up into merged.info."""
+    coverage = session.config.getoption("npuemu_coverage", None)
+    if not coverage or hasattr(session.config, "workerinput"):
+        return
+    from emu.coverage import merge_tracefiles
+
+    directory = Path(coverage)
+    parts = sorted(p for p in directory.glob("*.info") if p.name != MERGED_COVERAGE)
+    if parts:
+        (directory / MERGED_COVERAGE).write_text(merge_tracefiles(parts))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -139,6 +165,15 @@ def _track(item: pytest.Item, machine: FirmwareMachine) -> None:
     machines = item.stash.setdefault(MACHINES, [])
     if machine not in machines:
         machines.append(machine)
+        if item.config.getoption("npuemu_coverage", None):
+            from collections import Counter
+
+            from emu.coverage import CoverageCollector
+
+            collector = machine.__dict__.get("coverage_collector")
+            if collector is None:  # one per machine; a warm-booted machine keeps its own across tests
+                collector = machine.__dict__["coverage_collector"] = CoverageCollector(machine.machine)
+            item.stash.setdefault(COVERAGE, []).append((collector, Counter(collector.blocks)))
 
 
 @pytest.fixture
@@ -264,6 +299,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         consoles += [(f"{d.path.name} (qemu)", d.text) for d in duts if d.backend == "qemu"]
         if consoles:
             report.npuemu_console = consoles
+    if call.when == "call" and item.stash.get(COVERAGE, None):
+        _write_coverage(item)
     if call.when == "call":
         runs = [run for device in duts for run in device.unity_runs]
         if runs and report.passed:
@@ -271,6 +308,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for run in runs:
             _log_unity_cases(item, run)
     return report
+
+
+def _write_coverage(item: pytest.Item) -> None:
+    """This test's share of each machine's coverage (counts since the test took the machine)."""
+    directory = Path(item.config.getoption("npuemu_coverage"))
+    stem = re.sub(r"[^\w.-]+", "_", item.nodeid).strip("_")
+    for index, (collector, baseline) in enumerate(item.stash[COVERAGE]):
+        suffix = f"-{index}" if index else ""
+        (directory / f"{stem}{suffix}.info").write_text(collector.tracefile(item.nodeid, since=baseline))
 
 
 def _log_unity_cases(item: pytest.Item, run: Any) -> None:

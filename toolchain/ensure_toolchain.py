@@ -49,6 +49,7 @@ APT_PACKAGES = {
     "qemu": "qemu-system-misc",
     "gdb": "gdb-multiarch",
     "tmux": "tmux",
+    "lcov": "lcov",
 }
 
 
@@ -190,6 +191,15 @@ def check_tmux(report: Report) -> None:
         report.found["tmux"] = f"tmux {version or '?'} ({path})"
 
 
+def check_lcov(report: Report) -> None:
+    """genhtml renders the firmware coverage npuemu writes (lcov .info)."""
+    path, version = _probe_version("genhtml", ["--version"])
+    if path is None:
+        report.missing("genhtml (lcov) not found", APT_PACKAGES["lcov"])
+    else:
+        report.found["lcov"] = f"genhtml {version or '?'} ({path})"
+
+
 def check_host(report: Report) -> None:
     """What `pip install -e .` needs: venv/ensurepip, a host C compiler and Python.h (emu/_icount.c)."""
     if sys.version_info < MIN_PYTHON:
@@ -217,6 +227,7 @@ def probe(prefix: str, own_prefix: bool) -> Report:
     check_qemu(report)
     check_gdb(prefix, report)
     check_tmux(report)
+    check_lcov(report)
     return report
 
 
