@@ -163,6 +163,7 @@ class Machine:
         self._csr_hooks: dict[int, int] = {}
         self._csr_sites: dict[int, csr_sites.CsrInsn] = {}
         self._boot = None
+        self.held_interrupts = 0  # mip bits kept from the hart for now (fault injection: emu/faults.py)
 
         self.bus = Bus(self.uc, self.ram)
         self.bus.on_error = self._internal_error
@@ -541,7 +542,7 @@ class Machine:
             bits |= MIP_MEIP
         if self.plic.interrupt_pending(1):
             bits |= MIP_SEIP
-        return native | bits
+        return (native | bits) & ~self.held_interrupts
 
     def _deliver_interrupt(self) -> bool:
         pending = self._mip() & self.cpu.read("mie")

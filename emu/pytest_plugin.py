@@ -62,6 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--npuemu-shard", metavar="I/N", type=_shard, default=None,
                     help="run only shard I of N (1-based; every N-th test in collection order), "
                          "for CI matrices")
+    group.addoption("--npuemu-fault-seed", metavar="N", type=int, default=None,
+                    help="seed of the random choices of machine.faults (default 0): same seed, same run")
     group.addoption("--npuemu-coverage", metavar="DIR", default=None,
                     help="write firmware line/function coverage (lcov .info, genhtml renders it) per test "
                          f"into DIR, and all of it added up into DIR/{MERGED_COVERAGE}")
@@ -147,7 +149,8 @@ def npuemu_defaults(pytestconfig: pytest.Config) -> dict[str, Any]:
     settings = {"max_insns": _setting(pytestconfig, "max_insns", int),
                 "timeout": _setting(pytestconfig, "timeout", float),
                 "host_timeout": _setting(pytestconfig, "host_timeout", float),
-                "tail_lines": _setting(pytestconfig, "tail_lines", int)}
+                "tail_lines": _setting(pytestconfig, "tail_lines", int),
+                "fault_seed": pytestconfig.getoption("npuemu_fault_seed")}
     return {key: value for key, value in settings.items() if value is not None}
 
 

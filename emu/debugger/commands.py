@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import emu.debugger.cmd_faults as cmd_faults
 from emu.debugger import cmd_break, cmd_code, cmd_data, cmd_misc, cmd_npu, cmd_platform, cmd_run, cmd_time
 from emu.debugger.bptable import BreakpointTable
 from emu.debugger.disasm import Disassembler
@@ -40,6 +41,7 @@ def build_registry() -> Registry:
                      "Type \"help info\" for the list.", aliases=("i", "inf"), subcommands=info))
     for module in (cmd_run, cmd_break, cmd_data, cmd_code, cmd_platform, cmd_npu, cmd_time, cmd_misc):
         module.register(root, info)
+    cmd_faults.register(root, info)
     return root
 
 
