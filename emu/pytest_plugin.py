@@ -64,6 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "for CI matrices")
     group.addoption("--npuemu-fault-seed", metavar="N", type=int, default=None,
                     help="seed of the random choices of machine.faults (default 0): same seed, same run")
+    group.addoption("--npuemu-update-baselines", action="store_true", default=False,
+                    help="profile.assert_within() rewrites its baseline files instead of comparing")
     group.addoption("--npuemu-coverage", metavar="DIR", default=None,
                     help="write firmware line/function coverage (lcov .info, genhtml renders it) per test "
                          f"into DIR, and all of it added up into DIR/{MERGED_COVERAGE}")
@@ -91,6 +93,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "npuemu_firmware(elf, **boot_options): the firmware the `dut` "
                             "fixture boots (an ELF path, relative to npuemu_firmware_dir)")
     config.pluginmanager.register(_ConsoleToJunit(config), "npuemu-junit-console")
+    if config.getoption("npuemu_update_baselines", False):
+        import os
+
+        from emu.profile import UPDATE_ENV  # light: no Unicorn at import
+
+        os.environ[UPDATE_ENV] = "1"  # xdist workers run this hook too
     coverage = config.getoption("npuemu_coverage", None)
     if coverage and not hasattr(config, "workerinput"):  # the controller starts from an empty directory
         directory = Path(coverage)

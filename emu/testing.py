@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from emu.elf_loader import Symbol
     from emu.faults import FaultInjector
     from emu.machine import Machine, Stop
+    from emu.profile import Profiler
 
 DEFAULT_MAX_INSNS = 50_000_000   # per run_until/expect call; about 2 s of host time
 DEFAULT_TIMEOUT = 10.0           # virtual seconds per call; wfi sleeps skip ahead, so this is cheap
@@ -275,6 +276,13 @@ class FirmwareMachine:
 
             self._faults = FaultInjector(self.machine, seed=self.fault_seed)
         return self._faults
+
+    def profile(self) -> Profiler:
+        """Start counting instructions per function, virtual time and NPU work from now on;
+        ``.result()`` / ``.stop()`` give the :class:`emu.profile.Profile` (``with`` works too)."""
+        from emu.profile import Profiler
+
+        return Profiler(self.machine)
 
     def npu_counters(self) -> dict[str, int]:
         """The NPU's performance counters at the current virtual time (what ``npu stats`` shows)."""
