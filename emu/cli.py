@@ -187,7 +187,54 @@ def build_parser() -> argparse.ArgumentParser:
     debug.add_argument("-ex", dest="ex", action="append", default=[], metavar="CMD",
                        help="run CMD (repeatable) before the prompt, or with --batch")
     _sdk_parser(sub)
+    _sweep_parser(sub)
     return parser
+
+
+def _sweep_parser(sub) -> None:
+    sweep = sub.add_parser("sweep", help="run a grid of firmware x NPU configurations into one table (+ Pareto plot)",
+                           description="Every FIRMWARE runs with every combination of the --npu values, "
+                           "deterministically; the table has one row per case in grid order, identical "
+                           "whatever the number of workers.")
+    sweep.add_argument("firmware", nargs="+", help="firmware ELF files")
+    sweep.add_argument("--npu", action="append", default=[], metavar="SECTION.KEY=V1,V2",
+                       help="an NPU configuration axis, e.g. geometry.tiles=4,16 or clock.npu_mhz=250,500 "
+                            "(repeatable; keys as in --npu-config files)")
+    sweep.add_argument("-o", "--output", default="sweep.csv", metavar="FILE",
+                       help="the table: .csv, or .parquet with pyarrow (default sweep.csv)")
+    sweep.add_argument("--plot", metavar="PNG", help="write a Pareto plot of virtual time vs NPU energy "
+                                                     "(needs matplotlib: npuemu[plot])")
+    sweep.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                       help="local worker processes (default: all cores)")
+    sweep.add_argument("--ray", metavar="ADDRESS", default=os.environ.get("RAY_ADDRESS"),
+                       help="run on the Ray cluster at ADDRESS (default: $RAY_ADDRESS if set; npuemu[ray])")
+    sweep.add_argument("--max-insns", type=_positive_int, default=200_000_000, metavar="N",
+                       help="instruction budget per case (default 200000000)")
+    sweep.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S",
+                       help="virtual-time budget per case in seconds (default 60)")
+
+
+def cmd_sweep(opts: argparse.Namespace) -> int:
+    from emu import sweep
+
+    check_output_path("--output", opts.output)
+    if opts.plot:
+        check_output_path("--plot", opts.plot)
+    axes = [sweep.parse_axis(text) for text in opts.npu]
+    cases = sweep.build_grid(opts.firmware, axes, max_insns=opts.max_insns, timeout=opts.timeout)
+    where = f"Ray at {opts.ray}" if opts.ray else f"{min(opts.workers, len(cases))} local worker(s)"
+    sys.stderr.write(f"npuemu: sweep: {len(cases)} cases on {where}\n")
+    start = time.perf_counter()
+    cpu = time.process_time()
+    rows = sweep.run_ray(cases, opts.ray) if opts.ray else sweep.run_local(cases, min(opts.workers, len(cases)))
+    sweep.write_table(rows, opts.output)
+    if opts.plot:
+        sweep.plot_pareto(rows, opts.plot)
+    failed = sum(row["status"] != "exited" or row["exit_code"] != 0 for row in rows)
+    sys.stderr.write(f"npuemu: sweep: {len(rows)} rows -> {opts.output}"
+                     f"{f' and {opts.plot}' if opts.plot else ''}; {failed} case(s) did not exit 0; "
+                     f"{time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU here\n")
+    return 0
 
 
 def _sdk_parser(sub) -> None:
@@ -348,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(opts)
         if opts.command == "sdk":
             return cmd_sdk(opts)
+        if opts.command == "sweep":
+            return cmd_sweep(opts)
         return cmd_debug(opts)
     except EmuError as e:
         sys.stderr.write(f"npuemu: {e}\n")
