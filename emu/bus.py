@@ -43,6 +43,8 @@ class Bus:
         self.on_error: Callable[[str], None] = lambda message: None
         self.last_write_addr: int | None = None
         self.in_write = False  # inside a device write callback (a stop request is safe then)
+        # (kind "R"/"W", address, width, value, device, offset) of every device access: --trace mmio
+        self.observer: Callable[[str, int, int, int, MmioDevice, int], None] | None = None
         self._map_ram(ram.base, ram.size)
 
     def _map_ram(self, base: int, size: int) -> None:
@@ -58,7 +60,10 @@ class Bus:
             if offset >= size:
                 return 0
             try:
-                return device.read(offset, width) & ((1 << (8 * width)) - 1)
+                value = device.read(offset, width) & ((1 << (8 * width)) - 1)
+                if self.observer is not None:
+                    self.observer("R", base + offset, width, value, device, offset)
+                return value
             except Exception as e:  # noqa: BLE001 - reported as one line by the machine
                 self.on_error(f"internal error in {device.name} read at {base + offset:#x}: {e!r}")
                 return 0
@@ -68,6 +73,8 @@ class Bus:
             if offset >= size:
                 return
             self.in_write = True
+            if self.observer is not None:
+                self.observer("W", base + offset, width, value, device, offset)
             try:
                 device.write(offset, width, value)
             except Exception as e:  # noqa: BLE001

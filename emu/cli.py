@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--npu-trace", metavar="FILE", help="write a Chrome/Perfetto trace of NPU commands")
     run.add_argument("--gdb", metavar="[HOST:]PORT",
                      help="stop at the entry point and wait for gdb (binds 127.0.0.1 unless HOST given)")
+    _run_io_options(run)
     debug = sub.add_parser("debug", help="interactive debugger shell (prompt_toolkit)")
     _machine_options(debug)
     # Debugging defaults to deterministic time: a session replays identically and reverse-stepi
@@ -188,7 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run CMD (repeatable) before the prompt, or with --batch")
     _sdk_parser(sub)
     _sweep_parser(sub)
+    report = sub.add_parser("report", help="NPU time and energy breakdown of an --npu-trace file (+ PNG charts)")
+    report.add_argument("trace", help="a trace written by npuemu run --npu-trace FILE")
+    report.add_argument("--charts", metavar="DIR", help="write npu_utilization.png and npu_energy_by_op.png "
+                                                        "into DIR (needs matplotlib: npuemu[plot])")
     return parser
+
+
+def cmd_report(opts: argparse.Namespace) -> int:
+    from emu import report
+
+    if opts.charts and not os.path.isdir(opts.charts):
+        raise ConfigError(f"--charts {opts.charts}: not a directory")
+    summary = report.load_trace(opts.trace)
+    print(report.format_report(summary))
+    if opts.charts:
+        for path in report.write_charts(summary, opts.charts):
+            print(f"wrote {path}")
+    return 0
 
 
 def _sweep_parser(sub) -> None:
@@ -237,6 +255,18 @@ def cmd_sweep(opts: argparse.Namespace) -> int:
     return 0
 
 
+def _run_io_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--serial", default="stdio", metavar="stdio|pty|tcp:HOST:PORT",
+                     help="where the console goes: the terminal (default), a new pseudo-terminal (its path is "
+                          "printed), or a TCP port that waits for one client (binds 127.0.0.1 unless HOST given)")
+    run.add_argument("--trace", action="append", default=[], metavar="mmio|insn",
+                     help="log device-register accesses by name (mmio) and/or executed instructions (insn); "
+                          "repeatable or comma-separated")
+    run.add_argument("--trace-file", metavar="FILE", help="write --trace there (default: stderr)")
+    run.add_argument("--trace-limit", type=_positive_int, default=1_000_000, metavar="N",
+                     help="stop tracing after N lines (default 1000000)")
+
+
 def _sdk_parser(sub) -> None:
     sdk = sub.add_parser("sdk", help="where the installed firmware SDK is and how to build against it")
     what = sdk.add_mutually_exclusive_group(required=True)
@@ -271,10 +301,10 @@ def cmd_sdk(opts: argparse.Namespace) -> int:
     return 0
 
 
-def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = False):
+def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = False, stdout=None):
     from emu.machine import Machine
 
-    out = _Console(1)
+    out = stdout or _Console(1)
     err = _Console(2)
     return Machine.from_elf(opts.firmware, ram_size=opts.ram, deterministic=opts.deterministic,
                             count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
@@ -324,9 +354,24 @@ def cmd_run(opts: argparse.Namespace) -> int:
         raise ConfigError(f"--semihost-root {opts.semihost_root}: not a directory")
     if opts.npu_trace:
         check_output_path("--npu-trace", opts.npu_trace)
-    machine = _make_machine(opts, stdin=_stdin_stream(), count_insns=opts.stats or opts.max_insns is not None)
+    traces = _trace_kinds(opts)
+    if opts.trace_file:
+        check_output_path("--trace-file", opts.trace_file)
+    from emu.serial_backends import open_serial, parse_serial, stderr_announce
+
+    parse_serial(opts.serial)  # a bad spec fails before anything else happens
+    serial = open_serial(opts.serial, stderr_announce)
+    stdin = serial.stream if serial is not None else _stdin_stream()
+    machine = _make_machine(opts, stdin=stdin, count_insns=opts.stats or opts.max_insns is not None,
+                            stdout=serial.write if serial is not None else None)
     if opts.npu_trace:
         machine.npu.enable_full_trace()  # every command, not just the recent history
+    tracer = None
+    if traces:
+        from emu.exec_trace import ExecTrace
+
+        trace_out = open(opts.trace_file, "w") if opts.trace_file else sys.stderr  # noqa: SIM115 - closed below
+        tracer = ExecTrace(machine, traces, trace_out, opts.trace_limit)
     if opts.gdb:
         from emu.debugger.gdbstub import serve_gdb
 
@@ -335,12 +380,21 @@ def cmd_run(opts: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, lambda sig, frame: machine.request_stop())
     start = time.perf_counter()
     try:
-        machine.start_input()
+        if serial is not None:
+            machine.host_input.start(read_all_first=False)  # a live line: never wait for its end first
+        else:
+            machine.start_input()
         with _terminal_for_console():
             stop = machine.run(max_insns=opts.max_insns, timeout=opts.timeout)
     finally:
         signal.signal(signal.SIGINT, previous)
         machine.close()
+        if tracer is not None:
+            tracer.close()
+            if opts.trace_file:
+                tracer.out.close()
+        if serial is not None:
+            serial.close()
     host_s = time.perf_counter() - start
     if opts.npu_trace:
         try:
@@ -358,6 +412,16 @@ def cmd_run(opts: argparse.Namespace) -> int:
     if stop.reason is not StopReason.EXITED:
         sys.stderr.write(f"npuemu: {stop.message}\n")
     return status if status is not None else EXIT_FATAL
+
+
+def _trace_kinds(opts: argparse.Namespace) -> set[str]:
+    from emu.exec_trace import KINDS
+
+    kinds = {word.strip() for text in opts.trace for word in text.split(",") if word.strip()}
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise ConfigError(f"--trace {','.join(unknown)}: expected {' or '.join(KINDS)}")
+    return kinds
 
 
 def _process_status(code: int | None) -> int | None:
@@ -397,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sdk(opts)
         if opts.command == "sweep":
             return cmd_sweep(opts)
+        if opts.command == "report":
+            return cmd_report(opts)
         return cmd_debug(opts)
     except EmuError as e:
         sys.stderr.write(f"npuemu: {e}\n")
