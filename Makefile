@@ -36,11 +36,13 @@ venv: $(VENV_STAMP)
 
 # Re-installed only when pyproject.toml changes (or the venv is gone).
 $(VENV_STAMP): pyproject.toml | toolchain
-	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@test -x $(VENV_BIN)/python || { echo "npuemu: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "npuemu: installing npuemu and its test tools into $(VENV) with pip (a minute or two the first time)"
+	@$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
 firmware: setup
+	@echo "npuemu: building the firmware apps into $(FIRMWARE_DIR) (rv32 and rv64)"
 	@$(MAKE) --no-print-directory -s -f firmware/Makefile BUILD_DIR=$(FIRMWARE_DIR)
 
 run: firmware

@@ -230,3 +230,14 @@ def test_report_breaks_down_an_npu_trace(firmware, tmp_path):
         assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG"
     bad = run_npuemu("report", firmware("hello", "rv32"))
     assert bad.status == 2 and bad.output.decode().startswith("npuemu: ") and b"not JSON" in bad.output
+
+
+def test_setup_announces_the_long_pip_step_before_it_starts():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    plan = subprocess.run(["make", "-n", "-W", "pyproject.toml", "venv"], cwd=root, capture_output=True, text=True,
+                          timeout=120, check=True).stdout.splitlines()
+    pip = next(i for i, line in enumerate(plan) if "pip install" in line)
+    assert plan[pip - 1].startswith('echo "npuemu: installing npuemu and its test tools into .venv with pip')
