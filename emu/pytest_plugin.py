@@ -345,7 +345,24 @@ def _log_unity_cases(item: pytest.Item, run: Any) -> None:
         for when, outcome, detail in (("call", case.outcome, longrepr), ("teardown", "passed", None)):
             report = TestReport(f"{item.nodeid}::{case.name}", (path, case.line - 1, f"{domain}::{case.name}"),
                                 {case.name: 1}, outcome, detail, when)
-            item.ihook.pytest_runtest_logreport(report=report)
+            _log_extra_report(item, report)
+
+
+def _log_extra_report(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Log a report of a result that is not a collected item (a Unity case).
+
+    An xdist worker insists that every report it forwards belongs to the item it runs, so there
+    the report goes to the controller the way the worker sends its own (its ``testreport``
+    event); the controller logs it like any other.
+    """
+    worker = next((plugin for plugin in item.config.pluginmanager.get_plugins()
+                   if type(plugin).__name__ == "WorkerInteractor"), None)
+    if worker is None:
+        item.ihook.pytest_runtest_logreport(report=report)
+        return
+    data = item.config.hook.pytest_report_to_serializable(config=item.config, report=report)
+    data.update(item_index=worker.item_index, worker_id=worker.workerid, testrun_uid=worker.testrunuid)
+    worker.sendevent("testreport", data=data)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:

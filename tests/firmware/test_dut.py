@@ -77,9 +77,11 @@ def _run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[
     return result, cases
 
 
-@pytest.mark.parametrize("backend", ["npuemu", pytest.param("qemu", marks=pytest.mark.qemu)])
-def test_same_test_file_on_both_backends(pytester: pytest.Pytester, backend: str):
-    result, cases = _run(pytester, f"--npuemu-backend={backend}")
+@pytest.mark.parametrize(("backend", "workers"), [("npuemu", []), ("npuemu", ["-n", "2"]),
+                                                  pytest.param("qemu", [], marks=pytest.mark.qemu)],
+                         ids=["npuemu", "npuemu-xdist", "qemu"])
+def test_same_test_file_on_both_backends(pytester: pytest.Pytester, backend: str, workers: list[str]):
+    result, cases = _run(pytester, f"--npuemu-backend={backend}", *workers)
     # 5 Unity cases -> 3 passed, 1 failed, 1 skipped; 4 more tests of which 2 fail on purpose.
     result.assert_outcomes(passed=3 + 3, failed=1 + 2, skipped=1)
     output = result.stdout.str()
