@@ -127,8 +127,15 @@ class SweepWorker:
     """Runs cases, keeping one booted machine and its power-on snapshot per (ELF, configuration)."""
 
     def __init__(self) -> None:
-        self._dir = tempfile.mkdtemp(prefix="npuemu-sweep-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="npuemu-sweep-")  # removed with the worker
+        self._dir = self._tmp.name
         self._warm: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def close(self) -> None:
+        for machine, _ in self._warm.values():
+            machine.close()
+        self._warm.clear()
+        self._tmp.cleanup()
 
     def _machine(self, case: Case) -> Any:
         from emu.testing import FirmwareMachine
@@ -199,7 +206,10 @@ def run_local(cases: Sequence[Case], workers: int) -> list[dict[str, Any]]:
     """Rows in grid order; ``workers`` processes (1: in this process)."""
     if workers <= 1:
         worker = SweepWorker()
-        return [worker.run(case) for case in cases]
+        try:
+            return [worker.run(case) for case in cases]
+        finally:
+            worker.close()
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -226,7 +236,9 @@ def run_ray(cases: Sequence[Case], address: str, workers: int | None = None) -> 
         for case in cases:
             slot = slots.setdefault((case.elf_sha256, case.config_sha256), len(slots) % len(actors))
             futures.append(actors[slot].run.remote(case))
-        return ray.get(futures)
+        rows = ray.get(futures)
+        ray.get([actor.close.remote() for actor in actors])
+        return rows
     finally:
         ray.shutdown()
 
