@@ -40,12 +40,14 @@ UNICORN_PATCHES := $(wildcard toolchain/unicorn/patches/*.patch)
 # Unicorn is npuemu's patched build (toolchain/unicorn/README.md), compiled once per machine and
 # cached as a wheel; pip keeps it since its version 2.1.4+npuemu.<key> satisfies unicorn==2.1.4.
 $(VENV_STAMP): pyproject.toml toolchain/unicorn/build.py $(UNICORN_PATCHES) | toolchain
-	@test -x $(VENV_BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@test -x $(VENV_BIN)/python || { echo "npuemu: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "npuemu: installing npuemu and its test tools into $(VENV) with pip (a minute or two the first time)"
+	@$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	$(VENV_BIN)/python toolchain/unicorn/build.py --python $(VENV_BIN)/python
 	@touch $@
 
 firmware: setup
+	@echo "npuemu: building the firmware apps into $(FIRMWARE_DIR) (rv32 and rv64)"
 	@$(MAKE) --no-print-directory -s -f firmware/Makefile BUILD_DIR=$(FIRMWARE_DIR)
 
 run: firmware

@@ -41,6 +41,8 @@ class Bus:
         self.ram = ram
         self.mappings: list[Mapping] = [Mapping(ram.base, ram.size, None)]
         self.on_error: Callable[[str], None] = lambda message: None
+        # (kind "R"/"W", address, width, value, device, offset) of every device access: --trace mmio
+        self.observer: Callable[[str, int, int, int, MmioDevice, int], None] | None = None
         self._map_ram(ram.base, ram.size)
 
     def _map_ram(self, base: int, size: int) -> None:
@@ -56,7 +58,10 @@ class Bus:
             if offset >= size:
                 return 0
             try:
-                return device.read(offset, width) & ((1 << (8 * width)) - 1)
+                value = device.read(offset, width) & ((1 << (8 * width)) - 1)
+                if self.observer is not None:
+                    self.observer("R", base + offset, width, value, device, offset)
+                return value
             except Exception as e:  # noqa: BLE001 - reported as one line by the machine
                 self.on_error(f"internal error in {device.name} read at {base + offset:#x}: {e!r}")
                 return 0
@@ -64,6 +69,8 @@ class Bus:
         def write(uc: Uc, offset: int, width: int, value: int, _user: object) -> None:
             if offset >= size:
                 return
+            if self.observer is not None:
+                self.observer("W", base + offset, width, value, device, offset)
             try:
                 device.write(offset, width, value)
             except Exception as e:  # noqa: BLE001

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -58,9 +59,89 @@ def _positive_float(text: str) -> float:
 
 
 class _Parser(argparse.ArgumentParser):
+    argv: list[str] = []  # the command line being parsed (set by main), for hints
+
     def error(self, message: str) -> None:  # one line, no usage dump
-        sys.stderr.write(f"npuemu: {message} (see npuemu {self.prog.split()[-1]} --help)\n")
+        help_for = " ".join(self.prog.split()[:2])
+        if help_for == "npuemu" and _Parser.argv and _Parser.argv[0] in _subcommands(self):
+            help_for = f"npuemu {_Parser.argv[0]}"  # an unknown option is reported by the top parser
+        hint = _usage_hint(message, _Parser.argv)
+        sys.stderr.write(f"npuemu: {message}{hint} (see {help_for} --help)\n")
         raise SystemExit(EXIT_USAGE)
+
+
+# QEMU options a user types from habit, and what npuemu does instead.
+QEMU_HINTS = {
+    "-s": "QEMU's -s -S is --gdb PORT here: npuemu run --gdb 1234 ELF (stops at the entry point)",
+    "-S": "QEMU's -s -S is --gdb PORT here: npuemu run --gdb 1234 ELF (stops at the entry point)",
+    "-kernel": "the firmware ELF is the positional argument: npuemu run ELF (QEMU's -bios none -kernel ELF)",
+    "-bios": "no -bios: npuemu loads the ELF given, like QEMU's -bios none -kernel ELF",
+    "-serial": "the UART is on stdio by default; --serial pty|tcp:HOST:PORT|stdio moves it",
+    "-m": "--ram SIZE sets the DRAM size (QEMU's -m)",
+    "-nographic": "not needed: npuemu has no graphics, the console is on stdio",
+    "-M": "not needed: npuemu is always QEMU's virt machine",
+    "-machine": "not needed: npuemu is always QEMU's virt machine",
+    "-append": "arguments for the firmware follow the ELF after --: npuemu run ELF -- a b",
+    "-gdb": "--gdb [HOST:]PORT serves gdb (QEMU's -gdb tcp::PORT)",
+    "-d": "--trace insn|mmio traces instructions or device registers (QEMU's -d in_asm)",
+}
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices]
+
+
+def _all_options(parser: argparse.ArgumentParser) -> list[str]:
+    """Every option string of the parser and its subcommands (for "did you mean")."""
+    names = list(parser._option_string_actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names += _all_options(sub)
+    return names
+
+
+def _usage_hint(message: str, argv: list[str]) -> str:
+    """"; did you mean --timeout?" for a misspelt option or command, a QEMU translation for QEMU's."""
+    import difflib
+
+    qemu = [QEMU_HINTS[word] for word in dict.fromkeys(argv) if word in QEMU_HINTS]
+    if qemu:
+        return "; " + "; ".join(dict.fromkeys(qemu))
+    unknown = re.search(r"unrecognized arguments: (.*)", message)
+    if unknown:
+        options = sorted(set(_all_options(build_parser())))
+        for word in unknown[1].split():
+            close = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.6)
+            if close:
+                return f"; did you mean {close[0]}?"
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        close = difflib.get_close_matches(choice[1], re.findall(r"[\w-]+", choice[2]), n=1)
+        if close:
+            return f"; did you mean {close[0]}?"
+    return ""
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("npuemu")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def check_output_path(option: str, path: str) -> None:
+    """Fail before the firmware runs when an output file cannot be created (not after minutes of run)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ConfigError(f"{option} {path}: is a directory")
+    if not os.path.isdir(directory):
+        raise ConfigError(f"{option} {path}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise ConfigError(f"{option} {path}: directory {directory} is not writable")
 
 
 def _machine_options(p: argparse.ArgumentParser) -> None:
@@ -86,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(QEMU virt memory map). `npuemu run --help` and `npuemu debug --help` list the "
                      "options; docs/ in the source tree has the details.", epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"npuemu {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="boot a firmware ELF: console on stdout, exit status = firmware's",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gdb-allow-host-files", action="store_true",
                      help="let gdb's `monitor` commands read and write host files (source, npu trace); "
                           "off by default: whoever reaches the port could otherwise use them")
+    _run_io_options(run)
     debug = sub.add_parser("debug", help="interactive debugger shell (prompt_toolkit)")
     _machine_options(debug)
     # Debugging defaults to deterministic time: a session replays identically and reverse-stepi
@@ -129,13 +212,124 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(sub.add_parser("compile", help="compile an int8 .tflite model into C for the firmware "
                                  "model runtime (docs/compiler.md)"))
+    _sdk_parser(sub)
+    _sweep_parser(sub)
+    report = sub.add_parser("report", help="NPU time and energy breakdown of an --npu-trace file (+ PNG charts)")
+    report.add_argument("trace", help="a trace written by npuemu run --npu-trace FILE")
+    report.add_argument("--charts", metavar="DIR", help="write npu_utilization.png and npu_energy_by_op.png "
+                                                        "into DIR (needs matplotlib: npuemu[plot])")
     return parser
 
 
-def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = False):
+def cmd_report(opts: argparse.Namespace) -> int:
+    from emu import report
+
+    if opts.charts and not os.path.isdir(opts.charts):
+        raise ConfigError(f"--charts {opts.charts}: not a directory")
+    summary = report.load_trace(opts.trace)
+    print(report.format_report(summary))
+    if opts.charts:
+        for path in report.write_charts(summary, opts.charts):
+            print(f"wrote {path}")
+    return 0
+
+
+def _sweep_parser(sub) -> None:
+    sweep = sub.add_parser("sweep", help="run a grid of firmware x NPU configurations into one table (+ Pareto plot)",
+                           description="Every FIRMWARE runs with every combination of the --npu values, "
+                           "deterministically; the table has one row per case in grid order, identical "
+                           "whatever the number of workers.")
+    sweep.add_argument("firmware", nargs="+", help="firmware ELF files")
+    sweep.add_argument("--npu", action="append", default=[], metavar="SECTION.KEY=V1,V2",
+                       help="an NPU configuration axis, e.g. geometry.tiles=4,16 or clock.npu_mhz=250,500 "
+                            "(repeatable; keys as in --npu-config files)")
+    sweep.add_argument("-o", "--output", default="sweep.csv", metavar="FILE",
+                       help="the table: .csv, or .parquet with pyarrow (default sweep.csv)")
+    sweep.add_argument("--plot", metavar="PNG", help="write a Pareto plot of virtual time vs NPU energy "
+                                                     "(needs matplotlib: npuemu[plot])")
+    sweep.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                       help="local worker processes (default: all cores)")
+    sweep.add_argument("--ray", metavar="ADDRESS", default=os.environ.get("RAY_ADDRESS"),
+                       help="run on the Ray cluster at ADDRESS (default: $RAY_ADDRESS if set; npuemu[ray])")
+    sweep.add_argument("--max-insns", type=_positive_int, default=200_000_000, metavar="N",
+                       help="instruction budget per case (default 200000000)")
+    sweep.add_argument("--timeout", type=_positive_float, default=60.0, metavar="S",
+                       help="virtual-time budget per case in seconds (default 60)")
+
+
+def cmd_sweep(opts: argparse.Namespace) -> int:
+    from emu import sweep
+
+    check_output_path("--output", opts.output)
+    if opts.plot:
+        check_output_path("--plot", opts.plot)
+    axes = [sweep.parse_axis(text) for text in opts.npu]
+    cases = sweep.build_grid(opts.firmware, axes, max_insns=opts.max_insns, timeout=opts.timeout)
+    where = f"Ray at {opts.ray}" if opts.ray else f"{min(opts.workers, len(cases))} local worker(s)"
+    sys.stderr.write(f"npuemu: sweep: {len(cases)} cases on {where}\n")
+    start = time.perf_counter()
+    cpu = time.process_time()
+    rows = sweep.run_ray(cases, opts.ray) if opts.ray else sweep.run_local(cases, min(opts.workers, len(cases)))
+    sweep.write_table(rows, opts.output)
+    if opts.plot:
+        sweep.plot_pareto(rows, opts.plot)
+    failed = sum(row["status"] != "exited" or row["exit_code"] != 0 for row in rows)
+    sys.stderr.write(f"npuemu: sweep: {len(rows)} rows -> {opts.output}"
+                     f"{f' and {opts.plot}' if opts.plot else ''}; {failed} case(s) did not exit 0; "
+                     f"{time.perf_counter() - start:.1f} s wall, {time.process_time() - cpu:.1f} s CPU here\n")
+    return 0
+
+
+def _run_io_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--serial", default="stdio", metavar="stdio|pty|tcp:HOST:PORT",
+                     help="where the console goes: the terminal (default), a new pseudo-terminal (its path is "
+                          "printed), or a TCP port that waits for one client (binds 127.0.0.1 unless HOST given)")
+    run.add_argument("--trace", action="append", default=[], metavar="mmio|insn",
+                     help="log device-register accesses by name (mmio) and/or executed instructions (insn); "
+                          "repeatable or comma-separated")
+    run.add_argument("--trace-file", metavar="FILE", help="write --trace there (default: stderr)")
+    run.add_argument("--trace-limit", type=_positive_int, default=1_000_000, metavar="N",
+                     help="stop tracing after N lines (default 1000000)")
+
+
+def _sdk_parser(sub) -> None:
+    sdk = sub.add_parser("sdk", help="where the installed firmware SDK is and how to build against it")
+    what = sdk.add_mutually_exclusive_group(required=True)
+    what.add_argument("--path", dest="sdk_what", action="store_const", const="path",
+                      help="the SDK directory (include/, crt0.S, link.ld, hal/, drivers/, Makefile)")
+    what.add_argument("--cflags", dest="sdk_what", action="store_const", const="cflags",
+                      help="compiler flags (-march/-mabi, -mcmodel, -ffreestanding, -I...)")
+    what.add_argument("--ldflags", dest="sdk_what", action="store_const", const="ldflags",
+                      help="link flags (-nostdlib -T link.ld ...)")
+    what.add_argument("--libs", dest="sdk_what", action="store_const", const="libs", help="libraries (-lgcc)")
+    what.add_argument("--sources", dest="sdk_what", action="store_const", const="sources",
+                      help="SDK sources every firmware links (crt0.S, HAL, drivers)")
+    what.add_argument("--makefile", dest="sdk_what", action="store_const", const="makefile",
+                      help="path of the Makefile include: include $(shell npuemu sdk --makefile)")
+    what.add_argument("--cmake", dest="sdk_what", action="store_const", const="cmake",
+                      help="path of the CMake toolchain file (-DCMAKE_TOOLCHAIN_FILE=...)")
+    sdk.add_argument("--arch", choices=("rv32", "rv64"), default="rv32", help="target (default rv32)")
+
+
+def cmd_sdk(opts: argparse.Namespace) -> int:
+    from emu import sdk
+
+    if opts.sdk_what in ("path", "makefile", "cmake"):
+        path = {"path": sdk.sdk_root, "makefile": lambda: sdk.MAKEFILE_INCLUDE,
+                "cmake": lambda: sdk.CMAKE_TOOLCHAIN}[opts.sdk_what]()
+        print(path)
+        return 0
+    found = sdk.flags(opts.arch)
+    words = {"cflags": found.cflags, "ldflags": found.ldflags, "libs": found.libs,
+             "sources": [str(path) for path in found.sources]}[opts.sdk_what]
+    print(" ".join(words))
+    return 0
+
+
+def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = False, stdout=None):
     from emu.machine import Machine
 
-    out = _Console(1)
+    out = stdout or _Console(1)
     err = _Console(2)
     from emu.boot import BootFiles
 
@@ -191,12 +385,29 @@ def cmd_run(opts: argparse.Namespace) -> int:
 
     if opts.semihost_root is not None and not os.path.isdir(opts.semihost_root):
         raise ConfigError(f"--semihost-root {opts.semihost_root}: not a directory")
-    machine = _make_machine(opts, stdin=_stdin_stream(), count_insns=opts.stats or opts.max_insns is not None)
+    if opts.npu_trace:
+        check_output_path("--npu-trace", opts.npu_trace)
+    traces = _trace_kinds(opts)
+    if opts.trace_file:
+        check_output_path("--trace-file", opts.trace_file)
+    from emu.serial_backends import open_serial, parse_serial, stderr_announce
+
+    parse_serial(opts.serial)  # a bad spec fails before anything else happens
+    serial = open_serial(opts.serial, stderr_announce)
+    stdin = serial.stream if serial is not None else _stdin_stream()
+    machine = _make_machine(opts, stdin=stdin, count_insns=opts.stats or opts.max_insns is not None,
+                            stdout=serial.write if serial is not None else None)
     if opts.npu_trace:
         try:  # every command, streamed to the file as the run goes
             machine.npu.enable_full_trace(opts.npu_trace)
         except OSError as e:
             raise ConfigError(f"cannot write --npu-trace {opts.npu_trace}: {e.strerror}") from None
+    tracer = None
+    if traces:
+        from emu.exec_trace import ExecTrace
+
+        trace_out = open(opts.trace_file, "w") if opts.trace_file else sys.stderr  # noqa: SIM115 - closed below
+        tracer = ExecTrace(machine, traces, trace_out, opts.trace_limit)
     if opts.gdb:
         from emu.debugger.gdbstub import serve_gdb
 
@@ -205,12 +416,21 @@ def cmd_run(opts: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, lambda sig, frame: machine.request_stop())
     start = time.perf_counter()
     try:
-        machine.start_input()
+        if serial is not None:
+            machine.host_input.start(read_all_first=False)  # a live line: never wait for its end first
+        else:
+            machine.start_input()
         with _terminal_for_console():
             stop = machine.run(max_insns=opts.max_insns, timeout=opts.timeout)
     finally:
         signal.signal(signal.SIGINT, previous)
         machine.close()
+        if tracer is not None:
+            tracer.close()
+            if opts.trace_file:
+                tracer.out.close()
+        if serial is not None:
+            serial.close()
     host_s = time.perf_counter() - start
     if opts.npu_trace:
         try:
@@ -228,6 +448,16 @@ def cmd_run(opts: argparse.Namespace) -> int:
     if stop.reason is not StopReason.EXITED:
         sys.stderr.write(f"npuemu: {stop.message}\n")
     return status if status is not None else EXIT_FATAL
+
+
+def _trace_kinds(opts: argparse.Namespace) -> set[str]:
+    from emu.exec_trace import KINDS
+
+    kinds = {word.strip() for text in opts.trace for word in text.split(",") if word.strip()}
+    unknown = sorted(kinds - set(KINDS))
+    if unknown:
+        raise ConfigError(f"--trace {','.join(unknown)}: expected {' or '.join(KINDS)}")
+    return kinds
 
 
 def process_status(code: int | None) -> int | None:
@@ -276,6 +506,7 @@ def cmd_dtb(opts: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _Parser.argv = list(argv)
     opts = build_parser().parse_args(argv)
     try:
         if opts.command == "run":
@@ -286,6 +517,12 @@ def main(argv: list[str] | None = None) -> int:
             from emu.compiler.cli import run as cmd_compile
 
             return cmd_compile(opts)
+        if opts.command == "sdk":
+            return cmd_sdk(opts)
+        if opts.command == "sweep":
+            return cmd_sweep(opts)
+        if opts.command == "report":
+            return cmd_report(opts)
         return cmd_debug(opts)
     except EmuError as e:
         sys.stderr.write(f"npuemu: {e}\n")

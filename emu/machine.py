@@ -143,6 +143,7 @@ class Machine:
         self._reset_requested = False
         self._host_deadline: float | None = None
         self._boot = None
+        self.held_interrupts = 0  # mip bits kept from the hart for now (fault injection: emu/faults.py)
 
         self.bus = Bus(self.uc, self.ram)
         self.bus.on_error = self._internal_error
@@ -549,12 +550,17 @@ class Machine:
         """A device's interrupt output changed (CLINT msip/mtip, PLIC context): the hart's mip bit
         follows at once, and the CPU takes the interrupt natively once it is enabled."""
         self._irq_levels = (self._irq_levels | bit) if level else (self._irq_levels & ~bit)
-        self.hart.set_irqs(self._irq_levels, DRIVEN_MIP)
+        self.hart.set_irqs(self._irq_levels & ~self.held_interrupts, DRIVEN_MIP)
+
+    def hold_interrupt(self, bit: int, held: bool) -> None:
+        """Keep mip bit ``bit`` low whatever its device drives (fault injection delays an interrupt)."""
+        self.held_interrupts = (self.held_interrupts | 1 << bit) if held else (self.held_interrupts & ~(1 << bit))
+        self._sync_irqs()
 
     def _sync_irqs(self, force: bool = False) -> None:
         """Push the device lines into the hart again (``force``: after a CPU context restore,
         which restores ``mip`` too)."""
-        self.hart.set_irqs(self._irq_levels, DRIVEN_MIP, force)
+        self.hart.set_irqs(self._irq_levels & ~self.held_interrupts, DRIVEN_MIP, force)
 
     # -- traps -----------------------------------------------------------------------------------
     def _on_storm(self, message: str) -> None:

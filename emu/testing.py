@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
     from emu.clock import Event
     from emu.elf_loader import Symbol
+    from emu.faults import FaultInjector
     from emu.machine import Machine, Stop
+    from emu.profile import Profiler
 
 DEFAULT_MAX_INSNS = 50_000_000   # per run_until/expect call; about 2 s of host time
 DEFAULT_TIMEOUT = 10.0           # virtual seconds per call; wfi sleeps skip ahead, so this is cheap
@@ -186,7 +188,7 @@ class FirmwareMachine:
                  ram: int | str | None = None, deterministic: bool = True,
                  max_insns: int = DEFAULT_MAX_INSNS, timeout: float = DEFAULT_TIMEOUT,
                  host_timeout: float = DEFAULT_HOST_TIMEOUT, tail_lines: int = DEFAULT_TAIL_LINES,
-                 npu_strict: bool = True, **machine_options: Any) -> None:
+                 npu_strict: bool = True, fault_seed: int = 0, **machine_options: Any) -> None:
         from emu.machine import Machine  # unicorn is heavy: the plugin imports this module lazily
 
         self.path = Path(elf)
@@ -204,6 +206,8 @@ class FirmwareMachine:
             self.machine.enable_npu_strict(stop=True)
         self._timed_out = False
         self._last_stop: Stop | None = None
+        self.fault_seed = fault_seed
+        self._faults: FaultInjector | None = None
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names not found on the wrapper: the rest of the Machine API.
@@ -265,6 +269,22 @@ class FirmwareMachine:
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise LookupError(f"no symbol {name!r} in {self.path.name}{hint}")
         return sym
+
+    @property
+    def faults(self) -> FaultInjector:
+        """Fault injection on this machine (:mod:`emu.faults`), seeded with the boot's ``fault_seed``."""
+        if self._faults is None:
+            from emu.faults import FaultInjector
+
+            self._faults = FaultInjector(self.machine, seed=self.fault_seed)
+        return self._faults
+
+    def profile(self) -> Profiler:
+        """Start counting instructions per function, virtual time and NPU work from now on;
+        ``.result()`` / ``.stop()`` give the :class:`emu.profile.Profile` (``with`` works too)."""
+        from emu.profile import Profiler
+
+        return Profiler(self.machine)
 
     def npu_counters(self) -> dict[str, int]:
         """The NPU's performance counters at the current virtual time (what ``npu stats`` shows)."""

@@ -51,6 +51,7 @@ APT_PACKAGES = {
     "gdb": "gdb-multiarch",
     "tmux": "tmux",
     "dtc": "device-tree-compiler",
+    "lcov": "lcov",
     "opensbi": "opensbi",
     "u-boot": "u-boot-qemu",
 }
@@ -208,6 +209,15 @@ def check_dtc(report: Report) -> None:
         report.found["dtc"] = f"dtc {version or '?'} ({path})"
 
 
+def check_lcov(report: Report) -> None:
+    """genhtml renders the firmware coverage npuemu writes (lcov .info)."""
+    path, version = _probe_version("genhtml", ["--version"])
+    if path is None:
+        report.missing("genhtml (lcov) not found", APT_PACKAGES["lcov"])
+    else:
+        report.found["lcov"] = f"genhtml {version or '?'} ({path})"
+
+
 def check_boot_firmware(report: Report) -> None:
     """Debian's OpenSBI and U-Boot builds for QEMU virt: data files, no version to probe."""
     for name, path in FIRMWARE_FILES.items():
@@ -246,6 +256,7 @@ def probe(prefix: str, own_prefix: bool) -> Report:
     check_tmux(report)
     check_dtc(report)
     check_boot_firmware(report)
+    check_lcov(report)
     return report
 
 

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import emu.debugger.cmd_faults as cmd_faults
 from emu.debugger import (
     cmd_break,
     cmd_code,
@@ -56,6 +57,7 @@ def build_registry() -> Registry:
     for module in (cmd_run, cmd_break, cmd_data, cmd_code, cmd_frames, cmd_platform, cmd_npu, cmd_time, cmd_reverse,
                    cmd_misc):
         module.register(root, info)
+    cmd_faults.register(root, info)
     return root
 
 

@@ -9,6 +9,7 @@ same source of truth.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -74,9 +75,11 @@ class Registry:
         if hits:
             what = f"{self.prefix} {word}" if self.prefix else word
             raise DebuggerError(f"Ambiguous command \"{what}\": {', '.join(sorted(c.name for c in hits))}.")
+        close = difflib.get_close_matches(word, self.all_words(), n=1)  # "did you mean" (emu/cli.py does too)
+        hint = f'  Did you mean "{close[0]}"?' if close else ""
         if self.prefix:
-            raise DebuggerError(f'Undefined {self.prefix} command: "{word}".  Try "help {self.prefix}".')
-        raise DebuggerError(f'Undefined command: "{word}".  Try "help".')
+            raise DebuggerError(f'Undefined {self.prefix} command: "{word}".{hint}  Try "help {self.prefix}".')
+        raise DebuggerError(f'Undefined command: "{word}".{hint}  Try "help".')
 
     def __iter__(self) -> Iterator[Command]:
         return iter(self.commands[n] for n in self.names())

@@ -83,6 +83,7 @@ class NpuDevice(MmioDevice):
         self._durations: dict[int, int] = {}
         self._hot = (self._mem, self._plans, self._tiles, self._durations, self.trace, self._ram_base)
         self.internal_errors: list[str] = []
+        self.injected_errors: list[str] = []  # fail the next commands with these ERRORS names (emu/faults.py)
         self._events: deque[Event] = deque()
         self._ro = {
             REG["ID"]: regs.ID_MAGIC, REG["VERSION"]: regs.VERSION, REG["TILES"]: cfg.tiles,
@@ -303,6 +304,8 @@ class NpuDevice(MmioDevice):
                 name = layout.name if layout else f"op{opcode:#x}"
                 fields = run = fp = None
             try:
+                if self.injected_errors:
+                    raise NpuFault(self.injected_errors.pop(0), "injected")
                 if run is None:
                     if layout is None:
                         raise NpuFault("OPCODE", f"opcode {opcode:#x}")

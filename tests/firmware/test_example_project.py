@@ -13,8 +13,9 @@ EXAMPLE = ROOT / "examples" / "firmware-project"
 
 
 def test_example_project_tests_pass_on_two_workers():
-    build = subprocess.run(["make", "-s", "-C", str(EXAMPLE)], capture_output=True, text=True, timeout=300,
-                           check=False)
+    npuemu = Path(sys.executable).with_name("npuemu")  # the SDK of this environment's npuemu
+    build = subprocess.run(["make", "-s", "-C", str(EXAMPLE), f"NPUEMU={npuemu}"], capture_output=True, text=True,
+                           timeout=300, check=False)
     if build.returncode != 0:
         pytest.fail(f"building {EXAMPLE} failed:\n{build.stdout}{build.stderr}", pytrace=False)
     run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider",

@@ -100,3 +100,145 @@ def test_debug_defaults_to_deterministic_time(firmware, tmp_path, flags, mode):
     result = run_npuemu("debug", *flags, "-ex", "info time", "--batch", script, firmware("hello", "rv32"))
     assert result.status == 0
     assert re.search(rf"virtual time .*\[{mode}", result.output.decode())
+
+
+def test_version_names_the_installed_package():
+    from importlib.metadata import version
+
+    result = run_npuemu("--version")
+    assert result.status == 0 and result.output.decode().strip() == f"npuemu {version('npuemu')}"
+
+
+@pytest.mark.parametrize(("args", "hint"), [
+    (("run", "--timout", "5", "x.elf"), "unrecognized arguments: --timout; did you mean --timeout? "
+                                        "(see npuemu run --help)"),
+    (("rn", "x.elf"), "invalid choice: 'rn' (choose from 'run', 'debug', "),
+    (("rn", "x.elf"), "; did you mean run? (see npuemu --help)"),
+    (("debug", "--bach", "f", "x.elf"), "did you mean --batch?"),
+    (("run", "-s", "-S", "x.elf"), "QEMU's -s -S is --gdb PORT here: npuemu run --gdb 1234 ELF"),
+    (("run", "-bios", "none", "-kernel", "x.elf"), "no -bios: npuemu loads the ELF given"),
+    (("run", "-serial", "stdio", "x.elf"), "--serial pty|tcp:HOST:PORT|stdio"),
+])
+def test_misspelt_and_qemu_options_get_a_hint(args, hint):
+    result = run_npuemu(*args)
+    lines = result.output.decode().splitlines()
+    assert result.status == 2 and len(lines) == 1 and lines[0].startswith("npuemu: ")
+    assert hint in lines[0]
+
+
+def test_output_paths_are_checked_before_the_firmware_runs(firmware, tmp_path):
+    spin = firmware("spin", "rv32")  # never exits: a late check would hang here
+    result = run_npuemu("run", "--npu-trace", "/missing/dir/t.json", spin, timeout=20)
+    assert result.status == 2
+    assert result.output.decode() == "npuemu: --npu-trace /missing/dir/t.json: directory /missing/dir does not exist\n"
+    result = run_npuemu("run", "--npu-trace", str(tmp_path), spin, timeout=20)
+    assert result.status == 2 and "is a directory" in result.output.decode()
+
+
+def _serial_session(firmware, spec: str):
+    """`npuemu run --serial SPEC uart_irq.elf`, and the line where it says how to connect."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "emu.cli", "run", "--serial", spec, firmware("uart_irq", "rv64")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return proc, proc.stderr.readline().decode()
+
+
+def _read_until(read, marker: bytes, limit: float = 30.0) -> bytes:
+    import time
+
+    data, deadline = b"", time.monotonic() + limit
+    while marker not in data and time.monotonic() < deadline:
+        data += read()
+    return data
+
+
+def test_serial_on_tcp_binds_loopback_and_carries_the_console(firmware):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc, line = _serial_session(firmware, f"tcp::{port}")
+    try:
+        assert line == f"npuemu: UART waiting for a connection on tcp:127.0.0.1:{port}\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            assert b"'q' to quit" in _read_until(lambda: conn.recv(4096), b"'q' to quit")
+            conn.sendall(b"ping")
+            assert b"ping" in _read_until(lambda: conn.recv(4096), b"ping")
+            conn.sendall(b"q")
+            assert proc.wait(timeout=60) == 0
+        assert proc.stdout.read() == b""          # nothing of the console on stdout
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_serial_on_a_pty(firmware):
+    import os
+    import tty
+
+    proc, line = _serial_session(firmware, "pty")
+    try:
+        assert line.startswith("npuemu: UART on /dev/pts/")
+        fd = os.open(line.split(" on ")[1].strip(), os.O_RDWR | os.O_NOCTTY)
+        try:
+            tty.setraw(fd)
+            assert b"'q' to quit" in _read_until(lambda: os.read(fd, 4096), b"'q' to quit")
+            os.write(fd, b"q")
+            assert proc.wait(timeout=60) == 0
+        finally:
+            os.close(fd)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_trace_mmio_names_device_registers(firmware, tmp_path):
+    log = tmp_path / "mmio.log"
+    result = run_npuemu("run", "--deterministic", "--trace", "mmio", "--trace-file", log, firmware("npu_drvtest", "rv32"))
+    assert result.status == 0
+    text = log.read_text()
+    assert re.search(r"W uart0\.THR +\[0x10000000\] <- 0x50 \(1 B\)", text)        # 'P' of the first PASS
+    assert re.search(r"R npu\.ID +\[0x18000000\] -> 0x4e505531 \(4 B\)", text)
+    assert re.search(r"W npu\.RING_TAIL +\[0x18", text) and "R plic.claim[0]" in text
+    assert "W test-finisher.FINISHER" in text
+
+
+def test_trace_insn_is_bounded(firmware, tmp_path):
+    log = tmp_path / "insn.log"
+    result = run_npuemu("run", "--trace", "insn", "--trace-limit", "3", "--trace-file", log, firmware("hello", "rv64"))
+    assert result.status == 0 and b"Hello from npuemu" in result.output
+    assert log.read_text().splitlines() == [
+        "0x80000000 <_start>              00003197  auipc gp, 3",
+        "0x80000004 <_start+4>            80018193  addi gp, gp, -0x800",
+        "0x80000008 <_start+8>            30401073  csrw mie, zero",
+        "(trace stopped after 3 lines: --trace-limit)"]
+    bad = run_npuemu("run", "--trace", "bogus", firmware("hello", "rv64"))
+    assert bad.status == 2 and bad.output == b"npuemu: --trace bogus: expected mmio or insn\n"
+
+
+def test_report_breaks_down_an_npu_trace(firmware, tmp_path):
+    trace = tmp_path / "t.json"
+    assert run_npuemu("run", "--deterministic", "--npu-trace", trace, firmware("npu_drvtest", "rv32")).status == 0
+    result = run_npuemu("report", trace, "--charts", tmp_path)
+    out = result.output.decode()
+    assert result.status == 0
+    assert re.search(r"NPU trace: 184 commands over [\d.]+ us \(busy [\d.]+ us, [\d.]+% utilization\)", out)
+    assert re.search(r"^MVM +2 +[\d.]+ +9\d\.\d% +[\d.]+ +\d+\.\d% +32768 +0$", out, re.MULTILINE)
+    for chart in ("npu_utilization.png", "npu_energy_by_op.png"):
+        assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG"
+    bad = run_npuemu("report", firmware("hello", "rv32"))
+    assert bad.status == 2 and bad.output.decode().startswith("npuemu: ") and b"not JSON" in bad.output
+
+
+def test_setup_announces_the_long_pip_step_before_it_starts():
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    plan = subprocess.run(["make", "-n", "-W", "pyproject.toml", "venv"], cwd=root, capture_output=True, text=True,
+                          timeout=120, check=True).stdout.splitlines()
+    pip = next(i for i, line in enumerate(plan) if "pip install" in line)
+    assert plan[pip - 1].startswith('echo "npuemu: installing npuemu and its test tools into .venv with pip')
