@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from emu.compiler.lower import CompiledModel, Desc, Layer
 from emu.npu_device.regs import FLAGS
-from emu.npu_device.timing import Cost, CostModel
+from emu.npu_device.timing import Cost, CostModel, MacroActivity
 
 
 @dataclass
@@ -32,11 +32,15 @@ def desc_cost(costs: CostModel, d: Desc) -> Cost:
     f = d.fields
     acc = bool(f.get("flags", 0) & FLAGS["ACC"])
     if d.op in ("DMA_IN", "DMA_OUT"):
-        return costs.dma(f["rows"] * f["row_bytes"], inbound=d.op == "DMA_IN")
+        return costs.dma(f["rows"], f["row_bytes"], inbound=d.op == "DMA_IN")
     if d.op == "LOAD_WEIGHTS":
-        return costs.load_weights(f["k"] * f["n"], f["k"] * f["n"])
+        return costs.load_weights(f["k"], f["n"], f["k"] * f["n"], False)
     if d.op == "MVM":
-        return costs.mvm(f["m"], f["k"], f["n"], False, False, acc)
+        # The macro's energy depends on the activations' bits, unknown before the run: the estimate
+        # assumes every bit-plane is driven and half the input bits are 1.
+        planes = f["m"] * costs.planes_per_row
+        activity = MacroActivity(ones=f["m"] * f["k"] * 4, planes=planes)
+        return costs.mvm(f["m"], f["k"], f["n"], False, False, acc, activity)
     if d.op == "POSTPROC":
         n = f["n"]
         dram_in = (4 * n if f["bias_addr"] or d.reloc8 else 0) + (8 * n if f["quant_addr"] or d.reloc16 else 0)
