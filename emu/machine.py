@@ -276,15 +276,21 @@ class Machine:
         effect; BusError naming the register (and the command that shows it) otherwise."""
         from emu.devices.peek import peek
 
+        if self._in_mrom(addr, length):
+            return self.read_mem(addr, length)
         return peek(self.bus, addr, length)
 
     def read_mem(self, addr: int, length: int) -> bytes:
         """RAM or mask-ROM contents (BusError elsewhere: device registers are not read behind the
         guest's back)."""
-        mrom = board.region("mrom")
-        if self.layout is not None and length >= 0 and mrom.base <= addr and addr + length <= mrom.base + mrom.size:
+        if self._in_mrom(addr, length):
             return bytes(self.uc.mem_read(addr, length))
         return self.ram.read(addr, length)
+
+    def _in_mrom(self, addr: int, length: int) -> bool:
+        """Inside the mask ROM that holds QEMU's reset stub (mapped once a boot layout is loaded)."""
+        mrom = board.region("mrom")
+        return self.layout is not None and length >= 0 and mrom.base <= addr and addr + length <= mrom.base + mrom.size
 
     def write_mem(self, addr: int, data: bytes) -> None:
         self.ram.write(addr, data)

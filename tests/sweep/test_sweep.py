@@ -1,4 +1,4 @@
-"""`npuemu sweep`: 24 cases (2 firmware x 3 tile counts x 2 NPU clocks x 2 MVM row costs) give the same
+"""`npuemu sweep`: 24 cases (2 firmware x 3 tile counts x 2 NPU clocks x 2 input bits per cycle) give the same
 table with 1 worker, 2 local workers and a local Ray instance this test starts; the plot is written."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from emu.sweep import pareto_front
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = [ROOT / "build" / "firmware" / arch / "npu_drvtest.elf" for arch in ("rv32", "rv64")]
-AXES = ["--npu", "geometry.tiles=4,8,16", "--npu", "clock.npu_mhz=250,500", "--npu", "timing.mvm_cycles_per_row=8,4"]
+AXES = ["--npu", "geometry.tiles=4,8,16", "--npu", "clock.npu_mhz=250,500", "--npu", "macro.input_bits_per_cycle=1,2"]
 
 
 def sweep(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -36,14 +36,14 @@ def test_table_has_one_row_per_case_in_grid_order(one_worker):
     rows = list(csv.DictReader((where / "one.csv").open()))
     assert len(rows) == 24 and "sweep: 24 cases on 1 local worker(s)" in stderr
     assert [row["config"] for row in rows[:2]] == [
-        '{"clock.npu_mhz": 250, "geometry.tiles": 4, "timing.mvm_cycles_per_row": 8}',
-        '{"clock.npu_mhz": 250, "geometry.tiles": 4, "timing.mvm_cycles_per_row": 4}']
+        '{"clock.npu_mhz": 250, "geometry.tiles": 4, "macro.input_bits_per_cycle": 1}',
+        '{"clock.npu_mhz": 250, "geometry.tiles": 4, "macro.input_bits_per_cycle": 2}']
     assert len({row["key"] for row in rows}) == 24 and all(row["status"] == "exited" for row in rows)
     assert all(row["exit_code"] == "0" and row["npu_commands"] == "180" for row in rows)
-    # The NPU clock changes time and idle energy, never the console; the row cost changes cycles.
+    # The NPU clock changes time and idle energy, never the console; the bits per cycle change cycles.
     assert len({row["console_sha256"] for row in rows if "rv32" in row["firmware"]}) == 1
-    # Grid order: tiles, then clock, then row cost (the --npu order). rows[0] -> rows[1]: half the MVM
-    # cycles per row; rows[0] -> rows[2]: the clock doubled, so the same cycles take less virtual time.
+    # Grid order: tiles, then clock, then input bits per cycle (the --npu order). rows[0] -> rows[1]:
+    # two input bits per cycle halve the MVM cycles per row; rows[0] -> rows[2]: the clock doubled, so the same cycles take less virtual time.
     assert int(rows[0]["npu_busy_cycles"]) > int(rows[1]["npu_busy_cycles"])
     assert rows[2]["config"].startswith('{"clock.npu_mhz": 500, "geometry.tiles": 4')
     assert int(rows[0]["virtual_ns"]) > int(rows[2]["virtual_ns"])
