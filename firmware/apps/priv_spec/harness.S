@@ -97,6 +97,17 @@ body_sfence:
     sfence.vma
     ecall
 
+/* F: move a0 through f0 (needs mstatus.FS != Off).  The SDK builds for rv32imac/rv64imac, so the
+ * F instructions are enabled here only. */
+    .globl body_fp
+body_fp:
+    .option push
+    .option arch, +f
+    fmv.w.x f0, a0
+    fmv.x.w a0, f0
+    .option pop
+    ecall
+
 /* Entered in S-mode at a virtual alias of this page: sret to U at a0 (SPP = 0). */
     .globl s_alias_sret
 s_alias_sret:

@@ -1,7 +1,7 @@
 /* priv_spec: the privileged architecture as the spec (and QEMU 7.2) defines it, checked line by line
  * against qemu-system-riscv32/64 by tests/platform/test_priv_spec.py.  Each line starts with a tag
  * naming the feature it shows, so a difference points at one feature:
- *   [pmp-tor] [pmp-deny] [pmp-mtval] [vm] [vm-stval] [deleg] [uxl] [sdtrig] [counters] [tvm] [tsr] [pmp-napot] [tw]
+ *   [pmp-tor] [pmp-deny] [pmp-mtval] [vm] [vm-stval] [deleg] [fpu] [uxl] [sdtrig] [counters] [tvm] [tsr] [pmp-napot] [tw]
  * ([pmp-mtval] and [vm-stval] are the trap values of the faults [pmp-deny] and [vm] show.)
  * Code runs at U/S through run_in_mode() (harness.S); any trap into M ends that run and is printed. */
 #include "sdk.h"
@@ -12,6 +12,7 @@ struct s_record { uxl_t cause, epc, tval, status; };
 extern struct m_record m_rec;
 extern struct s_record s_rec;
 extern uxl_t run_in_mode(unsigned mode, const void *entry, uxl_t arg);
+extern char body_fp[];
 extern char body_ecall[], body_load[], body_store[], body_sret[], body_wfi[], body_satp[], body_sfence[];
 extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[];
 
@@ -226,6 +227,28 @@ static void test_deleg(void)
            (unsigned long)(csr_read(mstatus) & ((1UL << 1) | (1UL << 5) | (1UL << 8) | (1UL << 18) | (1UL << 19))));
 }
 
+/* F/D state: mstatus.FS Off makes FP instructions illegal; an FP write makes FS Dirty and sets SD. */
+#define MSTATUS_FS (3UL << 13)
+#define MSTATUS_SD (1UL << (__riscv_xlen - 1))
+
+static void test_fpu(void)
+{
+    printf("[fpu] misa F=%lu D=%lu\n", (unsigned long)(csr_read(misa) >> 5 & 1), (unsigned long)(csr_read(misa) >> 3 & 1));
+    csr_clear(mstatus, MSTATUS_FS);
+    show_run("fpu", "fmv.w.x with FS=Off", PRV_M, body_fp, 0x3f800000);
+    csr_set(mstatus, 1UL << 13);  /* FS = Initial */
+    printf("[fpu] FS=Initial: mstatus.FS=%lu SD=%lu\n", (unsigned long)(csr_read(mstatus) >> 13 & 3),
+           (unsigned long)!!(csr_read(mstatus) & MSTATUS_SD));
+    show_run("fpu", "fmv.w.x with FS=Initial", PRV_M, body_fp, 0x3f800000);
+    printf("[fpu] after an FP write: mstatus.FS=%lu SD=%lu\n", (unsigned long)(csr_read(mstatus) >> 13 & 3),
+           (unsigned long)!!(csr_read(mstatus) & MSTATUS_SD));
+    csr_write(0x003, 0xff);  /* fcsr */
+    printf("[fpu] fcsr := 0xff reads 0x%lx, frm 0x%lx, fflags 0x%lx\n", (unsigned long)csr_read(0x003),
+           (unsigned long)csr_read(0x002), (unsigned long)csr_read(0x001));
+    csr_write(0x003, 0);
+    csr_clear(mstatus, MSTATUS_FS);
+}
+
 static void test_uxl(void)
 {
 #if __riscv_xlen == 64
@@ -304,6 +327,7 @@ int main(void)
     test_pmp_deny();
     test_vm();
     test_deleg();
+    test_fpu();
     test_uxl();
     test_sdtrig();
     test_counters();
