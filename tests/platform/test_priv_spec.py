@@ -1,5 +1,6 @@
 """The privileged architecture, diffed against QEMU 7.2: firmware/apps/priv_spec runs PMP (TOR,
-full-range NAPOT, an entry that denies), Sv32/Sv39 page faults handled in S-mode, A/D bits, sret
+full-range NAPOT, an entry that denies), Sv32/Sv39 page faults handled in S-mode (one on an instruction
+straddling into a no-execute page: stval = the second page), A/D bits, sret
 from a virtual alias, medeleg/mideleg for every cause and the sstatus/sie views, F state (FS Off ->
 illegal, FS Dirty and SD after a write, fcsr), TVM/TSR/TW, UXL,
 Sdtrig probes, mcountinhibit and counter writes, printing one

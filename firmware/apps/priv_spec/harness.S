@@ -137,6 +137,13 @@ u_jump:
     .globl u_ecall
 u_ecall:
     ecall
+    .org 4094                       /* a 4-byte instruction straddling into the next (data) page */
+    .globl u_straddle
+u_straddle:
+    .option push
+    .option norvc
+    addi    a0, a0, 1
+    .option pop
     .balign 4096
 
     .section .bss

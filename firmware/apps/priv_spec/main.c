@@ -14,7 +14,7 @@ extern struct s_record s_rec;
 extern uxl_t run_in_mode(unsigned mode, const void *entry, uxl_t arg);
 extern char body_fp[];
 extern char body_ecall[], body_load[], body_store[], body_sret[], body_wfi[], body_satp[], body_sfence[];
-extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[];
+extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[], u_straddle[];
 
 #define PMP_TOR   0x08
 #define PMP_RWX   (PMP_R | PMP_W | PMP_X)
@@ -163,6 +163,8 @@ static void test_vm(void)
     show_s("vm", "U load from unmapped 0x403008");
     run_in_mode(PRV_U, (void *)user_va(u_store), USER_VA + 0x2010);
     show_s("vm", "U store to read-only 0x402010");
+    run_in_mode(PRV_U, (void *)user_va(u_straddle), 0);
+    show_s("vm", "U fetch of an instruction straddling into a no-X page");
     run_in_mode(PRV_U, (void *)user_va(u_load), USER_VA + 0x1000 + 8);
     show_s("vm", "U load from 0x401008");
     printf("[vm] data PTE after load: A=%lu D=%lu\n", (unsigned long)(*user_data_pte >> 6 & 1),
