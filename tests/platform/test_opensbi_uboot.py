@@ -76,7 +76,7 @@ def test_opensbi_then_smode_uboot_prompt_and_commands() -> None:
     assert "Working FDT set to" in fdt_addr
     cpus = console.command("fdt print /cpus")
     assert 'riscv,isa = "rv64imafdc_zicsr_zifencei";' in cpus
-    assert "timebase-frequency = <0x00989680>;" in cpus and 'mmu-type = "riscv,sv39";' in cpus
+    assert "timebase-frequency = <0x00989680>;" in cpus and 'mmu-type = "riscv,sv48";' in cpus
     soc = console.command("fdt list /soc")
     for node in ("clint@2000000", "plic@c000000", "serial@10000000", "test@100000", "npu@18000000"):
         assert f"\t{node} {{" in soc

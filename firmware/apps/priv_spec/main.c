@@ -1,7 +1,7 @@
 /* priv_spec: the privileged architecture as the spec (and QEMU 7.2) defines it, checked line by line
  * against qemu-system-riscv32/64 by tests/platform/test_priv_spec.py.  Each line starts with a tag
  * naming the feature it shows, so a difference points at one feature:
- *   [pmp-tor] [pmp-deny] [pmp-mtval] [vm] [vm-stval] [deleg] [fpu] [uxl] [sdtrig] [counters] [tvm] [tsr] [pmp-napot] [tw]
+ *   [pmp-tor] [pmp-deny] [pmp-mtval] [vm] [vm-stval] [satp] [deleg] [fpu] [uxl] [sdtrig] [counters] [tvm] [tsr] [pmp-napot] [tw]
  * ([pmp-mtval] and [vm-stval] are the trap values of the faults [pmp-deny] and [vm] show.)
  * Code runs at U/S through run_in_mode() (harness.S); any trap into M ends that run and is printed. */
 #include "sdk.h"
@@ -40,6 +40,7 @@ static uxl_t value = 0x1234;
 static uint64_t root[512] __attribute__((aligned(4096)));
 static uint64_t l1[512] __attribute__((aligned(4096)));
 static uint64_t l0[512] __attribute__((aligned(4096)));
+static uint64_t root48[512] __attribute__((aligned(4096)));  /* Sv48: one more level above root */
 #define SATP_ON(root) ((8UL << 60) | ((uxl_t)(root) >> 12))
 #else
 static uint32_t root[1024] __attribute__((aligned(4096)));
@@ -180,6 +181,31 @@ static void test_vm(void)
     csr_write(satp, 0);
     __asm__ volatile("sfence.vma" ::: "memory");
     csr_write(medeleg, 0);
+#if __riscv_xlen == 64
+    /* Sv48: root48[0] points at the Sv39 root, which becomes the second level (VA < 512 GiB). */
+    root48[0] = leaf((uxl_t)root, PTE_V);
+    csr_write(medeleg, (1UL << CAUSE_ECALL_U) | (1UL << CAUSE_LOAD_PAGE_FAULT));
+    csr_write(satp, (9UL << 60) | ((uxl_t)root48 >> 12));
+    __asm__ volatile("sfence.vma" ::: "memory");
+    user_data[1] = 0x48;
+    run_in_mode(PRV_U, (void *)user_va(u_load), USER_VA + 0x1000 + 8);
+    show_s("vm", "Sv48: U load from 0x401008");
+    printf("[vm] Sv48: loaded 0x%lx\n", (unsigned long)m_rec.a0);
+    run_in_mode(PRV_U, (void *)user_va(u_load), USER_VA + 0x3008);
+    show_s("vm", "Sv48: U load from unmapped 0x403008");
+    csr_write(satp, 0);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    csr_write(medeleg, 0);
+    for (uxl_t mode = 8; mode <= 10; mode++) {  /* Sv39, Sv48, Sv57: WARL, an unsupported mode is not written */
+        csr_write(satp, (mode << 60) | ((uxl_t)root >> 12));
+        printf("[satp] satp := mode %lu reads mode %lu\n", (unsigned long)mode, (unsigned long)(csr_read(satp) >> 60));
+        csr_write(satp, 0);
+    }
+#else
+    csr_write(satp, (1UL << 31) | ((uxl_t)root >> 12));
+    printf("[satp] satp := mode 1 reads mode %lu\n", (unsigned long)(csr_read(satp) >> 31));
+    csr_write(satp, 0);
+#endif
 }
 
 /* -- CSRs ------------------------------------------------------------------------------------------- */
