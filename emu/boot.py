@@ -119,6 +119,8 @@ def open_files(files: BootFiles) -> tuple[int, dict[str, Image]]:
         raise ElfError("--bios none needs --kernel")
     if files.initrd is not None and files.kernel is None:
         raise ElfError("--initrd needs --kernel")
+    if files.append is not None and files.bios is not None and files.kernel is None:
+        raise ElfError("--append needs --kernel (or a plain firmware ELF), as QEMU's -append")
     images: dict[str, Image] = {}
     if files.firmware is not None:
         images["firmware"] = open_image(files.firmware, "firmware")

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from unicorn import UC_PROT_ALL, Uc
 
 from emu.devices.base import MmioDevice
-from emu.errors import ElfError
 from emu.memory import Ram
 
 
@@ -84,14 +83,6 @@ class Bus:
         """Put a device over one RAM page (HTIF): unmap the page and map the device there."""
         self.uc.mem_unmap(base, device.size)
         self.add(base, device)
-
-    def check_load_range(self, start: int, end: int) -> None:
-        """A segment must land in RAM and on no device."""
-        if not (self.ram.base <= start and end <= self.ram.end):
-            for m in self.mappings:
-                if m.device is not None and start < m.end and m.base < end:
-                    raise ElfError(f"segment {start:#x}..{end:#x} lies on top of the {m.name} device")
-            raise ElfError(f"segment {start:#x}..{end:#x} is outside RAM {self.ram.base:#x}..{self.ram.end:#x}")
 
     def describe(self) -> list[tuple[int, int, str]]:
         return [(m.base, m.size, m.name) for m in self.mappings]

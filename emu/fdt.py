@@ -82,7 +82,7 @@ def _cpus(opts: FdtOptions) -> libfdt.Node:
     cpu = _node("cpu@0", _words("phandle", PHANDLE_CPU), _strings("device_type", "cpu"), _words("reg", 0),
                 _strings("status", "okay"), _strings("compatible", "riscv"),
                 _strings("riscv,isa", isa_string(opts.xlen, opts.misa)),
-                _strings("mmu-type", "riscv,sv39" if opts.xlen == 64 else "riscv,sv32"))
+                _strings("mmu-type", "riscv,sv48" if opts.xlen == 64 else "riscv,sv32"))  # Sv48: priv_spec checks
     cpu.append(intc)
     cpu_map = _node("cpu-map")
     cluster = _node("cluster0")

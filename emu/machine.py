@@ -216,7 +216,7 @@ class Machine:
             # The firmware measures itself with cycle/instret: give it exact counts (what it
             # reads would otherwise be derived from host time), at the counter's cost in speed.
             self.enable_counting()
-        if image is not None and image.tohost is not None and self.ram.contains(image.tohost, 8):
+        if image.tohost is not None and self.ram.contains(image.tohost, 8):
             page = image.tohost & ~0xFFF
             self.htif = Htif(self.ram, page, image.tohost, image.fromhost, self.xlen, self._exit, self._console_out)
             # Watch the page precisely (MMIO) unless code shares it (MMIO cannot be executed);

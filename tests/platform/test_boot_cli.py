@@ -20,6 +20,7 @@ def _one_line(result) -> str:
     (["{hello}", "--bios", "{hello}"], "either a firmware ELF or --bios/--kernel"),
     (["--bios", "none"], "--bios none needs --kernel"),
     (["--bios", "{hello}", "--initrd", "{hello}"], "--initrd needs --kernel"),
+    (["--bios", "{hello}", "--append", "quiet"], "--append needs --kernel"),
     (["--bios", "{hello}", "--xlen", "64"], "--xlen 64 does not match the rv32 ELF"),
     (["--bios", "{hello}", "--kernel", "{hello64}"], "the ELFs mix rv32 and rv64"),
     (["--bios", "{missing}"], "cannot read --bios"),

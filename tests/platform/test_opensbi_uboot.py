@@ -76,7 +76,7 @@ def test_opensbi_then_smode_uboot_prompt_and_commands() -> None:
     assert "Working FDT set to" in fdt_addr
     cpus = console.command("fdt print /cpus")
     assert 'riscv,isa = "rv64imafdc_zicsr_zifencei";' in cpus
-    assert "timebase-frequency = <0x00989680>;" in cpus and 'mmu-type = "riscv,sv39";' in cpus
+    assert "timebase-frequency = <0x00989680>;" in cpus and 'mmu-type = "riscv,sv48";' in cpus
     soc = console.command("fdt list /soc")
     for node in ("clint@2000000", "plic@c000000", "serial@10000000", "test@100000", "npu@18000000"):
         assert f"\t{node} {{" in soc
@@ -144,3 +144,58 @@ def test_deterministic_boot_is_byte_identical() -> None:
     first, second = run_npuemu(*args), run_npuemu(*args)
     assert b"Boot HART MEDELEG" in first.output and first.status == 125
     assert (first.output, first.status) == (second.output, second.status)
+
+
+SBI_TIMER_PAYLOAD = """
+    la t0, s_handler
+    csrw stvec, t0
+    li a0, 'S'
+    call putc
+    rdtime t1
+    li t2, 100000            /* 10 ms */
+    add a0, t1, t2
+    li a7, 0x54494D45        /* SBI TIME: set_timer */
+    li a6, 0
+    ecall
+    li t0, 0x20              /* sie.STIE */
+    csrs sie, t0
+    csrsi sstatus, 2         /* sstatus.SIE */
+1:  j 1b
+    .align 2
+s_handler:
+    csrr a0, scause
+    addi a0, a0, 'A' - 5     /* 'A' for cause 5 (supervisor timer) */
+    call putc
+    li a0, '\\n'
+    call putc
+    li a7, 0x53525354        /* SBI SRST: shutdown */
+    li a6, 0
+    li a0, 0
+    li a1, 0
+    ecall
+2:  j 2b
+putc:
+    li t0, 0x10000000
+3:  lbu t1, 5(t0)
+    andi t1, t1, 0x20
+    beqz t1, 3b
+    sb a0, 0(t0)
+    ret
+"""
+
+
+@pytest.mark.qemu
+def test_smode_payload_gets_its_sbi_timer_interrupt_and_shuts_down(tmp_path) -> None:
+    """A raw S-mode kernel behind OpenSBI: SBI set_timer, the supervisor timer interrupt (OpenSBI's
+    M-mode timer handler raises mip.STIP), SBI system reset: same console and status as QEMU."""
+    from asm import assemble
+    from npuemu_cli import run_npuemu
+
+    elf = assemble(tmp_path, SBI_TIMER_PAYLOAD, "rv64", name="payload")
+    kernel = tmp_path / "payload.bin"
+    subprocess.run(["riscv64-unknown-elf-objcopy", "-O", "binary", str(elf), str(kernel)], check=True)
+    qemu = subprocess.run(["qemu-system-riscv64", "-M", "virt", "-m", "128M", "-nographic", "-bios", str(OPENSBI),
+                           "-kernel", str(kernel)], capture_output=True, timeout=60)
+    ours = run_npuemu("run", "--deterministic", "--bios", OPENSBI, "--kernel", kernel, merge=False)
+    assert qemu.stdout.endswith(b"SA\n") and qemu.returncode == 0
+    assert ours.output.endswith(b"SA\n") and ours.status == 0

@@ -1,6 +1,8 @@
 """The privileged architecture, diffed against QEMU 7.2: firmware/apps/priv_spec runs PMP (TOR,
-full-range NAPOT, an entry that denies), Sv32/Sv39 page faults handled in S-mode, A/D bits, sret
-from a virtual alias, medeleg/mideleg for every cause and the sstatus/sie views, TVM/TSR/TW, UXL,
+full-range NAPOT, an entry that denies), Sv32/Sv39/Sv48 page faults handled in S-mode (one on an instruction
+straddling into a no-execute page: stval = the second page), A/D bits, sret
+from a virtual alias, medeleg/mideleg for every cause and the sstatus/sie views, F state (FS Off ->
+illegal, FS Dirty and SD after a write, fcsr), TVM/TSR/TW, UXL,
 Sdtrig probes, mcountinhibit and counter writes, printing one
 tagged line per observation.  Each tag is compared on its own, so a difference names a feature.
 
@@ -19,7 +21,7 @@ from support.qemu import run_qemu
 
 NEEDS_CORE = "needs the patched Unicorn (core branch)"
 BOTH = ("rv32", "rv64")
-TAGS = ("pmp-tor", "pmp-deny", "pmp-mtval", "vm", "vm-stval", "deleg", "uxl", "sdtrig", "counters", "tvm", "tsr",
+TAGS = ("pmp-tor", "pmp-deny", "pmp-mtval", "vm", "vm-stval", "satp", "deleg", "fpu", "uxl", "sdtrig", "counters", "tvm", "tsr",
         "pmp-napot", "tw")
 # tag -> arches where Unicorn 2.1.4 still differs from QEMU 7.2 (docs/platform.md lists why)
 NEEDS_CORE_FIX = {

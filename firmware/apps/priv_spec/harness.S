@@ -97,6 +97,17 @@ body_sfence:
     sfence.vma
     ecall
 
+/* F: move a0 through f0 (needs mstatus.FS != Off).  The SDK builds for rv32imac/rv64imac, so the
+ * F instructions are enabled here only. */
+    .globl body_fp
+body_fp:
+    .option push
+    .option arch, +f
+    fmv.w.x f0, a0
+    fmv.x.w a0, f0
+    .option pop
+    ecall
+
 /* Entered in S-mode at a virtual alias of this page: sret to U at a0 (SPP = 0). */
     .globl s_alias_sret
 s_alias_sret:
@@ -126,6 +137,13 @@ u_jump:
     .globl u_ecall
 u_ecall:
     ecall
+    .org 4094                       /* a 4-byte instruction straddling into the next (data) page */
+    .globl u_straddle
+u_straddle:
+    .option push
+    .option norvc
+    addi    a0, a0, 1
+    .option pop
     .balign 4096
 
     .section .bss

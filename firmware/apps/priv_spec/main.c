@@ -1,7 +1,7 @@
 /* priv_spec: the privileged architecture as the spec (and QEMU 7.2) defines it, checked line by line
  * against qemu-system-riscv32/64 by tests/platform/test_priv_spec.py.  Each line starts with a tag
  * naming the feature it shows, so a difference points at one feature:
- *   [pmp-tor] [pmp-deny] [pmp-mtval] [vm] [vm-stval] [deleg] [uxl] [sdtrig] [counters] [tvm] [tsr] [pmp-napot] [tw]
+ *   [pmp-tor] [pmp-deny] [pmp-mtval] [vm] [vm-stval] [satp] [deleg] [fpu] [uxl] [sdtrig] [counters] [tvm] [tsr] [pmp-napot] [tw]
  * ([pmp-mtval] and [vm-stval] are the trap values of the faults [pmp-deny] and [vm] show.)
  * Code runs at U/S through run_in_mode() (harness.S); any trap into M ends that run and is printed. */
 #include "sdk.h"
@@ -12,8 +12,9 @@ struct s_record { uxl_t cause, epc, tval, status; };
 extern struct m_record m_rec;
 extern struct s_record s_rec;
 extern uxl_t run_in_mode(unsigned mode, const void *entry, uxl_t arg);
+extern char body_fp[];
 extern char body_ecall[], body_load[], body_store[], body_sret[], body_wfi[], body_satp[], body_sfence[];
-extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[];
+extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[], u_straddle[];
 
 #define PMP_TOR   0x08
 #define PMP_RWX   (PMP_R | PMP_W | PMP_X)
@@ -39,6 +40,7 @@ static uxl_t value = 0x1234;
 static uint64_t root[512] __attribute__((aligned(4096)));
 static uint64_t l1[512] __attribute__((aligned(4096)));
 static uint64_t l0[512] __attribute__((aligned(4096)));
+static uint64_t root48[512] __attribute__((aligned(4096)));  /* Sv48: one more level above root */
 #define SATP_ON(root) ((8UL << 60) | ((uxl_t)(root) >> 12))
 #else
 static uint32_t root[1024] __attribute__((aligned(4096)));
@@ -162,6 +164,8 @@ static void test_vm(void)
     show_s("vm", "U load from unmapped 0x403008");
     run_in_mode(PRV_U, (void *)user_va(u_store), USER_VA + 0x2010);
     show_s("vm", "U store to read-only 0x402010");
+    run_in_mode(PRV_U, (void *)user_va(u_straddle), 0);
+    show_s("vm", "U fetch of an instruction straddling into a no-X page");
     run_in_mode(PRV_U, (void *)user_va(u_load), USER_VA + 0x1000 + 8);
     show_s("vm", "U load from 0x401008");
     printf("[vm] data PTE after load: A=%lu D=%lu\n", (unsigned long)(*user_data_pte >> 6 & 1),
@@ -177,6 +181,31 @@ static void test_vm(void)
     csr_write(satp, 0);
     __asm__ volatile("sfence.vma" ::: "memory");
     csr_write(medeleg, 0);
+#if __riscv_xlen == 64
+    /* Sv48: root48[0] points at the Sv39 root, which becomes the second level (VA < 512 GiB). */
+    root48[0] = leaf((uxl_t)root, PTE_V);
+    csr_write(medeleg, (1UL << CAUSE_ECALL_U) | (1UL << CAUSE_LOAD_PAGE_FAULT));
+    csr_write(satp, (9UL << 60) | ((uxl_t)root48 >> 12));
+    __asm__ volatile("sfence.vma" ::: "memory");
+    user_data[1] = 0x48;
+    run_in_mode(PRV_U, (void *)user_va(u_load), USER_VA + 0x1000 + 8);
+    show_s("vm", "Sv48: U load from 0x401008");
+    printf("[vm] Sv48: loaded 0x%lx\n", (unsigned long)m_rec.a0);
+    run_in_mode(PRV_U, (void *)user_va(u_load), USER_VA + 0x3008);
+    show_s("vm", "Sv48: U load from unmapped 0x403008");
+    csr_write(satp, 0);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    csr_write(medeleg, 0);
+    for (uxl_t mode = 8; mode <= 10; mode++) {  /* Sv39, Sv48, Sv57: WARL, an unsupported mode is not written */
+        csr_write(satp, (mode << 60) | ((uxl_t)root >> 12));
+        printf("[satp] satp := mode %lu reads mode %lu\n", (unsigned long)mode, (unsigned long)(csr_read(satp) >> 60));
+        csr_write(satp, 0);
+    }
+#else
+    csr_write(satp, (1UL << 31) | ((uxl_t)root >> 12));
+    printf("[satp] satp := mode 1 reads mode %lu\n", (unsigned long)(csr_read(satp) >> 31));
+    csr_write(satp, 0);
+#endif
 }
 
 /* -- CSRs ------------------------------------------------------------------------------------------- */
@@ -224,6 +253,28 @@ static void test_deleg(void)
     csr_clear(sstatus, (1UL << 1) | (1UL << 5) | (1UL << 8) | (1UL << 18) | (1UL << 19));
     printf("[deleg] mstatus after clearing them in sstatus: 0x%lx\n",
            (unsigned long)(csr_read(mstatus) & ((1UL << 1) | (1UL << 5) | (1UL << 8) | (1UL << 18) | (1UL << 19))));
+}
+
+/* F/D state: mstatus.FS Off makes FP instructions illegal; an FP write makes FS Dirty and sets SD. */
+#define MSTATUS_FS (3UL << 13)
+#define MSTATUS_SD (1UL << (__riscv_xlen - 1))
+
+static void test_fpu(void)
+{
+    printf("[fpu] misa F=%lu D=%lu\n", (unsigned long)(csr_read(misa) >> 5 & 1), (unsigned long)(csr_read(misa) >> 3 & 1));
+    csr_clear(mstatus, MSTATUS_FS);
+    show_run("fpu", "fmv.w.x with FS=Off", PRV_M, body_fp, 0x3f800000);
+    csr_set(mstatus, 1UL << 13);  /* FS = Initial */
+    printf("[fpu] FS=Initial: mstatus.FS=%lu SD=%lu\n", (unsigned long)(csr_read(mstatus) >> 13 & 3),
+           (unsigned long)!!(csr_read(mstatus) & MSTATUS_SD));
+    show_run("fpu", "fmv.w.x with FS=Initial", PRV_M, body_fp, 0x3f800000);
+    printf("[fpu] after an FP write: mstatus.FS=%lu SD=%lu\n", (unsigned long)(csr_read(mstatus) >> 13 & 3),
+           (unsigned long)!!(csr_read(mstatus) & MSTATUS_SD));
+    csr_write(0x003, 0xff);  /* fcsr */
+    printf("[fpu] fcsr := 0xff reads 0x%lx, frm 0x%lx, fflags 0x%lx\n", (unsigned long)csr_read(0x003),
+           (unsigned long)csr_read(0x002), (unsigned long)csr_read(0x001));
+    csr_write(0x003, 0);
+    csr_clear(mstatus, MSTATUS_FS);
 }
 
 static void test_uxl(void)
@@ -304,6 +355,7 @@ int main(void)
     test_pmp_deny();
     test_vm();
     test_deleg();
+    test_fpu();
     test_uxl();
     test_sdtrig();
     test_counters();
