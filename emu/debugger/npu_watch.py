@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from emu.machine import Machine
 
 WATCH_SPACES = {"scratchpad": "scratchpad", "spad": "scratchpad", "acc": "accumulator",
-                "accumulator": "accumulator", "tile": "tile"}
+                "accumulator": "accumulator", "tile": "tile", "dram": "dram"}
 
 
 class NpuWatchError(ValueError):
@@ -134,11 +134,13 @@ class NpuWatch:
         return self._add(NpuPoint(self._next, opcode, when))
 
     def add_watch(self, spec: str) -> NpuPoint:
-        """``scratchpad|acc START:END`` (bytes, int32 entries) or ``tile N [R0:R1[,C0:C1]]``."""
+        """``scratchpad|acc START:END`` (bytes, int32 entries), ``dram START:END`` (addresses) or
+        ``tile N [R0:R1[,C0:C1]]``."""
         npu = self.m.npu
         words = spec.split()
         if not words or words[0] not in WATCH_SPACES:
-            raise NpuWatchError("Argument required: scratchpad START:END, acc START:END or tile N [R0:R1[,C0:C1]].")
+            raise NpuWatchError("Argument required: scratchpad START:END, acc START:END, dram START:END "
+                                "or tile N [R0:R1[,C0:C1]].")
         space = WATCH_SPACES[words[0]]
         if space == "tile":
             if len(words) not in (2, 3) or not words[1].isascii() or not words[1].isdigit():
@@ -156,6 +158,12 @@ class NpuWatch:
                 raise NpuWatchError(f"Usage: npu watch {words[0]} START:END.")
             if space == "scratchpad":
                 start, end = _span(words[1], npu.scratchpad.size, "the scratchpad (bytes)")
+                region = Region(space, start, end)
+            elif space == "dram":  # DMA_OUT and ARGMAX write RAM: CPU watchpoints do not see it
+                ram = self.m.ram
+                start, end = _span(words[1], ram.end, "DRAM (addresses)")
+                if start < ram.base:
+                    raise NpuWatchError(f"DRAM is {ram.base:#x}..{ram.end:#x}: {start:#x} is below it.")
                 region = Region(space, start, end)
             else:
                 start, end = _span(words[1], npu.accumulator.size, "the accumulator (int32 entries)")
