@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from emu.clock import Event
 from emu.npu_device.observe import NpuEvent, Region
-from emu.npu_device.regs import OPCODES
+from emu.npu_device.regs import ERROR_NAMES, OPCODES
 
 if TYPE_CHECKING:
     from emu.machine import Machine
@@ -240,7 +240,7 @@ class NpuWatch:
                            f"doorbell rung at pc {self._where(pc)}")
             elif point.when == "submit":
                 point.hits += 1
-                error = f" -> error {event.error}" if event.error else ""
+                error = f" -> error {event.error} ({ERROR_NAMES.get(event.error, '?')})" if event.error else ""
                 now.append(f"NPU breakpoint {point.number}: {event.describe()} submitted{error}; "
                            f"doorbell rung at pc {self._where(pc)}")
         later = [p for p in self.points if not p.is_watch and p.when == "complete" and p.matches(event)]
@@ -253,10 +253,12 @@ class NpuWatch:
         if not points:
             return
         rung = f"; doorbell rung at pc {self._where(pc)}" if pc is not None else ""
+        npu = self.m.npu
+        epoch = npu.reset_ns  # a CTRL.RESET drops the queue: the command then never completes
 
         def complete() -> None:
             live = [p for p in points if p in self.points]
-            if self._paused or not live:
+            if self._paused or not live or npu.reset_ns != epoch:
                 return
             for p in live:
                 p.hits += 1
