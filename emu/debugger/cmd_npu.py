@@ -44,10 +44,11 @@ def register(root: Registry, info: Registry) -> None:
                     "matching descriptor is submitted (right after the doorbell store: the NPU executes it\n"
                     "then) or completes (at its modeled end time), and show it decoded.\n"
                     "  npu break MVM\n  npu break any on complete"))
-    npu.add(Command("watch", npu_watch_cmd, "npu watch scratchpad|acc START:END | tile N [R0:R1[,C0:C1]] -- stop\n"
-                    "when an NPU command writes there (scratchpad in bytes, acc in int32 entries, tile rows\n"
-                    "and columns), naming the command, its descriptor address and the doorbell's pc.\n"
-                    "  npu watch acc 0:64\n  npu watch tile 0"))
+    npu.add(Command("watch", npu_watch_cmd, "npu watch scratchpad|acc|dram START:END | tile N [RANGE] -- stop\n"
+                    "when an NPU command writes there (scratchpad in bytes, acc in int32 entries, dram\n"
+                    "by address: DMA_OUT and ARGMAX, which CPU watchpoints do not see; RANGE is tile rows\n"
+                    "and columns R0:R1[,C0:C1]), naming the command, its descriptor address and the doorbell's pc.\n"
+                    "  npu watch acc 0:64\n  npu watch tile 0\n  npu watch dram 0x80020000:0x80020100"))
     npu.add(Command("breakpoints", npu_breakpoints, "npu breakpoints -- list NPU breakpoints and watchpoints."))
     npu.add(Command("clear", npu_clear, "npu clear [N] -- delete NPU breakpoint/watchpoint N (all without N)."))
     root.add(Command("npu", None, "npu status|queue|tiles|dump|counters|trace|break|watch|... -- the NPU's "

@@ -161,8 +161,7 @@ class _Connection:
             # client's delayed ACK (~40-90 ms a packet in ack mode).
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._ack_pending = False  # a packet was taken but not yet acknowledged (see take_ack)
-        self.writes = 0  # socket writes, for tests: one per reply
+        self._ack_pending = False  # a packet was taken but not yet acknowledged (see packet_taken)
         self._on_interrupt = on_interrupt
         self._log = log
         self._packets: queue.Queue[Frame | None] = queue.Queue()
@@ -205,7 +204,6 @@ class _Connection:
         with self._send_lock:
             if remember:
                 self._last_sent = data[ack_len:]
-            self.writes += 1
             # A client that has gone is noticed by the reader (EOF), which ends the session.
             with contextlib.suppress(OSError):
                 self._sock.sendall(data)

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING
 
 from emu.clock import Event
 from emu.npu_device.observe import NpuEvent, Region
-from emu.npu_device.regs import OPCODES
+from emu.npu_device.regs import ERROR_NAMES, OPCODES
 
 if TYPE_CHECKING:
     from emu.machine import Machine
 
 WATCH_SPACES = {"scratchpad": "scratchpad", "spad": "scratchpad", "acc": "accumulator",
-                "accumulator": "accumulator", "tile": "tile"}
+                "accumulator": "accumulator", "tile": "tile", "dram": "dram"}
 
 
 class NpuWatchError(ValueError):
@@ -134,11 +134,13 @@ class NpuWatch:
         return self._add(NpuPoint(self._next, opcode, when))
 
     def add_watch(self, spec: str) -> NpuPoint:
-        """``scratchpad|acc START:END`` (bytes, int32 entries) or ``tile N [R0:R1[,C0:C1]]``."""
+        """``scratchpad|acc START:END`` (bytes, int32 entries), ``dram START:END`` (addresses) or
+        ``tile N [R0:R1[,C0:C1]]``."""
         npu = self.m.npu
         words = spec.split()
         if not words or words[0] not in WATCH_SPACES:
-            raise NpuWatchError("Argument required: scratchpad START:END, acc START:END or tile N [R0:R1[,C0:C1]].")
+            raise NpuWatchError("Argument required: scratchpad START:END, acc START:END, dram START:END "
+                                "or tile N [R0:R1[,C0:C1]].")
         space = WATCH_SPACES[words[0]]
         if space == "tile":
             if len(words) not in (2, 3) or not words[1].isascii() or not words[1].isdigit():
@@ -156,6 +158,12 @@ class NpuWatch:
                 raise NpuWatchError(f"Usage: npu watch {words[0]} START:END.")
             if space == "scratchpad":
                 start, end = _span(words[1], npu.scratchpad.size, "the scratchpad (bytes)")
+                region = Region(space, start, end)
+            elif space == "dram":  # DMA_OUT and ARGMAX write RAM: CPU watchpoints do not see it
+                ram = self.m.ram
+                start, end = _span(words[1], ram.end, "DRAM (addresses)")
+                if start < ram.base:
+                    raise NpuWatchError(f"DRAM is {ram.base:#x}..{ram.end:#x}: {start:#x} is below it.")
                 region = Region(space, start, end)
             else:
                 start, end = _span(words[1], npu.accumulator.size, "the accumulator (int32 entries)")
@@ -232,7 +240,7 @@ class NpuWatch:
                            f"doorbell rung at pc {self._where(pc)}")
             elif point.when == "submit":
                 point.hits += 1
-                error = f" -> error {event.error}" if event.error else ""
+                error = f" -> error {event.error} ({ERROR_NAMES.get(event.error, '?')})" if event.error else ""
                 now.append(f"NPU breakpoint {point.number}: {event.describe()} submitted{error}; "
                            f"doorbell rung at pc {self._where(pc)}")
         later = [p for p in self.points if not p.is_watch and p.when == "complete" and p.matches(event)]
@@ -245,10 +253,12 @@ class NpuWatch:
         if not points:
             return
         rung = f"; doorbell rung at pc {self._where(pc)}" if pc is not None else ""
+        npu = self.m.npu
+        epoch = npu.reset_ns  # a CTRL.RESET drops the queue: the command then never completes
 
         def complete() -> None:
             live = [p for p in points if p in self.points]
-            if self._paused or not live:
+            if self._paused or not live or npu.reset_ns != epoch:
                 return
             for p in live:
                 p.hits += 1

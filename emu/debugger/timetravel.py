@@ -155,7 +155,7 @@ class TimeTravel:
         self._writes = -1
         self.frontier = 0  # the furthest instruction count reached: below it, output was printed
         self._last_cost = 0.0
-        self._last_taken_at = 0.0
+        self._ran_since = 0.0  # host seconds spent executing forward since the last checkpoint
         # Called around replays (True before, False after): observers that must not fire twice
         # (NPU breakpoints) pause themselves.
         self.replay_hooks: list[Callable[[bool], None]] = []
@@ -188,10 +188,10 @@ class TimeTravel:
 
     def _take(self, near: bool = False) -> Checkpoint:
         m = self.m
-        started = time.perf_counter()
+        started = time.thread_time()
         point = Checkpoint(m.insn_count or 0, m.cpu.pc, take_snapshot(m, include_ram=False), self.store.capture())
-        self._last_cost = time.perf_counter() - started
-        self._last_taken_at = time.perf_counter()
+        self._last_cost = time.thread_time() - started
+        self._ran_since = 0.0
         if near:
             self._near = [point, *[p for p in self._near if p.count != point.count]][:NEAR_KEEP]
             return point
@@ -216,7 +216,8 @@ class TimeTravel:
             return False
         if self.interval is not None:
             return count - latest >= self.interval
-        return time.perf_counter() - self._last_taken_at >= CHECKPOINT_COST_SHARE * max(self._last_cost, 1e-3)
+        # CPU time executing, not wall time: a user thinking between two steps costs no checkpoint.
+        return self._ran_since >= CHECKPOINT_COST_SHARE * max(self._last_cost, 1e-3)
 
     def _restore(self, point: Checkpoint) -> None:
         self.store.restore(point.pages)
@@ -255,10 +256,12 @@ class TimeTravel:
         if behind > 0:
             budget = min(budget, behind)
         m.output_muted = behind > 0
+        started = time.thread_time()
         try:
             stop = m.step(budget) if stepping else m.run(max_insns=budget)
         finally:
             m.output_muted = False
+            self._ran_since += time.thread_time() - started
         self.frontier = max(self.frontier, m.insn_count or 0)
         return stop
 

@@ -108,3 +108,15 @@ def test_gdb_monitor_npu_break_and_watch(gdb_session, firmware):
     assert re.search(r"NPU watchpoint 2: accumulator 0:16 \(int32 entries\) written by MVM #\d+", out), out
     assert re.search(r"^2\s+npu watch accumulator 0:16 \(int32 entries\)  \(hit \d+ times?\)$", out, re.M), out
     assert "[Inferior 1 (Remote target) killed]" in out
+
+
+def test_npu_watch_dram_sees_what_cpu_watchpoints_cannot(firmware):
+    """ARGMAX writes its result to DRAM by DMA: a CPU watchpoint never fires, an NPU one does."""
+    m = Machine.from_elf(firmware("npu_demo"), deterministic=True, ram_size=8 << 20)
+    out = m.elf.lookup("argmax_out").addr
+    npu_watch(m).add_watch(f"dram {out:#x}:{out + 4:#x}")
+    stop = m.run()
+    assert stop.reason is StopReason.NPU, stop
+    assert re.search(rf"NPU watchpoint 1: dram {out:#x}\.\.{out + 4:#x} written by ARGMAX #\d+", stop.message)
+    with pytest.raises(NpuWatchError, match="below it"):
+        npu_watch(m).add_watch("dram 0x1000:0x2000")
