@@ -68,6 +68,13 @@ def test_unsupported_models_fail_in_one_line(tmp_path: Path, kind: str, expect: 
     assert expect in one_line_error(compile_cli(str(path)))
 
 
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    line = one_line_error(compile_cli(str(model_path("ad01_int8")), "-o", str(blocker / "out")))
+    assert "cannot write to" in line
+
+
 def test_shape_beyond_the_scratchpad(tmp_path: Path) -> None:
     config = tmp_path / "small.toml"
     config.write_text("[geometry]\nscratchpad_bytes = 2048\n")
