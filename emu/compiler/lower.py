@@ -414,7 +414,13 @@ class Compiler:
             if kh == kw == sh == sw == 1 and pt == pl == 0:  # 1x1: the rows are the matrix
                 return [self.dma_in(src.at(r0, 0), base, r1 - r0, iw * ic, src.row_stride, ow * k)]
             descs = []
-            for yy in range(r0, r1):
+            if ow < r1 - r0:  # fewer columns than rows: one DMA per (output column, kernel row)
+                for xx in range(ow):
+                    for ky in range(kh):
+                        descs.append(self.dma_in(src.at(r0 * sh + ky - pt, xx * sw - pl), base + xx * k + ky * kw * ic,
+                                                 r1 - r0, kw * ic, sh * src.row_stride, ow * k))
+                return descs
+            for yy in range(r0, r1):  # one DMA per (output row, kernel row)
                 for ky in range(kh):
                     descs.append(self.dma_in(src.at(yy * sh + ky - pt, -pl), base + (yy - r0) * ow * k + ky * kw * ic,
                                              ow, kw * ic, sw * ic, k))
