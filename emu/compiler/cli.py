@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from emu.compiler import emit_c
+    from emu.compiler.errors import CompileError
     from emu.compiler.estimate import estimate, table
     from emu.compiler.lower import compile_model
     from emu.npu_device.config import NpuConfig
@@ -31,7 +32,11 @@ def run(args: argparse.Namespace) -> int:
           f"{config.scratchpad_bytes} B, peak accumulator {model.acc_peak}/{config.accumulator_bytes} B, "
           f"tiles {model.tiles_peak}/{config.tiles}")
     if args.output:
-        for path in emit_c.write(model, Path(args.output)):
+        try:
+            written = emit_c.write(model, Path(args.output))
+        except OSError as exc:
+            raise CompileError(f"cannot write to {args.output}: {exc.strerror or exc}") from exc
+        for path in written:
             print(f"wrote {path}")
     if args.estimate:
         print(table(model, estimate(model)))

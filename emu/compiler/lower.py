@@ -26,6 +26,8 @@ BASE_NONE, BASE_WEIGHTS, BASE_ARENA, BASE_INPUT = 0, 1, 2, 3  # BASE_INPUT: npu_
 ALIGN = 16
 TYPE_INT8, TYPE_INT16, TYPE_FLOAT32 = 9, 7, 0
 SAME, VALID = 0, 1
+# What a structurally broken (but parsable) model raises while being lowered: reported in one line.
+MALFORMED = (IndexError, KeyError, ValueError, TypeError, AttributeError, ZeroDivisionError, OverflowError)
 SUPPORTED = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "AVERAGE_POOL_2D", "MAX_POOL_2D",
              "RESHAPE", "SOFTMAX")
 
@@ -164,6 +166,9 @@ class Compiler:
                 if t.type != TYPE_INT8:
                     kind = "int16 activations" if t.type == TYPE_INT16 else f"{t.type_name} tensor"
                     raise CompileError(f"{op.where()}: {kind} '{t.name}' (only int8 activations are supported)")
+                if not (-128 <= t.zp <= 127 and np.isfinite(t.qscale) and t.qscale > 0):
+                    raise CompileError(f"{op.where()}: tensor '{t.name}' has no valid int8 quantization "
+                                       f"(scale {t.qscale}, zero point {t.zp})")
 
     # -- weights blob --------------------------------------------------------------------------
     def blob(self, data: np.ndarray, align: int = ALIGN) -> int:
@@ -409,7 +414,13 @@ class Compiler:
             if kh == kw == sh == sw == 1 and pt == pl == 0:  # 1x1: the rows are the matrix
                 return [self.dma_in(src.at(r0, 0), base, r1 - r0, iw * ic, src.row_stride, ow * k)]
             descs = []
-            for yy in range(r0, r1):
+            if ow < r1 - r0:  # fewer columns than rows: one DMA per (output column, kernel row)
+                for xx in range(ow):
+                    for ky in range(kh):
+                        descs.append(self.dma_in(src.at(r0 * sh + ky - pt, xx * sw - pl), base + xx * k + ky * kw * ic,
+                                                 r1 - r0, kw * ic, sh * src.row_stride, ow * k))
+                return descs
+            for yy in range(r0, r1):  # one DMA per (output row, kernel row)
                 for ky in range(kh):
                     descs.append(self.dma_in(src.at(yy * sh + ky - pt, -pl), base + (yy - r0) * ow * k + ky * kw * ic,
                                              ow, kw * ic, sw * ic, k))
@@ -581,23 +592,32 @@ class Compiler:
         return layer
 
     def run(self) -> CompiledModel:
-        self.check()
-        arena = self.plan()
-        self.resident = self.weights_fit()
+        try:
+            self.check()
+            arena = self.plan()
+            self.resident = self.weights_fit()
+        except MALFORMED as exc:
+            raise CompileError(f"{self.m.path}: malformed model ({type(exc).__name__}: {exc})") from exc
         layers = []
         handlers = {"CONV_2D": self.conv, "DEPTHWISE_CONV_2D": self.depthwise, "FULLY_CONNECTED": self.fully_connected,
                     "ADD": self.add, "AVERAGE_POOL_2D": self.pool, "MAX_POOL_2D": self.pool,
                     "SOFTMAX": self.softmax}
-        layers.append(self.input_layer())
+        try:
+            layers.append(self.input_layer())
+        except MALFORMED as exc:
+            raise CompileError(f"{self.m.path}: malformed model input ({type(exc).__name__}: {exc})") from exc
         for op in self.m.operators:
             layer = Layer(f"{op.index}:{op.name}", "npu")
             if op.name == "RESHAPE":
                 layer.kind = "alias"
             else:
-                # borders of the buffers this operator writes, first: the bytes may be shared
-                layer.descs += [d for o in op.outputs if self.first_write.get(o) == op.index
-                                for d in self.border_fill(o, op)]
-                handlers[op.name](op, layer)
+                try:
+                    # borders of the buffers this operator writes, first: the bytes may be shared
+                    layer.descs += [d for o in op.outputs if self.first_write.get(o) == op.index
+                                    for d in self.border_fill(o, op)]
+                    handlers[op.name](op, layer)
+                except MALFORMED as exc:  # missing tensors, wrong ranks, inconsistent shapes
+                    raise CompileError(f"{op.where()}: malformed operator ({type(exc).__name__}: {exc})") from exc
             for d in layer.descs:  # the descriptor tag names the operator in traces and `npu queue`
                 d.fields["tag"] = op.index
             layers.append(layer)
@@ -618,4 +638,7 @@ def c_identifier(text: str) -> str:
 def compile_model(path: str | Path, config: NpuConfig | None = None, name: str | None = None) -> CompiledModel:
     """Compile a .tflite file (CompileError with a one-line message for anything unsupported)."""
     model = load(path)
-    return Compiler(model, config or NpuConfig.load(None), c_identifier(name or Path(path).stem)).run()
+    try:
+        return Compiler(model, config or NpuConfig.load(None), c_identifier(name or Path(path).stem)).run()
+    except MALFORMED as exc:  # the last resort: the per-operator handlers name the operator first
+        raise CompileError(f"{path}: malformed model ({type(exc).__name__}: {exc})") from exc

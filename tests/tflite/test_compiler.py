@@ -68,6 +68,13 @@ def test_unsupported_models_fail_in_one_line(tmp_path: Path, kind: str, expect: 
     assert expect in one_line_error(compile_cli(str(path)))
 
 
+def test_unwritable_output_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    line = one_line_error(compile_cli(str(model_path("ad01_int8")), "-o", str(blocker / "out")))
+    assert "cannot write to" in line
+
+
 def test_shape_beyond_the_scratchpad(tmp_path: Path) -> None:
     config = tmp_path / "small.toml"
     config.write_text("[geometry]\nscratchpad_bytes = 2048\n")
@@ -92,3 +99,26 @@ def test_streamed_weights_on_a_small_npu_match_tflite_micro() -> None:
     expected = tflm_outputs(path, inputs)
     for x, ref in zip(inputs, expected, strict=True):
         assert np.array_equal(runner.run(x), ref)
+
+
+def test_mutated_models_never_escape_as_tracebacks(tmp_path: Path) -> None:
+    """Random byte flips in a real model: it compiles, or fails with a CompileError; nothing else."""
+    from emu.compiler import CompileError, compile_model
+
+    original = model_path("kws_ref_model").read_bytes()
+    rng = np.random.default_rng(17)
+    outcomes = {"ok": 0, "error": 0}
+    for i in range(40):
+        data = bytearray(original)
+        for pos in rng.integers(8, len(data), size=int(rng.integers(1, 40))):
+            data[pos] = int(rng.integers(0, 256))
+        path = tmp_path / f"fuzz_{i}.tflite"
+        path.write_bytes(bytes(data))
+        try:
+            compile_model(path)
+            outcomes["ok"] += 1
+        except CompileError:
+            outcomes["error"] += 1
+        finally:
+            path.unlink()
+    assert outcomes["ok"] + outcomes["error"] == 40
