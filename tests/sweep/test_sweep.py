@@ -81,3 +81,13 @@ def test_bad_axes_and_paths_fail_before_any_run(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "emu.cli", "sweep", str(FIRMWARE[0]), "-o", "/missing/t.csv"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "directory /missing does not exist" in bad.stderr
+
+
+def test_parquet_table_holds_the_same_rows(tmp_path):
+    parquet = pytest.importorskip("pyarrow.parquet", reason="Parquet is the optional extra npuemu[parquet]")
+    args = [sys.executable, "-m", "emu.cli", "sweep", str(FIRMWARE[0]), "--npu", "geometry.tiles=4,16", "--workers", "1"]
+    for out in ("t.csv", "t.parquet"):
+        subprocess.run([*args, "-o", str(tmp_path / out)], capture_output=True, timeout=300, check=True)
+    from_csv = list(csv.DictReader((tmp_path / "t.csv").open()))
+    from_parquet = parquet.read_table(tmp_path / "t.parquet").to_pylist()
+    assert [{key: str(value) for key, value in row.items()} for row in from_parquet] == from_csv
