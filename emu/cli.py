@@ -243,6 +243,9 @@ def _sweep_parser(sub) -> None:
     sweep.add_argument("--npu", action="append", default=[], metavar="SECTION.KEY=V1,V2",
                        help="an NPU configuration axis, e.g. geometry.tiles=4,16 or clock.npu_mhz=250,500 "
                             "(repeatable; keys as in --npu-config files)")
+    sweep.add_argument("--option", action="append", default=[], metavar="KEY=V1,V2",
+                       help="a machine-option axis: ram=64M,128M, ns_per_insn=5,10 or args='a b,c' "
+                            "(semihosting argv per value; repeatable)")
     sweep.add_argument("-o", "--output", default="sweep.csv", metavar="FILE",
                        help="the table: .csv, or .parquet with pyarrow (default sweep.csv)")
     sweep.add_argument("--plot", metavar="PNG", help="write a Pareto plot of virtual time vs NPU energy "
@@ -264,7 +267,9 @@ def cmd_sweep(opts: argparse.Namespace) -> int:
     if opts.plot:
         check_output_path("--plot", opts.plot)
     axes = [sweep.parse_axis(text) for text in opts.npu]
-    cases = sweep.build_grid(opts.firmware, axes, max_insns=opts.max_insns, timeout=opts.timeout)
+    option_axes = [sweep.parse_axis(text, machine=True) for text in opts.option]
+    cases = sweep.build_grid(opts.firmware, axes, max_insns=opts.max_insns, timeout=opts.timeout,
+                             option_axes=option_axes)
     where = f"Ray at {opts.ray}" if opts.ray else f"{min(opts.workers, len(cases))} local worker(s)"
     sys.stderr.write(f"npuemu: sweep: {len(cases)} cases on {where}\n")
     start = time.perf_counter()

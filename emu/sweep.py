@@ -31,7 +31,9 @@ from typing import Any
 from emu.errors import ConfigError
 
 NPU_COUNTERS = ("commands", "cycles", "busy_cycles", "macs", "energy_pj", "dma_in", "dma_out")
-COLUMNS = ("key", "firmware", "elf_sha256", "config", "config_sha256", "npuemu", "status", "exit_code",
+# Machine options a grid may vary (--option KEY=V1,V2): DRAM size, ns per instruction, semihosting argv.
+MACHINE_OPTIONS = {"ram": str, "ns_per_insn": int, "args": str}
+COLUMNS = ("key", "firmware", "elf_sha256", "config", "config_sha256", "options", "npuemu", "status", "exit_code",
            "instructions", "virtual_ns", "console_sha256", "console_lines",
            *(f"npu_{name}" for name in NPU_COUNTERS), "per_op")
 DEFAULT_MAX_INSNS = 200_000_000
@@ -56,6 +58,15 @@ class Case:
     overrides: tuple[tuple[str, Any], ...]  # ("geometry.tiles", 4), ...
     max_insns: int
     timeout: float
+    options: tuple[tuple[str, Any], ...] = ()  # ("ram", "64M"), ("args", "a b"), ...
+
+    def machine_options(self) -> dict[str, Any]:
+        out = dict(self.options)
+        if "args" in out:
+            out["args"] = tuple(str(out["args"]).split())
+        if "ram" in out:
+            out["ram"] = str(out["ram"])
+        return out
 
     @property
     def elf_sha256(self) -> str:
@@ -76,14 +87,19 @@ class Case:
 
     @property
     def key(self) -> str:
-        text = f"{self.elf_sha256}:{self.config_sha256}:{npuemu_version()}:{self.max_insns}:{self.timeout!r}"
+        text = (f"{self.elf_sha256}:{self.config_sha256}:{npuemu_version()}:{self.max_insns}:{self.timeout!r}:"
+                f"{json.dumps(self.options)}")
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def parse_axis(text: str) -> tuple[str, list[Any]]:
-    """``geometry.tiles=4,16`` -> ("geometry.tiles", [4, 16]) (ints, floats, else strings)."""
+def parse_axis(text: str, machine: bool = False) -> tuple[str, list[Any]]:
+    """``geometry.tiles=4,16`` -> ("geometry.tiles", [4, 16]) (ints, floats, else strings);
+    with ``machine``, a machine option (``ram=64M,128M``, ``ns_per_insn=5,10``, ``args=a b,c``)."""
     name, sep, values = text.partition("=")
-    if not sep or "." not in name or not values:
+    if machine:
+        if not sep or name.strip() not in MACHINE_OPTIONS or not values:
+            raise ConfigError(f"--option {text!r}: expected KEY=V1,V2,... with KEY one of {', '.join(MACHINE_OPTIONS)}")
+    elif not sep or "." not in name or not values:
         raise ConfigError(f"--npu {text!r}: expected SECTION.KEY=V1,V2,... (e.g. geometry.tiles=4,16)")
 
     def value(word: str) -> Any:
@@ -98,8 +114,10 @@ def parse_axis(text: str) -> tuple[str, list[Any]]:
 
 
 def build_grid(firmware: Sequence[str | os.PathLike], axes: Sequence[tuple[str, list[Any]]], *,
-               max_insns: int = DEFAULT_MAX_INSNS, timeout: float = DEFAULT_TIMEOUT) -> list[Case]:
-    """The cases in grid order: firmware outermost, then each axis in the order given."""
+               max_insns: int = DEFAULT_MAX_INSNS, timeout: float = DEFAULT_TIMEOUT,
+               option_axes: Sequence[tuple[str, list[Any]]] = ()) -> list[Case]:
+    """The cases in grid order: firmware outermost, then each NPU axis, then each option axis,
+    each in the order given."""
     from emu.npu_device import NpuConfig
 
     elfs = []
@@ -108,13 +126,19 @@ def build_grid(firmware: Sequence[str | os.PathLike], axes: Sequence[tuple[str, 
             elfs.append((str(path), Path(path).read_bytes()))
         except OSError as e:
             raise ConfigError(f"cannot read firmware {path}: {e.strerror}") from None
+    for name, values in option_axes:
+        for value in values:
+            _check_option(name, value)
     names = [name for name, _ in axes]
-    if len(set(names)) != len(names):
-        raise ConfigError("each --npu key may be given once (list its values: KEY=V1,V2)")
+    option_names = [name for name, _ in option_axes]
+    if len(set(names)) != len(names) or len(set(option_names)) != len(option_names):
+        raise ConfigError("each --npu or --option key may be given once (list its values: KEY=V1,V2)")
     cases = []
-    for (name, elf), values in itertools.product(elfs, itertools.product(*(vals for _, vals in axes))):
-        case = Case(name, elf, tuple(zip(names, values, strict=True)), max_insns, timeout)
-        cases.append(case)
+    grid = itertools.product(elfs, itertools.product(*(vals for _, vals in axes)),
+                             itertools.product(*(vals for _, vals in option_axes)))
+    for (name, elf), values, options in grid:
+        cases.append(Case(name, elf, tuple(zip(names, values, strict=True)), max_insns, timeout,
+                          tuple(zip(option_names, options, strict=True))))
     with tempfile.TemporaryDirectory() as scratch:  # every configuration is checked before any run
         for toml in dict.fromkeys(case.config_toml for case in cases):
             path = Path(scratch, "npu.toml")
@@ -123,13 +147,26 @@ def build_grid(firmware: Sequence[str | os.PathLike], axes: Sequence[tuple[str, 
     return cases
 
 
+def _check_option(name: str, value: Any) -> None:
+    """A bad machine option fails here, before any case runs (not inside a remote worker)."""
+    from emu.memory import parse_size
+
+    if name == "ram":
+        try:
+            parse_size(str(value))
+        except ValueError as e:
+            raise ConfigError(f"--option ram={value}: {e}") from None
+    elif name == "ns_per_insn" and not (isinstance(value, int) and value > 0):
+        raise ConfigError(f"--option ns_per_insn={value}: must be a positive integer")
+
+
 class SweepWorker:
     """Runs cases, keeping one booted machine and its power-on snapshot per (ELF, configuration)."""
 
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="npuemu-sweep-")  # removed with the worker
         self._dir = self._tmp.name
-        self._warm: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._warm: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def close(self) -> None:
         for machine, _ in self._warm.values():
@@ -140,7 +177,7 @@ class SweepWorker:
     def _machine(self, case: Case) -> Any:
         from emu.testing import FirmwareMachine
 
-        key = (case.elf_sha256, case.config_sha256)
+        key = (case.elf_sha256, case.config_sha256, json.dumps(case.options))
         if key in self._warm:
             machine, snapshot = self._warm[key]
             machine.restore(snapshot)
@@ -149,7 +186,7 @@ class SweepWorker:
         elf.write_bytes(case.elf)
         config = Path(self._dir, f"{case.config_sha256[:16]}.toml")
         config.write_text(case.config_toml)
-        machine = FirmwareMachine(elf, npu_config=str(config), deterministic=True)
+        machine = FirmwareMachine(elf, npu_config=str(config), deterministic=True, **case.machine_options())
         machine.npu.enable_full_trace()
         self._warm[key] = (machine, machine.snapshot())
         return machine
@@ -182,6 +219,7 @@ class SweepWorker:
         row = {
             "key": case.key, "firmware": case.firmware, "elf_sha256": case.elf_sha256[:16],
             "config": json.dumps(dict(case.overrides), sort_keys=True), "config_sha256": case.config_sha256[:16],
+            "options": json.dumps(dict(case.options), sort_keys=True),
             "npuemu": npuemu_version(), "status": status,
             "exit_code": stop.exit_code if stop.reason is StopReason.EXITED else "",
             "instructions": (machine.insn_count or 0) - start_insns, "virtual_ns": clock.now_ns() - start_ns,
@@ -231,10 +269,11 @@ def run_ray(cases: Sequence[Case], address: str, workers: int | None = None) -> 
         actor = ray.remote(num_cpus=1)(SweepWorker)
         actors = [actor.remote() for _ in range(min(count, len(cases)) or 1)]
         # Same (ELF, config) -> same actor, so each actor boots a configuration once.
-        slots: dict[tuple[str, str], int] = {}
+        slots: dict[tuple[str, str, str], int] = {}
         futures = []
         for case in cases:
-            slot = slots.setdefault((case.elf_sha256, case.config_sha256), len(slots) % len(actors))
+            slot = slots.setdefault((case.elf_sha256, case.config_sha256, json.dumps(case.options)),
+                                    len(slots) % len(actors))
             futures.append(actors[slot].run.remote(case))
         rows = ray.get(futures)
         ray.get([actor.close.remote() for actor in actors])

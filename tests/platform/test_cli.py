@@ -242,3 +242,18 @@ def test_setup_announces_the_long_pip_step_before_it_starts():
                           timeout=120, check=True).stdout.splitlines()
     pip = next(i for i, line in enumerate(plan) if "pip install" in line)
     assert plan[pip - 1].startswith('echo "npuemu: installing npuemu and its test tools into .venv with pip')
+
+
+def test_sdk_answers_from_the_sdk_makefile():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    assert run_npuemu("sdk", "--path").output.decode().strip() == str(root / "firmware")
+    cflags = run_npuemu("sdk", "--cflags", "--arch", "rv64").output.decode().split()
+    assert cflags[:3] == ["-march=rv64imac", "-mabi=lp64", "-misa-spec=2.2"]
+    assert "-mcmodel=medany" in cflags and f"-I{root / 'firmware' / 'include'}" in cflags
+    sources = run_npuemu("sdk", "--sources").output.decode().split()
+    assert str(root / "firmware" / "crt0.S") in sources and str(root / "firmware" / "drivers" / "npu.c") in sources
+    assert Path(run_npuemu("sdk", "--cmake").output.decode().strip()).is_file()
+    missing = run_npuemu("sdk")
+    assert missing.status == 2 and missing.output.decode().startswith("npuemu: one of the arguments --path")

@@ -14,7 +14,8 @@ from emu.sweep import pareto_front
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = [ROOT / "build" / "firmware" / arch / "npu_drvtest.elf" for arch in ("rv32", "rv64")]
-AXES = ["--npu", "geometry.tiles=4,8,16", "--npu", "clock.npu_mhz=250,500", "--npu", "macro.input_bits_per_cycle=1,2"]
+AXES = ["--npu", "geometry.tiles=4,8,16", "--npu", "clock.npu_mhz=250,500", "--npu", "macro.input_bits_per_cycle=1,2",
+        "--option", "ram=32M"]  # a small DRAM: cheaper power-on snapshots
 
 
 def sweep(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -74,10 +75,35 @@ def test_pareto_front():
     assert pareto_front([(1, 5), (2, 2), (3, 3), (5, 1), (2, 2)]) == [0, 1, 3, 4]
 
 
+def test_machine_option_axis(tmp_path):
+    out = tmp_path / "t.csv"
+    subprocess.run([sys.executable, "-m", "emu.cli", "sweep", str(FIRMWARE[0]), "--option", "ns_per_insn=10,5",
+                    "--option", "ram=32M", "--workers", "1", "-o", str(out)], capture_output=True, timeout=300,
+                   check=True)
+    rows = list(csv.DictReader(out.open()))
+    assert [row["options"] for row in rows] == ['{"ns_per_insn": 10, "ram": "32M"}', '{"ns_per_insn": 5, "ram": "32M"}']
+    # A faster CPU against the same NPU: the driver polls more instructions while the NPU works.
+    assert int(rows[1]["instructions"]) > int(rows[0]["instructions"])
+    assert rows[0]["console_sha256"] == rows[1]["console_sha256"]
+
+
 def test_bad_axes_and_paths_fail_before_any_run(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "emu.cli", "sweep", str(FIRMWARE[0]), "--npu", "geometry.tiles=0"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and bad.stderr.startswith("npuemu: ") and "geometry.tiles must be a positive" in bad.stderr
+    bad = subprocess.run([sys.executable, "-m", "emu.cli", "sweep", str(FIRMWARE[0]), "--option", "ram=lots"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 2 and "--option ram=lots: bad size 'lots'" in bad.stderr
     bad = subprocess.run([sys.executable, "-m", "emu.cli", "sweep", str(FIRMWARE[0]), "-o", "/missing/t.csv"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "directory /missing does not exist" in bad.stderr
+
+
+def test_parquet_table_holds_the_same_rows(tmp_path):
+    parquet = pytest.importorskip("pyarrow.parquet", reason="Parquet is the optional extra npuemu[parquet]")
+    args = [sys.executable, "-m", "emu.cli", "sweep", str(FIRMWARE[0]), "--npu", "geometry.tiles=4,16", "--workers", "1"]
+    for out in ("t.csv", "t.parquet"):
+        subprocess.run([*args, "-o", str(tmp_path / out)], capture_output=True, timeout=300, check=True)
+    from_csv = list(csv.DictReader((tmp_path / "t.csv").open()))
+    from_parquet = parquet.read_table(tmp_path / "t.parquet").to_pylist()
+    assert [{key: str(value) for key, value in row.items()} for row in from_parquet] == from_csv

@@ -13,4 +13,4 @@ def at_prompt(machine) -> None:
 @pytest.fixture(params=["rv32", "rv64"])
 def thermostat(request: pytest.FixtureRequest, npuemu_warm_boot):
     """The firmware waiting at its first prompt, restored from a snapshot for every test."""
-    return npuemu_warm_boot(f"{request.param}/thermostat.elf", setup=at_prompt)
+    return npuemu_warm_boot(f"{request.param}/thermostat.elf", setup=at_prompt, ram="16M")
