@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ROOT
+from support.paths import ROOT
 
 from emu.debugger.errors import DebuggerError
 from emu.debugger.pager import PROMPT, Pager

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from elftools.elf.elffile import ELFFile
+from support.paths import ROOT
 
 
 def _clean(out: str) -> None:

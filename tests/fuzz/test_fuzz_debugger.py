@@ -71,7 +71,7 @@ command_lines = st.one_of(
 
 @pytest.fixture(scope="module")
 def shell_in_check():
-    from conftest import firmware_path
+    from support.paths import firmware_path
 
     s = Session(firmware_path("dbgtest", "rv32"))
     s("break check")

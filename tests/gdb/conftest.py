@@ -10,56 +10,21 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gdb_rsp import RspClient
+from stub_session import StubRun, start_stub  # noqa: F401 - used by the fixtures below
 
 from emu import Machine
-from emu.debugger.gdbstub import GdbStub
 
 GDB = shutil.which("gdb-multiarch")
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "build" / "firmware"
-
-
-@dataclass
-class StubRun:
-    """A stub serving one socket-pair client in a thread."""
-
-    machine: Machine
-    client: RspClient
-    thread: threading.Thread
-    result: dict
-
-    def wait(self, timeout: float = 10.0) -> int:
-        """The stub's return value; fails if it has not finished within ``timeout``."""
-        self.thread.join(timeout)
-        assert not self.thread.is_alive(), "the stub did not finish"
-        assert "error" not in self.result, self.result.get("error")
-        return self.result["status"]
-
-
-def start_stub(machine: Machine, log: list[str] | None = None) -> StubRun:
-    server, client = socket.socketpair()
-    result: dict = {}
-
-    def serve() -> None:
-        try:
-            result["status"] = GdbStub(machine, server, log=log.append if log is not None else None).serve()
-        except BaseException as exc:  # noqa: BLE001 - reported by StubRun.wait
-            result["error"] = repr(exc)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return StubRun(machine, RspClient(client), thread, result)
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ import sys
 import threading
 
 import pytest
-from conftest import ROOT, start_stub
 from gdb_rsp import RspClient
+from stub_session import start_stub
+from support.paths import ROOT
 
 from emu import Machine
 from emu.debugger.gdbstub import GdbStub, exposed_addresses, serve_gdb

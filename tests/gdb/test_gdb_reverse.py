@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import start_stub
+from stub_session import start_stub
 
 from emu import Machine
 

@@ -9,8 +9,8 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import start_stub
 from gdb_rsp import RspClient
+from stub_session import start_stub
 
 from emu import ConfigError, Machine
 from emu.debugger.gdb_packets import escape_binary

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from support.paths import ROOT
 
 from emu import Machine
 from emu.debugger.npu_watch import NpuWatchError, npu_watch

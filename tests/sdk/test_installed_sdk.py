@@ -40,6 +40,10 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     _run([shutil.which("python3") or sys.executable, "-m", "venv", str(venv)], where, env)
     _run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel), "pytest", "pytest-xdist"],
          where, env)
+    # npuemu runs on its patched Unicorn (toolchain/unicorn/README.md): the once-per-machine build
+    # step a user runs after pip (cached by `make setup`, so here it only installs the wheel).
+    _run([str(venv / "bin" / "python"), str(ROOT / "toolchain" / "unicorn" / "build.py"),
+          "--python", str(venv / "bin" / "python")], where, env)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return venv, env
 
