@@ -103,7 +103,7 @@ def frame_text(shell: CommandShell, f: Frame, stack: list[Frame] | None = None, 
     callee = _callee(f, stack)
     show_addr = not (callee is not None and callee.inlined)
     if show_addr:
-        if f.level == 0 or (f.regs is not None and f.regs.innermost):
+        if f.level == 0 or (f.regs is not None and (f.regs.innermost or f.regs.exact_pc)):
             show_addr = where is None or not shell.sources.is_line_start(shell.elf, f.pc)
         else:
             show_addr = True
