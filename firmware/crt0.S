@@ -3,10 +3,8 @@
 
 /* No linker relaxation in this file: GNU as 2.40 writes the DWARF extent of _start and trap_entry
  * (DW_AT_high_pc) as a constant, which relaxation would make too long, overlapping main and
- * confusing gdb's `next`/`step`. */
-    .option norelax
-/* Call frame information in .debug_frame with the C code's (the link keeps no .eh_frame). */
-    .cfi_sections .debug_frame
+ * confusing gdb's `next`/`step`.  CFI goes to .debug_frame with the C code's (no .eh_frame kept). */
+    .option norelax; .cfi_sections .debug_frame
 
 #if __riscv_xlen == 64
 #define REG_S sd

@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 pytestmark = pytest.mark.gdb
 
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "firmware" / "apps" / "dbgtest" / "main.c"
 BUILDS = [("rv32", "dbgtest"), ("rv64", "dbgtest"), ("rv32", "dbgtest_o2"), ("rv64", "dbgtest_o2")]
+
 
 
 def marker_line(marker: str) -> int:

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from elftools.elf.elffile import ELFFile
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _clean(out: str) -> None:

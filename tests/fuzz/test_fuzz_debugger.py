@@ -10,6 +10,7 @@ Bounded for ``make test`` (``FUZZ_EXAMPLES``, default 100 inputs, a few seconds)
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from debugger.conftest import Session
@@ -71,9 +72,10 @@ command_lines = st.one_of(
 
 @pytest.fixture(scope="module")
 def shell_in_check():
-    from conftest import firmware_path
-
-    s = Session(firmware_path("dbgtest", "rv32"))
+    elf = Path(__file__).resolve().parents[2] / "build" / "firmware" / "rv32" / "dbgtest.elf"
+    if not elf.exists():
+        pytest.fail(f"{elf} is missing: run `make firmware` first", pytrace=False)
+    s = Session(elf)
     s("break check")
     s("run")
     yield s
