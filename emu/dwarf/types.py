@@ -220,6 +220,14 @@ def _text(value: Any) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
 
 
+# GCC names base types "short int", "long unsigned int"...; GDB prints them the short C way.
+_GDB_BASE_NAMES = {
+    "short int": "short", "short unsigned int": "unsigned short", "long int": "long",
+    "long unsigned int": "unsigned long", "long long int": "long long",
+    "long long unsigned int": "unsigned long long",
+}
+
+
 class TypeBuilder:
     """DIE -> :class:`CType`, cached by DIE offset (so recursive types terminate)."""
 
@@ -241,6 +249,8 @@ class TypeBuilder:
         t = CType(kind, _text(_attr(die, "DW_AT_name", "")), int(_attr(die, "DW_AT_byte_size", 0) or 0),
                   int(_attr(die, "DW_AT_encoding", 0) or 0))
         t.declaration = bool(_attr(die, "DW_AT_declaration", False))
+        if kind == "base":
+            t.name = _GDB_BASE_NAMES.get(t.name, t.name)
         self._cache[die.offset] = t
         if kind == "pointer" and not t.size:
             t.size = self.xlen // 8
