@@ -3,8 +3,8 @@
 
 /* No linker relaxation in this file: GNU as 2.40 writes the DWARF extent of _start and trap_entry
  * (DW_AT_high_pc) as a constant, which relaxation would make too long, overlapping main and
- * confusing gdb's `next`/`step`. */
-    .option norelax
+ * confusing gdb's `next`/`step`.  CFI goes to .debug_frame with the C code's (no .eh_frame kept). */
+    .option norelax; .cfi_sections .debug_frame
 
 #if __riscv_xlen == 64
 #define REG_S sd
@@ -98,22 +98,33 @@ trap_vector_table:
     j       trap_common
     .endr
 
-/* t0 = vector number, the interrupted t0 is in mscratch. */
+/* t0 = vector number, the interrupted t0 is in mscratch.
+ * CFI: the return address is mepc (DWARF column 4096 + 0x341, GDB's CSR numbering), so debuggers
+ * unwind from a handler into the interrupted code.  No .cfi_signal_frame: its "S" augmentation in
+ * .debug_frame is not understood by pyelftools 0.33 (it would drop all of the ELF's CFI). */
+#define DWARF_MEPC (4096 + 0x341)
 trap_common:
+    .cfi_startproc
+    .cfi_return_column DWARF_MEPC
     addi    sp, sp, -FRAME_SIZE
+    .cfi_def_cfa_offset FRAME_SIZE
     REG_S   t0, F_VECTOR(sp)
     csrr    t0, mscratch
     REG_S   t0, 5*REGBYTES(sp)
+    .cfi_offset x5, 5*REGBYTES - FRAME_SIZE
     REG_S   x1, 1*REGBYTES(sp)
+    .cfi_offset x1, 1*REGBYTES - FRAME_SIZE
     addi    t0, sp, FRAME_SIZE
     REG_S   t0, 2*REGBYTES(sp)      /* interrupted sp */
     REG_S   x3, 3*REGBYTES(sp)
     REG_S   x4, 4*REGBYTES(sp)
     .irp n, 6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     REG_S   x\n, \n*REGBYTES(sp)
+    .cfi_offset x\n, \n*REGBYTES - FRAME_SIZE
     .endr
     csrr    t0, mepc
     REG_S   t0, F_MEPC(sp)
+    .cfi_offset DWARF_MEPC, F_MEPC - FRAME_SIZE
     csrr    t0, mcause
     REG_S   t0, F_MCAUSE(sp)
     csrr    t0, mtval
@@ -134,4 +145,5 @@ trap_common:
     .endr
     REG_L   sp, 2*REGBYTES(sp)
     mret
+    .cfi_endproc
     .size trap_common, . - trap_common

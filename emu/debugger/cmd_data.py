@@ -34,6 +34,8 @@ def register(root: Registry, info: Registry) -> None:
                      "address),\n&var, *ADDR (an int), {TYPE} ADDR, $N (value history). FMT: x d u o t c a.\n"
                      "An assignment (p $a0 = 5) also stores.\n  p counter    p/x $sp    p {char} 0x80001000",
                      aliases=("p", "inspect"), complete="symbol"))
+    root.add(Command("output", output_cmd, "output[/FMT] EXPR -- print EXPR's value alone: no $N, no newline "
+                     "(for scripts).", complete="symbol"))
     root.add(Command("set", set_cmd, "set [var] LVALUE = EXPR -- change a register, memory or a variable.\n"
                      "  set $a0 = 1\n  set {int} 0x80001000 = 5\n  set var counter = 3", complete="symbol"))
     root.add(Command("x", x_cmd, "x/NFU ADDR -- examine memory: N units of size U (b h w g) in format F\n"
@@ -117,6 +119,14 @@ def print_cmd(shell: CommandShell, arg: str) -> None:
         shell.out(f"${shell.record(value)} = void")
         return
     shell.out(f"${shell.record(value)} = {shown}")
+
+
+def output_cmd(shell: CommandShell, arg: str) -> None:
+    fmt, text = _print_spec(arg.strip())
+    if not text:
+        raise DebuggerError("Argument required (expression to compute).")
+    value = expr.evaluate_value(expr.parse(text, shell.xlen, shell.named_type), shell)
+    shell.write(format_value(shell, value, fmt))
 
 
 def _array(shell: CommandShell, addr: int, size: int, fmt: str | None) -> str:

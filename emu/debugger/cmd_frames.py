@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from emu.debugger import expr, frames, scope
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registry import Command, Registry
-from emu.dwarf.info import name_of
+from emu.dwarf.info import attr, name_of, origin
 from emu.dwarf.types import declare, ptype_text
 from emu.dwarf.values import Value
 
@@ -103,7 +103,7 @@ def frame_text(shell: CommandShell, f: Frame, stack: list[Frame] | None = None, 
     callee = _callee(f, stack)
     show_addr = not (callee is not None and callee.inlined)
     if show_addr:
-        if f.level == 0 or (f.regs is not None and f.regs.innermost):
+        if f.level == 0 or (f.regs is not None and (f.regs.innermost or f.regs.exact_pc)):
             show_addr = where is None or not shell.sources.is_line_start(shell.elf, f.pc)
         else:
             show_addr = True
@@ -292,26 +292,42 @@ def info_source(shell: CommandShell, arg: str) -> None:
 
 
 def _info_names(shell: CommandShell, arg: str, functions: bool) -> None:
+    """GDB's layout: per declaring file (sorted), ``LINE:\tDECLARATION;``, globals then statics,
+    each by name."""
     try:
         pattern = re.compile(arg.strip()) if arg.strip() else None
     except re.error as e:
         raise DebuggerError(f"Invalid regexp: {e}") from None
     info = shell.debug_info
     names = info.function_names() if functions else info.global_names()
-    shown = [n for n in names if pattern is None or pattern.search(n)]
     what = "functions" if functions else "variables"
-    shell.out(f"All {'' if pattern is None else 'matching '}{what}" +
-              (f' matching regular expression "{arg.strip()}":' if pattern is not None else ":"))
-    for n in shown:
+    title = f"All {what}" + (f' matching regular expression "{arg.strip()}":' if pattern is not None else ":")
+    by_file: dict[str, list[tuple[bool, str, int, str]]] = {}
+    code = shell.elf.executable_ranges()
+    for n in names:
+        if pattern is not None and not pattern.search(n):
+            continue
         if functions:
             fn = info.function_named(n)
             assert fn is not None
-            t = info.function_type(fn)
-            shell.out(f"{declare(t, n)};")
+            if not any(lo <= fn.low < hi for lo, hi in code):
+                continue  # discarded by --gc-sections: its DWARF survives at address 0
+            die, cu, t = origin(fn.die), fn.cu, info.function_type(fn)
         else:
             var = info.lookup_global(n)
             assert var is not None
-            shell.out(f"{declare(info.type_of(var.die), n)};")
+            die, cu, t = origin(var.die), var.cu, info.type_of(var.die)
+        static = "" if attr(die, "DW_AT_external", False) else "static "
+        index = attr(die, "DW_AT_decl_file")
+        file = info.file_name(cu, int(index)) if index is not None else "??"
+        line = int(attr(die, "DW_AT_decl_line", 0) or 0)
+        by_file.setdefault(file, []).append((bool(static), n, line, f"{static}{declare(t, n)};"))
+    shell.out(title)
+    for file in sorted(by_file):
+        shell.out("")
+        shell.out(f"File {file}:")
+        for _, _, line, text in sorted(by_file[file]):  # globals, then statics (GDB's block order)
+            shell.out(f"{line}:\t{text}")
 
 
 # -- display ----------------------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def _enter_function(shell: CommandShell) -> tuple[Stop, list[Point]] | None:
     hit = shell.elf.symbol_at(shell.pc)
     if hit is None or hit[1] != 0:
         return None
-    target = locations.after_prologue(shell, hit[0].addr, hit[0].size)
+    target = locations.after_prologue(shell, hit[0].addr, hit[0].size, trust_locations=False)
     if target == shell.pc:
         return None
     return run_to(shell, [(target, 0)])

@@ -61,6 +61,17 @@ def build_registry() -> Registry:
     return root
 
 
+def _from_pyelftools(error: BaseException) -> bool:
+    """Was ``error`` raised while pyelftools decoded DWARF (its own errors, or the KeyError/struct
+    errors malformed bytes cause in it)?"""
+    tb = error.__traceback__
+    while tb is not None:
+        if "/elftools/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class CommandShell:
     """Executes debugger command lines against one Machine; owns breakpoints, snapshots and history."""
 
@@ -124,7 +135,11 @@ class CommandShell:
             self.machine.request_stop()
             self.write("Quit\n")
         except Exception as e:  # noqa: BLE001 - last line of defence: nothing typed may kill the shell
-            self.write(f"internal error in \"{text}\": {type(e).__name__}: {e}\n")
+            if _from_pyelftools(e):  # DWARF parsed lazily: a hostile ELF fails deep inside pyelftools
+                detail = str(e).splitlines()[0] if str(e) else ""
+                self.write(f"Malformed debug information in the ELF ({type(e).__name__}: {detail})\n")
+            else:
+                self.write(f"internal error in \"{text}\": {type(e).__name__}: {e}\n")
         return False
 
     def _moved_key(self) -> tuple[int, int]:

@@ -460,7 +460,7 @@ def _eval(node: Node, env: _Env) -> Value:
         return cast(_eval(node.lhs, env), node.ctype, env)
     if op == "sizeof":
         t = node.ctype if node.ctype is not None else _eval(node.lhs, env).type
-        return _int_value(t.byte_size, env.t("unsigned long"))
+        return _int_value(t.byte_size, env.t("int"))  # GDB's sizeof is an int
     if op == "deref":
         operand = _eval(node.lhs, env)
         if node.lhs.op == "sym" and operand.type.kind != "nodebug" and operand.type.strip().kind in ("base", "enum"):

@@ -11,13 +11,14 @@ tells where ``ra`` and the caller's ``s0`` were saved.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from emu.debugger.disasm import Insn
 from emu.debugger.errors import DebuggerError
-from emu.dwarf.cfi import Regs, caller_of
+from emu.dwarf.cfi import MEPC, Regs, caller_of
 from emu.dwarf.info import Scope, name_of
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Frame:
     def lookup_pc(self) -> int:
         """The pc that finds this frame's block and locations: ``pc - 1`` in callers, as GDB does."""
         if self.regs is not None:
-            return self.pc if self.regs.innermost else self.pc - 1
+            return self.pc if self.regs.innermost or self.regs.exact_pc else self.pc - 1
         return self.pc if self.level == 0 else self.pc - 1
 
 
@@ -109,13 +110,15 @@ def unwind(shell: CommandShell, limit: int = MAX_FRAMES) -> list[Frame]:
         return _unwind_by_prologue(shell, limit)
     values = {n: shell.get_reg(f"x{n}") for n in range(1, 32)}
     values[0] = 0
+    with contextlib.suppress(DebuggerError):
+        values[MEPC] = shell.get_reg("mepc")  # the trap entry's return column (crt0.S CFI)
     regs = Regs(shell.pc, values)
     regs.innermost = True
     out: list[Frame] = []
     physical = 0
     while len(out) < limit:
         pc = regs.pc
-        lookup = pc if physical == 0 else pc - 1
+        lookup = pc if physical == 0 or regs.exact_pc else pc - 1
         try:
             caller = caller_of(regs, info.cfi, shell.read_mem, lookup, innermost=physical == 0)
         except DebuggerError:

@@ -22,20 +22,22 @@ _FILE_LINE = re.compile(r"^(?P<file>[^:\s]+):(?P<line>[0-9]{1,12})$", re.ASCII)
 _IDENT = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.$]*$")
 
 
-def after_prologue(shell: CommandShell, addr: int, size: int) -> int:
+def after_prologue(shell: CommandShell, addr: int, size: int, trust_locations: bool = True) -> int:
     """Where ``break FUNCTION`` goes, by GDB's rules: the ``prologue_end`` row when the compiler
-    marked one; the function's first instruction when the line table has several rows there
-    (optimised code, where GDB's ``skip_prologue_using_sal`` gives up skipping); otherwise the
-    first line start after the prologue's stores and ``s0`` set-up.
+    marked one; the function's first instruction in optimised code (a CU with location lists,
+    which GDB trusts at every pc, or several line rows at the function's start); otherwise the
+    first line start after the prologue's stores and ``s0`` set-up (-O0).
 
     A function without a prologue (a leaf, or shrink-wrapped code that tests its
-    arguments first) breaks at its first instruction, as GDB does.
+    arguments first) breaks at its first instruction, as GDB does.  ``step`` into a function
+    passes ``trust_locations=False``: GDB skips the prologue there by the line table alone.
     """
     info = shell.debug_info
     marked = info.prologue_end(addr, addr + max(size, 1))
     if marked is not None:
         return marked
-    if info.rows_at(addr) >= 2:
+    fn = info.function_at(addr)
+    if info.rows_at(addr) >= 2 or (trust_locations and fn is not None and info.has_location_lists(fn.cu)):
         return addr
     elf = shell.elf
     try:

@@ -16,6 +16,7 @@ from typing import Any
 from emu.dwarf.location import LocationError, OptimizedOut, evaluate
 
 RA, SP, FP = 1, 2, 8
+MEPC = 4096 + 0x341  # GDB's DWARF number for the mepc CSR: the SDK trap entry's return column
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Regs:
     saved_at: dict[int, int] = field(default_factory=dict)  # register -> address holding it (info frame)
     has_cfi: bool = False
     innermost: bool = False  # frame #0's registers (its pc is not a return address)
+    exact_pc: bool = False   # interrupted by a trap (a signal frame's caller): pc is not a return address
+    signal: bool = False     # this frame is a trap entry (returns through mepc, or CIE augmentation "S")
 
 
 class CallFrameTable:
@@ -59,10 +62,26 @@ class CallFrameTable:
 
     def row(self, pc: int) -> dict | None:
         """The CFI row in force at ``pc``, or None when no FDE covers it."""
+        found = self.entry(pc)
+        return found[0] if found is not None else None
+
+    def entry(self, pc: int) -> tuple[dict, int, bool] | None:
+        """``(row, return address column, signal frame)`` at ``pc``, or None without an FDE."""
         i = bisect.bisect_right(self._starts, pc) - 1
         if i < 0 or not self._fdes[i][0] <= pc < self._fdes[i][1]:
             return None
         start, _, fde = self._fdes[i]
+        row = self._row_in(start, fde, pc)
+        if row is None:
+            return None
+        cie = getattr(fde, "cie", None)
+        header = cie.header if cie is not None else {}
+        column = int(header.get("return_address_register", RA) or RA)
+        augmentation = header.get("augmentation", b"") or b""
+        # A trap entry: marked "S", or returning through mepc (the SDK's crt0.S).
+        return row, column, b"S" in bytes(augmentation) or column == MEPC
+
+    def _row_in(self, start: int, fde: Any, pc: int) -> dict | None:
         if start not in self._decoded:
             try:
                 self._decoded[start] = list(fde.get_decoded().table)
@@ -82,12 +101,14 @@ def caller_of(frame: Regs, table: CallFrameTable, read, lookup_pc: int, innermos
     ``read(addr, size)`` reads target memory and raises on failure.
     """
     word = table.xlen // 8
-    row = table.row(lookup_pc)
-    if row is None:
+    found = table.entry(lookup_pc)
+    if found is None:
         if not innermost or RA not in frame.values:
             return None
         regs = dict(frame.values)
         return Regs(frame.values[RA], regs, frame.values.get(SP, 0))
+    row, column, signal = found
+    frame.signal = signal
     rule = row["cfa"]
     if rule.expr is not None:
         return None
@@ -124,10 +145,12 @@ def caller_of(frame: Regs, table: CallFrameTable, read, lookup_pc: int, innermos
             elif loc.kind == "memory":
                 regs[reg] = loc.addr
     frame.saved_at = saved
-    if RA not in regs:
+    if column not in regs:
         return None
     regs[SP] = cfa
-    return Regs(regs[RA], regs, 0)
+    caller = Regs(regs[column], regs, 0)
+    caller.exact_pc = signal  # a trap's mepc is the interrupted instruction itself
+    return caller
 
 
 class _CfaFrame:

@@ -98,6 +98,7 @@ class DebugInfo:
         self._rows_at: dict[int, int] | None = None
         self._prologue_ends: set[int] = set()
         self._stmt_rows: dict[tuple[str, int], set[int]] = {}
+        self._loclist_cus: dict[int, bool] = {}
         self.dwarf: Any = None
         try:
             elf = ELFFile(io.BytesIO(raw))
@@ -349,6 +350,25 @@ class DebugInfo:
         address with later rows (several lines at one address in optimised code), as GDB keeps them."""
         self._line_facts()
         return sorted(self._stmt_rows.get((file, line), ()))
+
+    def has_location_lists(self, cu: Any) -> bool:
+        """Does any variable of ``cu`` use a location list?  GDB then trusts the CU's locations at
+        every pc (``locations_valid``) and does not skip prologues: ``break FUNC`` stops at the
+        function's first instruction in optimised (-Og and up) code."""
+        key = cu.cu_offset
+        if key not in self._loclist_cus:
+            found = False
+            try:
+                for die in cu.iter_DIEs():
+                    a = die.attributes.get("DW_AT_location")
+                    if a is not None and a.form in ("DW_FORM_sec_offset", "DW_FORM_loclistx", "DW_FORM_data4",
+                                                    "DW_FORM_data8"):
+                        found = True
+                        break
+            except Exception:  # noqa: BLE001 - malformed DWARF: behave as for unoptimised code
+                found = False
+            self._loclist_cus[key] = found
+        return self._loclist_cus[key]
 
     def rows_at(self, addr: int) -> int:
         """How many line-table rows start at ``addr`` (several at a function's start: optimised code)."""

@@ -52,7 +52,9 @@ class CType:
     def strip(self) -> CType:
         """The type under typedefs and qualifiers (what decides how a value prints)."""
         t = self
-        while t.kind in ("typedef", "const", "volatile", "restrict", "atomic") and t.target is not None:
+        for _ in range(64):  # a typedef cycle in a hostile ELF must not loop forever
+            if t.kind not in ("typedef", "const", "volatile", "restrict", "atomic") or t.target is None:
+                break
             t = t.target
         if t.kind in ("typedef", "const", "volatile", "restrict", "atomic"):
             return VOID
@@ -220,12 +222,23 @@ def _text(value: Any) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
 
 
+# GCC names base types "short int", "long unsigned int"...; GDB prints them the short C way.
+_GDB_BASE_NAMES = {
+    "short int": "short", "short unsigned int": "unsigned short", "long int": "long",
+    "long unsigned int": "unsigned long", "long long int": "long long",
+    "long long unsigned int": "unsigned long long",
+}
+
+
 class TypeBuilder:
     """DIE -> :class:`CType`, cached by DIE offset (so recursive types terminate)."""
+
+    MAX_DEPTH = 64  # nested type DIEs followed at once; a hostile ELF's deeper chain ends in void
 
     def __init__(self, xlen: int) -> None:
         self.xlen = xlen
         self._cache: dict[int, CType] = {}
+        self._depth = 0
 
     def of(self, die: Any | None) -> CType:
         """The type a DIE's ``DW_AT_type`` names (void when absent)."""
@@ -237,10 +250,21 @@ class TypeBuilder:
         cached = self._cache.get(die.offset)
         if cached is not None:
             return cached
+        if self._depth >= self.MAX_DEPTH:
+            return VOID
+        self._depth += 1
+        try:
+            return self._build(die)
+        finally:
+            self._depth -= 1
+
+    def _build(self, die: Any) -> CType:
         kind = _KINDS.get(die.tag, "void")
         t = CType(kind, _text(_attr(die, "DW_AT_name", "")), int(_attr(die, "DW_AT_byte_size", 0) or 0),
                   int(_attr(die, "DW_AT_encoding", 0) or 0))
         t.declaration = bool(_attr(die, "DW_AT_declaration", False))
+        if kind == "base":
+            t.name = _GDB_BASE_NAMES.get(t.name, t.name)
         self._cache[die.offset] = t
         if kind == "pointer" and not t.size:
             t.size = self.xlen // 8

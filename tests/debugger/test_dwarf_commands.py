@@ -6,15 +6,17 @@ gdb-multiarch is test_dwarf_vs_gdb.py; these pin behaviour the comparison sessio
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
-from support.paths import ROOT
 
 from emu.debugger.errors import DebuggerError
 from emu.debugger.pager import PROMPT, Pager
 
 ARCHES = ("rv32", "rv64")
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "firmware" / "apps" / "dbgtest" / "main.c"
+
 
 
 def line_of(marker: str) -> int:

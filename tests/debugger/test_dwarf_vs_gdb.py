@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 
 import pytest
-from support.paths import ROOT
 
 pytestmark = pytest.mark.gdb
 
+ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "firmware" / "apps" / "dbgtest" / "main.c"
 BUILDS = [("rv32", "dbgtest"), ("rv64", "dbgtest"), ("rv32", "dbgtest_o2"), ("rv64", "dbgtest_o2")]
+
 
 
 def marker_line(marker: str) -> int:
@@ -51,6 +52,9 @@ def session() -> list[str]:
         "p sizeof(s)", "p &nodes[1]", "p *nodes[0].next", "p nodes[1].next->val + 1", "p limits[1]@3",
         "p (long)&nodes[2] - (long)&nodes[0]", "p &nodes[2] - &nodes[0]", "whatis &nodes[1]",
         "p *(struct node *)&nodes[1]", "ptype struct flags", "ptype TCB_t", "whatis pxCurrentTCB",
+        "whatis big", "ptype struct point", "whatis sizeof(int)", "ptype paint", "whatis &fact", "whatis idle_stack",
+        "ptype enum color", "whatis (char)65", "p (char)65", "p/x limits", "p/d nodes[0]", "p -limits[0] * 3u",
+        "info functions ^f", "info variables ^n", "p RED", "p (enum color)6", "p ratio * 3",
         "info frame",
         "continue", "bt", "info locals", "up", "info locals", "info frame", "down",
         "continue", "bt", "info args", "finish",

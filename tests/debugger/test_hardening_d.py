@@ -13,6 +13,8 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from support.paths import ROOT
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _clean(out: str) -> None:
     assert "internal error" not in out and "Traceback" not in out, out

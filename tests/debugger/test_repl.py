@@ -42,9 +42,9 @@ def test_commands_and_enter_repeats_next(debug) -> None:
     s = debug()
     code, out = _drive(s, "break main\nrun\nnext\n\n\nquit 3\n")
     assert code == 3
-    assert "Breakpoint 1, main () at main.c:10" in out
+    assert "Breakpoint 1, main () at main.c:9" in out  # main's first instruction in -Og code, as GDB
     # three `next`s (the two Enters repeat it): 10 -> 11 -> 12 -> 11 (the loop goes back)
-    assert "11\t    for (int i = 0; i < 5; i++)\n12\t        counter++;\n11\t" in out
+    assert "10\t    printf(\"Hello from npuemu firmware (rv%d)\\n\", XLEN);\n11\t    for (int i = 0; i < 5; i++)\n12\t" in out
 
 
 def test_enter_repeats_x_and_stepi(debug) -> None:
@@ -118,4 +118,4 @@ def test_main_debug_reads_piped_stdin(firmware, capfd, monkeypatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("break main\nrun\np $pc\n"))
     assert main_debug(_opts(firmware("hello", "rv64")), _make_machine) == 0
     out = capfd.readouterr().out
-    assert "Breakpoint 1, main () at main.c:10" in out and "<main+" in out
+    assert "Breakpoint 1, main () at main.c:9" in out and "<main>" in out

@@ -10,6 +10,7 @@ Bounded for ``make test`` (``FUZZ_EXAMPLES``, default 100 inputs, a few seconds)
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from debugger.conftest import Session
@@ -71,9 +72,10 @@ command_lines = st.one_of(
 
 @pytest.fixture(scope="module")
 def shell_in_check():
-    from support.paths import firmware_path
-
-    s = Session(firmware_path("dbgtest", "rv32"))
+    elf = Path(__file__).resolve().parents[2] / "build" / "firmware" / "rv32" / "dbgtest.elf"
+    if not elf.exists():
+        pytest.fail(f"{elf} is missing: run `make firmware` first", pytrace=False)
+    s = Session(elf)
     s("break check")
     s("run")
     yield s
@@ -89,3 +91,42 @@ def test_any_command_line_gives_output_or_one_error(shell_in_check, line: str) -
         s("run")
     out = s(line)
     assert "internal error" not in out and "Traceback" not in out, (line, out)
+
+
+def _debug_sections(raw: bytes) -> list[tuple[int, int]]:
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
+    elf = ELFFile(io.BytesIO(raw))
+    return [(s["sh_offset"], s["sh_size"]) for s in elf.iter_sections()
+            if s.name in (".debug_info", ".debug_frame", ".debug_loclists", ".debug_abbrev", ".debug_rnglists",
+                          ".debug_line")]
+
+
+@settings(max_examples=max(EXAMPLES // 5, 10), deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_mutated_dwarf_never_breaks_the_shell(shell_in_check, data) -> None:
+    """Hostile debug information (flipped bytes in the DWARF sections): frames, variables and
+    types degrade to ``??``, ``<optimized out>`` or one error line, never an internal error."""
+    from emu.dwarf.info import DebugInfo
+
+    s = shell_in_check
+    if s.machine.exit_code is not None or s.reg("pc") < 0x80000000:
+        s("run")
+    raw = bytearray(s.shell.elf.raw)
+    sections = _debug_sections(bytes(raw))
+    for _ in range(data.draw(st.integers(1, 16))):
+        offset, size = data.draw(st.sampled_from(sections))
+        raw[offset + data.draw(st.integers(0, size - 1))] = data.draw(st.integers(0, 255))
+    shell = s.shell
+    saved = shell._debug_info
+    shell._debug_info = DebugInfo(bytes(raw), shell.xlen)
+    try:
+        for line in ("bt", "info locals", "info args", "p s", "p/x s", "ptype s", "info frame", "p *p",
+                     "p p->next->val", "whatis arr", "info functions ^c", "up", "info locals", "down"):
+            out = s(line)
+            assert "internal error" not in out and "Traceback" not in out, (line, out)
+    finally:
+        shell._debug_info = saved
