@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
-from support.paths import ROOT
 
 ROOT = Path(__file__).resolve().parents[2]
 
