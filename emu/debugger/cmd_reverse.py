@@ -76,7 +76,6 @@ def _go_to(shell: CommandShell, anchor: Saved, count: int) -> None:
 def reverse_continue(shell: CommandShell, arg: str) -> None:
     anchor, now = _anchor(shell)
     m = shell.machine
-    here = (shell.pc, shell.get_reg("sp"))
     m.restore(anchor.snapshot)
     last: tuple[int, str] | None = None
     m.output_muted = True
@@ -84,10 +83,10 @@ def reverse_continue(shell: CommandShell, arg: str) -> None:
         while m.insn_count < now:
             stop = m.run(max_insns=now - m.insn_count)
             kind = stop.reason.name
-            if _is_now(shell, now, here):
+            if _is_now(shell, now):
                 break
             if kind == "BREAKPOINT" and user_hit(shell, stop):
-                last = (m.insn_count - 1, "breakpoint")  # the stop counts the instruction it is before
+                last = (m.insn_count, "breakpoint")  # the stop is before the instruction, uncounted
             elif kind == "WATCHPOINT":
                 last = (m.insn_count - 1, "watchpoint")  # stop before the store that changed it
             elif kind not in ("BREAKPOINT", "WATCHPOINT"):
@@ -109,24 +108,21 @@ def reverse_continue(shell: CommandShell, arg: str) -> None:
         shell.location_line(shell.pc)
 
 
-def _is_now(shell: CommandShell, now: int, here: tuple[int, int]) -> bool:
-    """Replay reached the present.  A stop at a breakpoint counts the instruction it stopped before,
-    so the present can be one instruction earlier in a replay: recognised by its pc and sp."""
-    m = shell.machine
-    return m.insn_count >= now or (m.insn_count == now - 1 and (shell.pc, shell.get_reg("sp")) == here)
+def _is_now(shell: CommandShell, now: int) -> bool:
+    """Replay reached the present (instruction ``now``)."""
+    return shell.machine.insn_count >= now
 
 
 def _trace(shell: CommandShell, anchor: Saved, now: int, length: int) -> list[Point]:
     """The states of the last ``length`` instructions before ``now`` (oldest first), by replay."""
     m = shell.machine
-    here = (shell.pc, shell.get_reg("sp"))
     start = max(anchor.insn_count or 0, now - length)
     _go_to(shell, anchor, start)
     out: list[Point] = []
     m.output_muted = True
     try:
         with shell.breakpoints.suspended():
-            while not _is_now(shell, now, here):
+            while not _is_now(shell, now):
                 out.append(Point(m.insn_count, shell.pc, shell.get_reg("sp")))
                 stop = m.step(1)
                 if stop.reason.name in ("EXITED", "FATAL"):
