@@ -76,6 +76,7 @@ WFI = 0x10500073
 EBREAK = 0x00100073
 SEMIHOST_PRE = 0x01F01013   # slli x0, x0, 0x1f
 SEMIHOST_POST = 0x40705013  # srai x0, x0, 7
+CONSOLE_BUFFER = 4096       # bytes of console output held before a write without a newline
 NEVER = 1                   # an `until` address the CPU can never reach (PCs are even)
 REALTIME_SLICE_US = 20_000  # longest slice without an event: bounds Ctrl-C and stdin latency
 DETERMINISTIC_QUANTUM = 200_000
@@ -129,6 +130,7 @@ class Machine:
         self.hart.describe_pc = self.symbol_name
         self.stdout_sink = stdout or (lambda data: None)
         self.stderr_sink = stderr or (lambda data: None)
+        self._console_buf = bytearray()
         # Silences every console path (UART, semihosting, HTIF) while the debugger replays
         # instructions that already printed (reverse-stepi).
         self.output_muted = False
@@ -377,6 +379,7 @@ class Machine:
         try:
             return self._loop(limit, host_deadline, stepping)
         finally:
+            self.flush_console()
             self.clock.pause()
             self.debug.skip_once = None
 
@@ -405,6 +408,7 @@ class Machine:
                             f"stopped by --timeout at {self.symbol_name(self.cpu.pc)}")
             self._sync_irqs()
             outcome = self._run_slice(limit, host_deadline)
+            self.flush_console()
             if self._break_hit is not None:
                 pc, self._break_hit = self._break_hit, None
                 return Stop(StopReason.BREAKPOINT, pc, f"breakpoint at {self.symbol_name(pc)}")
@@ -589,6 +593,7 @@ class Machine:
 
     def _read_stdin(self, n: int) -> bytes:
         """Semihosting reads wait for input, but give way to Ctrl-C, gdb and --timeout."""
+        self.flush_console()  # the prompt the user answers
         return self.host_input.read(n, abort=self._waiting_must_end)
 
     def _waiting_must_end(self) -> bool:
@@ -596,12 +601,24 @@ class Machine:
                                         and time.monotonic() >= self._host_deadline)
 
     def _console_out(self, data: bytes) -> None:
+        """Console output is buffered (one write per line, not per byte) and flushed at a newline,
+        when the buffer fills, at the end of every CPU slice, before input is read and when a run
+        ends (exit, Ctrl-C, breakpoint): nothing the user should see waits longer than a slice."""
         if not self.output_muted:
-            self.stdout_sink(data)
+            self._console_buf += data
+            if b"\n" in data or len(self._console_buf) >= CONSOLE_BUFFER:
+                self.flush_console()
 
     def _console_err(self, data: bytes) -> None:
         if not self.output_muted:
+            self.flush_console()  # keep stdout and stderr in the order the firmware wrote them
             self.stderr_sink(data)
+
+    def flush_console(self) -> None:
+        if self._console_buf:
+            data = bytes(self._console_buf)
+            self._console_buf.clear()
+            self.stdout_sink(data)
 
     def _exit(self, code: int) -> None:
         if not self.exited:
