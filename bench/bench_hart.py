@@ -185,7 +185,7 @@ def run() -> list[dict]:
             full, empty = assemble(kernel, n, Path(tmp)), assemble(kernel, 0, Path(tmp))
             q_wall, q_cpu = _net(qemu_times, full, empty, repeat=1 if kernel == "timer" else 3)
             o_wall, o_cpu = _net(npuemu_times, full, empty)
-            us = lambda t: t / n * 1e6  # noqa: E731
+            us = lambda t, n=n: t / n * 1e6  # noqa: E731
             rows.append({"benchmark": f"{label}: npuemu CPU us/{per} (wall {us(o_wall):.3g})",
                          "value": us(o_cpu), "unit": "us", "ratio": o_cpu / q_cpu if q_cpu > 0 else 0.0,
                          "target": f"x QEMU CPU ({us(q_cpu):.3g} us/{per}, wall {us(q_wall):.3g})"})

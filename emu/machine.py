@@ -174,7 +174,8 @@ class Machine:
         self.semihost: Semihosting | None = None
         self.devices = [self.finisher, self.clint, self.plic, self.uart, self.npu]
 
-        self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch)
+        self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch,
+                                self.counter)
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
         if deterministic or count_insns:
             self.enable_counting()
