@@ -172,6 +172,25 @@ def _net(run, full: Path, empty: Path, repeat: int = 3) -> tuple[float, float]:
     return min(walls), min(cpus)
 
 
+def breakpoints_row(tmp: Path) -> dict:
+    """ALU loop in --deterministic (the debugger's mode) with 1000 breakpoints never hit vs none."""
+    elf = assemble("alu", ITERATIONS["alu"] // 4, tmp)
+
+    def timed(n_breaks: int) -> float:
+        machine = Machine.from_elf(elf, deterministic=True)
+        for i in range(n_breaks):
+            machine.add_breakpoint(0x8100_0000 + 4 * i)  # in RAM, never executed
+        start = time.process_time()
+        stop = machine.run(timeout=600)
+        if stop.exit_code != 0:
+            raise RuntimeError(stop.message)
+        return time.process_time() - start
+
+    none, many = min(timed(0) for _ in range(2)), min(timed(1000) for _ in range(2))
+    return {"benchmark": "ALU loop --deterministic with 1000 breakpoints: CPU s", "value": many, "unit": "s",
+            "ratio": many / none, "target": f"<= 1.2 x none ({none:.3f} s)"}
+
+
 def run() -> list[dict]:
     rows = []
     load = os.getloadavg()[0]
@@ -193,4 +212,5 @@ def run() -> list[dict]:
                 b = min(bare_times(full) for _ in range(3)) - min(bare_times(empty) for _ in range(3))
                 rows.append({"benchmark": f"{label}: bare Unicorn wall us/{per}", "value": us(b), "unit": "us",
                              "ratio": o_wall / b if b > 0 else 0.0, "target": "npuemu wall / bare"})
+        rows.append(breakpoints_row(Path(tmp)))
     return rows
