@@ -114,7 +114,8 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
     err = _Console(2)
     return Machine.from_elf(opts.firmware, ram_size=opts.ram, deterministic=opts.deterministic,
                             count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
-                            npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
+                            npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin,
+                            buffer_console=opts.command == "run")
 
 
 class _Console:

@@ -109,7 +109,7 @@ class Machine:
                  count_insns: bool = False, ns_per_insn: int = 10, args: tuple[str, ...] | list[str] = (),
                  semihost_root: str | os.PathLike | None = None, npu_config: str | os.PathLike | None = None,
                  stdout: Callable[[bytes], None] | None = None, stderr: Callable[[bytes], None] | None = None,
-                 stdin: BinaryIO | None = None) -> None:
+                 stdin: BinaryIO | None = None, buffer_console: bool = False) -> None:
         self.xlen = xlen
         if DRAM_BASE + ram_size > 1 << xlen:
             raise ConfigError(f"--ram {ram_size >> 20} MiB does not fit an rv{xlen} address space "
@@ -131,6 +131,9 @@ class Machine:
         self.stdout_sink = stdout or (lambda data: None)
         self.stderr_sink = stderr or (lambda data: None)
         self._console_buf = bytearray()
+        # `npuemu run` buffers console output (one write per line); tests and the debugger keep
+        # byte-by-byte delivery, so a `uart.expect` stops right at its match.
+        self.buffer_console = buffer_console
         # Silences every console path (UART, semihosting, HTIF) while the debugger replays
         # instructions that already printed (reverse-stepi).
         self.output_muted = False
@@ -607,7 +610,7 @@ class Machine:
         ends (exit, Ctrl-C, breakpoint): nothing the user should see waits longer than a slice."""
         if not self.output_muted:
             self._console_buf += data
-            if b"\n" in data or len(self._console_buf) >= CONSOLE_BUFFER:
+            if not self.buffer_console or b"\n" in data or len(self._console_buf) >= CONSOLE_BUFFER:
                 self.flush_console()
 
     def _console_err(self, data: bytes) -> None:
