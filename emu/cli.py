@@ -342,7 +342,8 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
     files = BootFiles(firmware=opts.firmware, **boot)  # callers may build opts without the boot options
     machine = Machine.from_files(files, ram_size=opts.ram, deterministic=opts.deterministic,
                                  count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
-                                 npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin)
+                                 npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin,
+                                 buffer_console=opts.command == "run")
     strict = getattr(opts, "npu_strict", None)  # run: --npu-strict warns; debug (no such option): stops
     if strict is None or strict:
         machine.enable_npu_strict(stop=strict is None)

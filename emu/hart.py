@@ -118,7 +118,7 @@ class Hart:
         actual = xcause & ~top
         self.cpu.last_trap = TrapInfo(actual, bool(xcause & top), epc, tval, from_priv, to)
         key = (xcause, epc)
-        if actual in REPEATABLE_FAULTS and key == self._last_key:
+        if not xcause & top and actual in REPEATABLE_FAULTS and key == self._last_key:
             self._storm += 1
         else:
             self._storm = 0

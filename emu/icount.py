@@ -26,7 +26,13 @@ class _State(ctypes.Structure):
         ("count", ctypes.c_uint64),
         ("limit", ctypes.c_uint64),
         ("stop", ctypes.c_void_p),
+        ("breaks", ctypes.POINTER(ctypes.c_uint64)),
+        ("nbreaks", ctypes.c_uint64),
+        ("on_break", ctypes.c_void_p),
     ]
+
+
+BreakCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64)
 
 
 class InstructionCounter:
@@ -35,7 +41,9 @@ class InstructionCounter:
     def __init__(self, uc: Uc) -> None:
         self._uc = uc
         stop = ctypes.cast(_ucpy.uclib.uc_emu_stop, ctypes.c_void_p).value
-        self._state = _State(0, NO_LIMIT, stop)
+        self._state = _State(0, NO_LIMIT, stop, None, 0, None)
+        self._breaks = (ctypes.c_uint64 * 0)()
+        self._break_cb: object | None = None
         self._handle: ctypes.c_size_t | None = None
         self.on_enable: list = []  # called once the counter runs (the clock's counter CSRs go exact)
 
@@ -62,6 +70,19 @@ class InstructionCounter:
         self._handle = handle
         for callback in self.on_enable:
             callback()
+
+    def set_breakpoints(self, addresses: list[int], callback) -> None:
+        """Serve breakpoints at ``addresses`` from the C hook while counting: ``callback(addr)``
+        returns True to stop before the instruction (it is then not counted)."""
+
+        def trampoline(addr: int) -> int:
+            return 1 if callback(addr) else 0
+
+        self._breaks = (ctypes.c_uint64 * len(addresses))(*sorted(addresses))
+        self._break_cb = BreakCallback(trampoline)
+        self._state.breaks = ctypes.cast(self._breaks, ctypes.POINTER(ctypes.c_uint64))
+        self._state.on_break = ctypes.cast(self._break_cb, ctypes.c_void_p)
+        self._state.nbreaks = len(addresses)
 
     def count_pointer(self) -> ctypes._Pointer:
         """Where the C hook keeps the count (read by the counter-CSR callback)."""

@@ -64,6 +64,7 @@ WFI = 0x10500073
 EBREAK = 0x00100073
 SEMIHOST_PRE = 0x01F01013   # slli x0, x0, 0x1f
 SEMIHOST_POST = 0x40705013  # srai x0, x0, 7
+CONSOLE_BUFFER = 4096       # bytes of console output held before a write without a newline
 NEVER = 1                   # an `until` address the CPU can never reach (PCs are even)
 REALTIME_SLICE_US = 20_000  # longest slice without an event: bounds Ctrl-C and stdin latency
 DETERMINISTIC_QUANTUM = 200_000
@@ -97,7 +98,7 @@ class Machine:
                  count_insns: bool = False, ns_per_insn: int = 10, args: tuple[str, ...] | list[str] = (),
                  semihost_root: str | os.PathLike | None = None, npu_config: str | os.PathLike | None = None,
                  stdout: Callable[[bytes], None] | None = None, stderr: Callable[[bytes], None] | None = None,
-                 stdin: BinaryIO | None = None) -> None:
+                 stdin: BinaryIO | None = None, buffer_console: bool = False) -> None:
         self.xlen = xlen
         if DRAM_BASE + ram_size > 1 << xlen:
             raise ConfigError(f"--ram {ram_size >> 20} MiB does not fit an rv{xlen} address space "
@@ -118,6 +119,10 @@ class Machine:
         self.hart.describe_pc = self.symbol_name
         self.stdout_sink = stdout or (lambda data: None)
         self.stderr_sink = stderr or (lambda data: None)
+        self._console_buf = bytearray()
+        # `npuemu run` buffers console output (one write per line); tests and the debugger keep
+        # byte-by-byte delivery, so a `uart.expect` stops right at its match.
+        self.buffer_console = buffer_console
         # Silences every console path (UART, semihosting, HTIF) while the debugger replays
         # instructions that already printed (reverse-stepi).
         self.output_muted = False
@@ -157,7 +162,8 @@ class Machine:
         self.semihost: Semihosting | None = None
         self.devices = [self.finisher, self.clint, self.plic, self.uart, self.npu]
 
-        self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch)
+        self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch,
+                                self.counter)
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_unmapped)
         if deterministic or count_insns:
             self.enable_counting()
@@ -317,7 +323,6 @@ class Machine:
         """Turn on the exact instruction counter (deterministic time, limits, steps, watchpoints)."""
         if not self.counter.enabled:
             self.counter.enable()
-            self.debug.rehook_breakpoints()  # after the counter's hook: a stop count is then exact
 
     def _on_counting(self) -> None:
         """cycle/instret switch from time-derived to exact counts without jumping."""
@@ -414,6 +419,7 @@ class Machine:
         try:
             return self._loop(limit, host_deadline, stepping)
         finally:
+            self.flush_console()
             self.clock.pause()
             self.debug.skip_once = None
 
@@ -444,10 +450,9 @@ class Machine:
                 return Stop(StopReason.TIMEOUT, self.cpu.pc,
                             f"stopped by --timeout at {self.symbol_name(self.cpu.pc)}")
             outcome = self._run_slice(limit, host_deadline)
+            self.flush_console()
             if self._break_hit is not None:
                 pc, self._break_hit = self._break_hit, None
-                if self.counter.enabled:  # its hook runs first (see enable_counting) and counted the
-                    self.counter.count -= 1  # instruction the breakpoint kept from running
                 return Stop(StopReason.BREAKPOINT, pc, f"breakpoint at {self.symbol_name(pc)}")
             if self._watch_hit is not None and not self._fatal:
                 hit, self._watch_hit = self._watch_hit, None
@@ -642,6 +647,7 @@ class Machine:
 
     def _read_stdin(self, n: int) -> bytes:
         """Semihosting reads wait for input, but give way to Ctrl-C, gdb and --timeout."""
+        self.flush_console()  # the prompt the user answers
         return self.host_input.read(n, abort=self._waiting_must_end)
 
     def _waiting_must_end(self) -> bool:
@@ -649,12 +655,24 @@ class Machine:
                                         and time.monotonic() >= self._host_deadline)
 
     def _console_out(self, data: bytes) -> None:
+        """Console output is buffered (one write per line, not per byte) and flushed at a newline,
+        when the buffer fills, at the end of every CPU slice, before input is read and when a run
+        ends (exit, Ctrl-C, breakpoint): nothing the user should see waits longer than a slice."""
         if not self.output_muted:
-            self.stdout_sink(data)
+            self._console_buf += data
+            if not self.buffer_console or b"\n" in data or len(self._console_buf) >= CONSOLE_BUFFER:
+                self.flush_console()
 
     def _console_err(self, data: bytes) -> None:
         if not self.output_muted:
+            self.flush_console()  # keep stdout and stderr in the order the firmware wrote them
             self.stderr_sink(data)
+
+    def flush_console(self) -> None:
+        if self._console_buf:
+            data = bytes(self._console_buf)
+            self._console_buf.clear()
+            self.stdout_sink(data)
 
     def _exit(self, code: int) -> None:
         if not self.exited:

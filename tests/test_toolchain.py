@@ -161,7 +161,8 @@ def test_missing_tool_is_reported_with_the_install_command(tmp_path):
     """A PATH with everything but tmux: --check names it and prints the apt-get command."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    wanted = ["cc", "gcc", "gdb-multiarch", "qemu-system-riscv32", "qemu-system-riscv64", "apt-get", "dtc", "genhtml"]
+    wanted = ["cc", "gcc", "gdb-multiarch", "qemu-system-riscv32", "qemu-system-riscv64", "apt-get", "dtc", "genhtml",
+              "cmake", "make", "patch"]
     wanted += [f"riscv64-unknown-elf-{t}" for t in ("gcc", "objcopy", "objdump", "as", "ld")]
     for name in wanted:
         real = shutil.which(name)

@@ -52,6 +52,9 @@ APT_PACKAGES = {
     "tmux": "tmux",
     "dtc": "device-tree-compiler",
     "lcov": "lcov",
+    "cmake": "cmake",   # npuemu's patched Unicorn (toolchain/unicorn/build.py)
+    "make": "make",
+    "patch": "patch",
     "opensbi": "opensbi",
     "u-boot": "u-boot-qemu",
 }
@@ -238,6 +241,9 @@ def check_host(report: Report) -> None:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         report.missing("no host C compiler (cc) for the emu._icount extension", APT_PACKAGES["cc"])
+    for tool in ("cmake", "make", "patch"):  # toolchain/unicorn/build.py builds Unicorn from source
+        if shutil.which(tool) is None:
+            report.missing(f"{tool} not found (needed to build npuemu's patched Unicorn)", APT_PACKAGES[tool])
     header = Path(sysconfig.get_paths()["include"]) / "Python.h"
     if not header.is_file():
         report.missing(f"{header} is missing (Python development headers)", APT_PACKAGES["python-dev"])
