@@ -70,7 +70,8 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
                    help="DRAM size at 0x80000000 (default 128M)")
     p.add_argument("--semihost-root", metavar="DIR",
                    help="let semihosting OPEN host files below DIR (default: no host files)")
-    p.add_argument("--npu-config", metavar="TOML", help="NPU geometry/timing/energy (default: built in)")
+    p.add_argument("--npu-config", metavar="TOML", help="NPU geometry/timing/energy: a TOML file or a preset "
+                   "(chih2021_22nm, fujiwara2022_5nm, transposable_28nm; default: built in)")
 
 
 def build_parser() -> argparse.ArgumentParser:
