@@ -220,6 +220,7 @@ def test_cli_streams_the_trace(tmp_path, firmware) -> None:
     events = json.loads(path.read_text())["traceEvents"]
     assert {e["tid"] for e in events if e["ph"] == "X"} >= {1, 2}  # load DMA and MAC tracks
     assert any(e["ph"] == "C" and e["name"] == "power" for e in events)
+    assert any(e["ph"] == "C" and e["name"] == "utilization" and e["args"].get("mac") == 1 for e in events)
     bad = subprocess.run([sys.executable, "-m", "emu.cli", "run", "--npu-trace", str(tmp_path / "no" / "t.json"),
                           str(firmware("npu_selftest", "rv32"))], capture_output=True, timeout=120, check=False)
     assert bad.returncode != 0 and bad.stderr.decode().count("\n") == 1 and b"cannot write" in bad.stderr
