@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from emu.npu_device.regs import BITS, REG
+from emu.npu_device.regs import BITS, REG, VERSION
 
 from .harness import DATA, IRQ, Harness
 from .strategies import SMALL
@@ -118,7 +118,7 @@ def test_a_never_enabled_npu_costs_nothing() -> None:
 def test_register_widths_and_unknown_offsets() -> None:
     h = Harness(SMALL)
     assert h.npu.read(REG["ID"], 1) == 0x31 and h.npu.read(REG["ID"] + 2, 2) == 0x4E50
-    assert h.npu.read(REG["ID"], 8) == 0x0001_0000_4E50_5531
+    assert h.npu.read(REG["ID"], 8) == VERSION << 32 | 0x4E50_5531
     h.npu.write(REG["RING_BASE_LO"], 8, 0x1234_5678_9ABC_DEC0)
     assert h.reg("RING_BASE_LO") == 0x9ABC_DEC0 and h.reg("RING_BASE_HI") == 0x1234_5678
     h.npu.write(REG["RING_SIZE"] + 1, 1, 0x02)
