@@ -503,6 +503,7 @@ class NpuDevice(MmioDevice):
             "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
             "grad_saturated": self.executor.grad_saturated,
             "strict_held": list(self.strict.held) if self.strict is not None else [],
+            "strict_guards": list(self.strict.guards.values()) if self.strict is not None else [],
         })
 
     def set_state(self, state: Any) -> None:
@@ -535,9 +536,8 @@ class NpuDevice(MmioDevice):
                 self._schedule(end)
         if self.error is not None and not self.error_visible:
             self._schedule(self.error[2])
-        if self.strict is not None:  # held outputs come back; the guards of the restored commands do not
-            self.strict.clear()
-            self.strict.held = list(state["strict_held"])
+        if self.strict is not None:  # the held outputs and the guards of the restored pending commands
+            self.strict.restore(state["strict_held"], state["strict_guards"])
             for held in self.strict.held:
                 self._schedule(held.land_ns)
         self._update_irq()

@@ -137,3 +137,20 @@ def test_debugger_stops_at_the_racing_read(firmware, tmp_path) -> None:
     out = proc.stdout + proc.stderr
     assert re.search(r"Program stopped: npu strict: CPU read of 0x[0-9a-f]+ at pc 0x[0-9a-f]+ <main\+\d+>", out), out
     assert "npu_race:" not in out  # stopped before the firmware printed its result
+
+
+def test_snapshot_restore_brings_back_held_writes_and_guards() -> None:
+    h, hooks, reports = strict_harness()
+    h.npu.scratchpad[:8] = 7
+    out = DATA + 0x3000
+    h.submit(h.desc("DMA_OUT", dram_addr=out, sram_addr=0, rows=1, row_bytes=8), wait=False)
+    saved = h.npu.get_state()
+    h.wait_idle()
+    assert h.get(out, 8, np.uint8).tolist() == [7] * 8 and not hooks.hooks
+    h.ram.write(out, bytes(8))  # the snapshot's RAM: the output not landed yet
+    h.clock.set_state({"now_ns": 0})
+    h.npu.set_state(saved)
+    hooks.access(out, write=False)
+    assert len(reports) == 1 and "CPU read of" in reports[0]
+    h.wait_idle()
+    assert h.get(out, 8, np.uint8).tolist() == [7] * 8
