@@ -176,7 +176,11 @@ def cmd_run(opts: argparse.Namespace) -> int:
         from emu.debugger.gdbstub import serve_gdb
 
         machine.start_input()
-        return serve_gdb(machine, opts.gdb)
+        try:
+            return serve_gdb(machine, opts.gdb)
+        finally:
+            if opts.npu_trace:  # the streamed trace gets its end however the session ended
+                machine.npu.write_trace(opts.npu_trace)
     previous = signal.signal(signal.SIGINT, lambda sig, frame: machine.request_stop())
     start = time.perf_counter()
     try:
