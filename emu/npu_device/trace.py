@@ -217,11 +217,10 @@ class TraceWriter:
         self.fh.write('{"displayTimeUnit": "ns", "traceEvents": [\n')
         self.fh.write(",\n".join(json.dumps(e) for e in metadata_events()))
         self.count = 0
+        self._encode = json.JSONEncoder().encode
 
     def add(self, record: Any) -> None:
-        for event in record_events(record):
-            self.fh.write(",\n")
-            self.fh.write(json.dumps(event))
+        self.fh.write("".join([",\n" + self._encode(event) for event in record_events(record)]))
         self.count += 1
 
     def restored(self, position: int) -> None:
