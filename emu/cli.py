@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--npu-trace", metavar="FILE", help="write a Chrome/Perfetto trace of NPU commands")
     run.add_argument("--npu-strict", action="store_true",
                      help="NPU outputs land at modelled completion; warn about CPU accesses racing a "
-                          "pending command (always on in `npuemu debug`, where they stop)")
+                          "pending command (reliable with --deterministic; always on in `npuemu debug`, "
+                          "where they stop)")
     run.add_argument("--gdb", metavar="[HOST:]PORT",
                      help="stop at the entry point and wait for gdb (binds 127.0.0.1 unless HOST given)")
     debug = sub.add_parser("debug", help="interactive debugger shell (prompt_toolkit)")
