@@ -159,7 +159,8 @@ def _machine_options(p: argparse.ArgumentParser) -> None:
                    help="DRAM size at 0x80000000 (default 128M)")
     p.add_argument("--semihost-root", metavar="DIR",
                    help="let semihosting OPEN host files below DIR (default: no host files)")
-    p.add_argument("--npu-config", metavar="TOML", help="NPU geometry/timing/energy (default: built in)")
+    p.add_argument("--npu-config", metavar="TOML", help="NPU geometry/timing/energy: a TOML file or a preset "
+                   "(chih2021_22nm, fujiwara2022_5nm, transposable_28nm; default: built in)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--npu-trace", metavar="FILE", help="write a Chrome/Perfetto trace of NPU commands")
     run.add_argument("--npu-strict", action="store_true",
                      help="NPU outputs land at modelled completion; warn about CPU accesses racing a "
-                          "pending command (always on in `npuemu debug`, where they stop)")
+                          "pending command (reliable with --deterministic; always on in `npuemu debug`, "
+                          "where they stop)")
     run.add_argument("--gdb", metavar="[HOST:]PORT",
                      help="stop at the entry point and wait for gdb (binds 127.0.0.1 unless HOST given); "
                           "with --deterministic gdb can also run backwards (reverse-step, reverse-continue)")
@@ -418,7 +420,11 @@ def cmd_run(opts: argparse.Namespace) -> int:
         from emu.debugger.gdbstub import serve_gdb
 
         machine.start_input()
-        return serve_gdb(machine, opts.gdb, allow_host_files=opts.gdb_allow_host_files)
+        try:
+            return serve_gdb(machine, opts.gdb, allow_host_files=opts.gdb_allow_host_files)
+        finally:
+            if opts.npu_trace:  # the streamed trace gets its end however the session ended
+                machine.npu.write_trace(opts.npu_trace)
     previous = signal.signal(signal.SIGINT, lambda sig, frame: machine.request_stop())
     start = time.perf_counter()
     try:

@@ -40,9 +40,9 @@ class Point(NamedTuple):
 
 
 POINTS: tuple[Point, ...] = (
-    Point("chih2021_22nm", "Chih et al., ISSCC 2021, 16.4: title/abstract figure 89 TOPS/W",
+    Point("chih2021_22nm", "Chih et al., ISSCC 2021: title/abstract figure 89 TOPS/W",
           "macro level, 4-b inputs x 4-b weights, 22 nm", 4, 4, False, 89.0),
-    Point("fujiwara2022_5nm", "Fujiwara et al., ISSCC 2022, 11.1: title/abstract figure 254 TOPS/W",
+    Point("fujiwara2022_5nm", "Fujiwara et al., ISSCC 2022: title/abstract figure 254 TOPS/W",
           "macro level, 4-b inputs x 4-b weights, 5 nm", 4, 4, False, 254.0),
     Point("transposable_28nm", "28 nm transposable training macro: low end of 17.5-71.4 TOPS/W",
           "macro level, int8 x int8, forward (MVM)", 8, 8, False, 17.5),

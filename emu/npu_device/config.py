@@ -108,7 +108,8 @@ class NpuConfig:
                     with open(path, "rb") as fh:
                         user = tomllib.load(fh)
                 except OSError as exc:
-                    raise ConfigError(f"cannot read NPU config {path}: {exc.strerror}") from None
+                    hint = "" if "/" in path or path.endswith(".toml") else f" (presets: {', '.join(presets())})"
+                    raise ConfigError(f"cannot read NPU config {path}: {exc.strerror}{hint}") from None
                 except tomllib.TOMLDecodeError as exc:
                     raise ConfigError(f"NPU config {path}: {exc}") from None
             _merge(data, user, path)

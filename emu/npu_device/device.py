@@ -105,8 +105,8 @@ class NpuDevice(MmioDevice):
         self._retired: list[Cost] = []  # completed, not yet added to totals (see _fold)
         self._retired_ops: list[str] = []  # their opcode names, for the energy breakdown
         self.lifetime = dict.fromkeys(COUNTERS, 0)  # counters before the last CTRL.RESET, for --stats
-        self.lifetime_op_energy: dict[str, float] = {}
-        self.op_energy = {}
+        self.lifetime_op_energy: dict[str, float] = {}  # energy by opcode before the last CTRL.RESET
+        self.op_energy: dict[str, float] = {}
         self.reset_ns = self.clock.now_ns()
         self._soft_reset()
 
@@ -118,12 +118,12 @@ class NpuDevice(MmioDevice):
         now = self.clock.now_ns()
         for name, value in self._counter_values(now).items():
             self.lifetime[name] += value
-        for op, pj in getattr(self, "op_energy", {}).items():
+        for op, pj in self.op_energy.items():
             self.lifetime_op_energy[op] = self.lifetime_op_energy.get(op, 0.0) + pj
         for event in self._events:
             self.clock.cancel(event)
         self._events.clear()
-        if getattr(self, "strict", None) is not None:
+        if self.strict is not None:
             self.strict.clear()
         self.r["RING_TAIL"] = 0
         self.head = 0  # completed descriptors (free-running u32)
@@ -517,6 +517,7 @@ class NpuDevice(MmioDevice):
             "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
             "grad_saturated": self.executor.grad_saturated,
             "strict_held": list(self.strict.held) if self.strict is not None else [],
+            "strict_guards": list(self.strict.guards.values()) if self.strict is not None else [],
         })
 
     def set_state(self, state: Any) -> None:
@@ -549,9 +550,8 @@ class NpuDevice(MmioDevice):
                 self._schedule(end)
         if self.error is not None and not self.error_visible:
             self._schedule(self.error[2])
-        if self.strict is not None:  # held outputs come back; the guards of the restored commands do not
-            self.strict.clear()
-            self.strict.held = list(state["strict_held"])
+        if self.strict is not None:  # the held outputs and the guards of the restored pending commands
+            self.strict.restore(state["strict_held"], state["strict_guards"])
             for held in self.strict.held:
                 self._schedule(held.land_ns)
         self._update_irq()

@@ -141,6 +141,14 @@ class StrictCompletion:
                 self.hooks.remove(handle)
                 del self.guards[handle]
 
+    def restore(self, held: list[Held], guards: list[Guard]) -> None:
+        """A snapshot's held writes and guards (its RAM already holds the pre-completion bytes)."""
+        self.clear()
+        self.held = [Held(*h) for h in held]
+        for guard in guards:
+            guard = Guard(*guard)
+            self.guards[self.hooks.add(guard.lo, guard.hi, not guard.output, self._checker(guard))] = guard
+
     def clear(self) -> None:
         """CTRL.RESET or power-on: pending commands never complete; their held writes are dropped."""
         for handle in self.guards:
@@ -148,6 +156,7 @@ class StrictCompletion:
         self.guards.clear()
         self._new.clear()
         self.held.clear()
+        self.reported.clear()
 
     # -- the CPU's side --------------------------------------------------------------------
     def _checker(self, guard: Guard) -> Callable[[int, bool], None]:

@@ -57,6 +57,8 @@ class CostModel:
         # Static energy per busy cycle in pJ: mW * 1e-3 W x 1 / (MHz * 1e6) s x 1e12 pJ/J.
         self.leakage_per_cycle = self.e.leakage_mw * 1e3 / self.mhz
         self.descriptor_pj = 64 * self.e.dram_byte
+        self._tree_bits: dict[tuple[int, int], int] = {}
+        self.tree_group = max(1, self.m.adder_tree_bits - self.adder_latency)  # product bits per tree
 
     def ns(self, cycles: int) -> int:
         """Duration of ``cycles`` NPU cycles in ns, rounded up so a command with cycles never takes 0 ns."""
@@ -121,17 +123,39 @@ class CostModel:
             planes += (x & ((1 << self.m.input_bits) - 1)).bit_count()
         return MacroActivity(ones, planes)
 
+    def tree_bits(self, depth: int, weight_bits: int) -> int:
+        """Full-adder bits summing one column over ``depth`` rows of ``weight_bits``-bit weights.
+
+        A tree of ``adder_tree_bits`` output bits over the macro's R rows adds products of
+        G = adder_tree_bits - ceil(log2 R) bits (the cell group a tree serves: 4 bits for a 12-bit
+        tree over 256 rows); a wider weight uses ceil(weight_bits / G) trees, shifted and added
+        by the accumulator.  Level l of a tree has ceil(depth / 2^l) adders of G + l bits.
+        """
+        key = (depth, weight_bits)
+        bits = self._tree_bits.get(key)
+        if bits is None:
+            group = self.tree_group
+            one, n, level = 0, depth, 0
+            while n > 1:
+                n, level = -(-n // 2), level + 1
+                one += n * (group + level)
+            bits = self._tree_bits[key] = one * -(-weight_bits // group)
+        return bits
+
+    def plane_pj(self, depth: int, width: int, weight_bits: int) -> float:
+        """Energy of one driven bit-plane: every column's adder tree and shift-and-add accumulator."""
+        e = self.e
+        return width * (self.tree_bits(depth, weight_bits) * e.adder_bit + self.m.accumulator_bits * e.accumulator_bit)
+
     def macro_pj(self, activity: MacroActivity, depth: int, width: int, weight_bits: int) -> float:
         """Energy of the macro proper for ``depth`` word lines x ``width`` weight columns.
 
         Per 1 input bit: its word-line driver and the AND of every weight bit on that line; per
-        driven bit-plane: the adder tree over depth x weight-bit inputs and the shift-and-add
-        accumulator of each column.
+        driven bit-plane: the adder tree of each column and its shift-and-add accumulator.
         """
         e = self.e
         return (activity.ones * (e.input_driver + width * weight_bits * e.cell_bit)
-                + activity.planes * (depth * width * weight_bits * e.adder_bit
-                                     + width * self.m.accumulator_bits * e.accumulator_bit))
+                + activity.planes * self.plane_pj(depth, width, weight_bits))
 
     def weight_bits(self, int4: bool) -> int:
         return 4 if int4 and self.m.int4_packing else self.m.weight_bits
@@ -169,7 +193,7 @@ class CostModel:
         e, w = self.e, self.weight_bits(int4)
         scale = e.transposed_factor if transposed else 1.0
         per_one = (e.input_driver + width * w * e.cell_bit) * scale
-        per_plane = (depth * width * w * e.adder_bit + width * self.m.accumulator_bits * e.accumulator_bit) * scale
+        per_plane = self.plane_pj(depth, width, w) * scale
         sram = m * depth + m * width * 4 * (2 if accumulate else 1)
         base = self.descriptor_pj + m * width * e.output + sram * e.sram_byte
         return self.mvm_cycles(m, transposed), m * k * n, base, per_one, per_plane

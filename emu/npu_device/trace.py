@@ -7,8 +7,9 @@ streamed trace (``enable_full_trace(path)``, what ``npuemu run --npu-trace out.j
 the history stays bounded and every record is written to the file as it leaves the history, so
 memory stays bounded however long the run (:class:`TraceWriter`).
 
-The trace has one track per engine (load DMA, MAC array, vector unit, store DMA, control) and a power counter
-track per engine (``C`` events: the command's dynamic energy over its duration, in mW).
+The trace has one track per engine (load DMA, MAC array, vector unit, store DMA, control) and
+two counter tracks with a series per engine (``C`` events): ``power``, the command's dynamic
+energy over its duration in mW, and ``utilization``, 1 while the engine runs a command.
 
 Recording is an append of a plain tuple per command (the hot path of tiny commands); formatting
 to JSON happens only when the trace is written.
@@ -186,7 +187,7 @@ def metadata_events() -> list[dict[str, Any]]:
 
 
 def record_events(r: Any) -> list[dict[str, Any]]:
-    """A command's complete ("X") event on its engine's track, and its power counter while it runs."""
+    """A command's complete ("X") event on its engine's track, and its power and utilization counters."""
     engine = ENGINE_OF.get(r.op, "control") if not r.error else "control"
     tid = ENGINES.index(engine) + 1
     args: dict[str, Any] = {"index": r.index, "descriptor": f"{r.addr:#x}"}
@@ -202,6 +203,8 @@ def record_events(r: Any) -> list[dict[str, Any]]:
         power = {f"{engine} mW": r.cost.energy_pj / (r.end_ns - r.start_ns)}  # pJ/ns = mW
         out.append({"name": "power", "ph": "C", "pid": 1, "ts": ts, "args": power})
         out.append({"name": "power", "ph": "C", "pid": 1, "ts": ts + dur, "args": {f"{engine} mW": 0}})
+        out.append({"name": "utilization", "ph": "C", "pid": 1, "ts": ts, "args": {engine: 1}})
+        out.append({"name": "utilization", "ph": "C", "pid": 1, "ts": ts + dur, "args": {engine: 0}})
     return out
 
 
@@ -214,11 +217,10 @@ class TraceWriter:
         self.fh.write('{"displayTimeUnit": "ns", "traceEvents": [\n')
         self.fh.write(",\n".join(json.dumps(e) for e in metadata_events()))
         self.count = 0
+        self._encode = json.JSONEncoder().encode
 
     def add(self, record: Any) -> None:
-        for event in record_events(record):
-            self.fh.write(",\n")
-            self.fh.write(json.dumps(event))
+        self.fh.write("".join([",\n" + self._encode(event) for event in record_events(record)]))
         self.count += 1
 
     def restored(self, position: int) -> None:

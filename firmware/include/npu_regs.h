@@ -10,7 +10,7 @@
 #define NPU_MMIO_SIZE                      0x1000u
 #define NPU_PLIC_SOURCE                    40  /* PLIC source (platform.h: NPU_IRQ) */
 #define NPU_ID_MAGIC                       0x4E505531u  /* 'NPU1' */
-#define NPU_VERSION                        0x00010000u  /* 1.0 */
+#define NPU_VERSION                        0x00010001u  /* 1.1 */
 #define NPU_DESC_BYTES                     64
 
 /* Register offsets from NPU_MMIO_BASE (32-bit registers; 64-bit counters are _LO/_HI pairs). */

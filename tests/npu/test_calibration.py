@@ -33,3 +33,10 @@ def test_lower_precision_and_newer_node_cost_less_per_mac() -> None:
     int8 = p._replace(input_bits=8, weight_bits=8)
     assert calibration.measure(p) > 2 * calibration.measure(int8)
     assert calibration.measure(calibration.POINTS[1]) > 2 * calibration.measure(p)
+
+
+def test_unknown_preset_names_the_presets() -> None:
+    from emu.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="presets: chih2021_22nm, fujiwara2022_5nm, transposable_28nm"):
+        NpuConfig.load("chih2021")

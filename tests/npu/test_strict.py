@@ -10,12 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from emu.npu_device.regs import REG
 from emu.npu_device.strict import AccessHooks
 from emu.testing import FirmwareError, FirmwareMachine
 
 from .harness import DATA, Harness
 from .strategies import SMALL
+from .test_fuzz import descriptor
 
 
 class FakeHooks(AccessHooks):
@@ -137,3 +141,53 @@ def test_debugger_stops_at_the_racing_read(firmware, tmp_path) -> None:
     out = proc.stdout + proc.stderr
     assert re.search(r"Program stopped: npu strict: CPU read of 0x[0-9a-f]+ at pc 0x[0-9a-f]+ <main\+\d+>", out), out
     assert "npu_race:" not in out  # stopped before the firmware printed its result
+
+
+def test_snapshot_restore_brings_back_held_writes_and_guards() -> None:
+    h, hooks, reports = strict_harness()
+    h.npu.scratchpad[:8] = 7
+    out = DATA + 0x3000
+    h.submit(h.desc("DMA_OUT", dram_addr=out, sram_addr=0, rows=1, row_bytes=8), wait=False)
+    saved = h.npu.get_state()
+    h.wait_idle()
+    assert h.get(out, 8, np.uint8).tolist() == [7] * 8 and not hooks.hooks
+    h.ram.write(out, bytes(8))  # the snapshot's RAM: the output not landed yet
+    h.clock.set_state({"now_ns": 0})
+    h.npu.set_state(saved)
+    hooks.access(out, write=False)
+    assert len(reports) == 1 and "CPU read of" in reports[0]
+    h.wait_idle()
+    assert h.get(out, 8, np.uint8).tolist() == [7] * 8
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(batches=st.lists(st.tuples(st.lists(descriptor(), min_size=1, max_size=6), st.integers(0, 3000)),
+                        min_size=1, max_size=5))
+def test_strict_mode_ends_in_the_same_state_as_eager_execution(batches: list[tuple[list[bytes], int]]) -> None:
+    """Random descriptors in batches with random gaps: once everything completed, RAM and on-chip memories
+    are byte-identical with and without strict completion (held writes land, in order)."""
+    from .harness import RING
+
+    runs = []
+    for strict in (False, True):
+        h = Harness(SMALL, ram_size=1 << 20)
+        if strict:
+            h.npu.enable_strict(FakeHooks(), lambda message: None)
+        rng = np.random.default_rng(3)
+        h.ram.view(0x8001_0000, 0x10000)[:] = rng.integers(0, 256, 0x10000, dtype=np.uint8)
+        h.npu.scratchpad[:] = rng.integers(0, 256, h.npu.scratchpad.size, dtype=np.uint8)
+        slot = 0
+        for descs, gap in batches:
+            for d in descs:
+                h.ram.write(RING + (slot % h.ring_slots) * 64, d)
+                slot += 1
+            if slot - h.reg("RING_HEAD") > h.ring_slots:
+                break
+            h.w32(REG["RING_TAIL"], slot)
+            h.w32(REG["DOORBELL"], 1)
+            h.advance(gap)
+        h.wait_idle()
+        assert not h.npu.internal_errors
+        runs.append((h.ram.buf.tobytes(), h.npu.scratchpad.tobytes(), h.npu.accumulator.tobytes(),
+                     h.npu.tiles.tobytes(), h.reg("RING_HEAD"), h.error()))
+    assert runs[0] == runs[1]

@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from emu.npu_device.regs import BITS, REG
+from emu.npu_device.regs import BITS, REG, VERSION
 
 from .harness import DATA, IRQ, Harness
 from .strategies import SMALL
@@ -74,14 +74,17 @@ def test_mvm_timing_macs_energy_and_idle() -> None:
     for row in range(4):
         h.spad_put(16 * row, act[row])
     h.submit(h.desc("MVM", tile=0, m=4, k=16, n=16, act_stride=16, acc_stride=64, flags=IRQ))
-    tree = int(np.ceil(np.log2(cfg.rows)))
-    cycles = t.descriptor_fetch + t.command_overhead + 4 * 8 + tree + t.accumulate_latency
+    depth = int(np.ceil(np.log2(cfg.rows)))
+    cycles = t.descriptor_fetch + t.command_overhead + 4 * 8 + depth + t.accumulate_latency
     assert h.counter("BUSY_CYCLES") == cycles
     assert h.counter("MACS") == 4 * 16 * 16
     ones = 16 * 2 + 0 + 16 * 8 + 8 * 1 + 8 * 1  # set bits of the activations
     planes = 2 + 0 + 8 + 2  # bit-planes with a 1 somewhere in the row (all-zero ones skipped)
+    # one adder tree per column (12-bit trees over 8 rows: products of 12 - 3 = 9 bits, so one tree
+    # serves an int8 weight) over 16 rows: 8 adders of 10 bits, 4 of 11, 2 of 12, 1 of 13
+    tree = 8 * 10 + 4 * 11 + 2 * 12 + 13
     macro = (ones * (e.input_driver + 16 * 8 * e.cell_bit)
-             + planes * (16 * 16 * 8 * e.adder_bit + 16 * 32 * e.accumulator_bit))
+             + planes * 16 * (tree * e.adder_bit + 32 * e.accumulator_bit))
     dynamic = 64 * e.dram_byte + macro + 64 * e.output + (4 * 16 + 4 * 16 * 4) * e.sram_byte
     leakage = cycles * e.leakage_mw * 1e3 / cfg.npu_mhz
     assert h.counter("ENERGY_PJ") == int(dynamic + leakage)
@@ -100,8 +103,9 @@ def test_zero_activations_cost_less_than_dense_ones() -> None:
         h.submit(h.desc("MVM", tile=0, m=1, k=16, n=16, act_stride=16, acc_stride=64))
         energies.append(h.npu.energy_by_op()["MVM"])
     e = SMALL.energy
+    tree = 8 * 10 + 4 * 11 + 2 * 12 + 13  # see test_mvm_timing_macs_energy_and_idle
     assert energies[1] - energies[0] == pytest.approx(
-        16 * 8 * (e.input_driver + 16 * 8 * e.cell_bit) + 8 * (16 * 16 * 8 * e.adder_bit + 16 * 32 * e.accumulator_bit))
+        16 * 8 * (e.input_driver + 16 * 8 * e.cell_bit) + 8 * 16 * (tree * e.adder_bit + 32 * e.accumulator_bit))
 
 
 def test_a_never_enabled_npu_costs_nothing() -> None:
@@ -114,7 +118,7 @@ def test_a_never_enabled_npu_costs_nothing() -> None:
 def test_register_widths_and_unknown_offsets() -> None:
     h = Harness(SMALL)
     assert h.npu.read(REG["ID"], 1) == 0x31 and h.npu.read(REG["ID"] + 2, 2) == 0x4E50
-    assert h.npu.read(REG["ID"], 8) == 0x0001_0000_4E50_5531
+    assert h.npu.read(REG["ID"], 8) == VERSION << 32 | 0x4E50_5531
     h.npu.write(REG["RING_BASE_LO"], 8, 0x1234_5678_9ABC_DEC0)
     assert h.reg("RING_BASE_LO") == 0x9ABC_DEC0 and h.reg("RING_BASE_HI") == 0x1234_5678
     h.npu.write(REG["RING_SIZE"] + 1, 1, 0x02)
