@@ -36,10 +36,10 @@ venv: $(VENV_STAMP)
 
 UNICORN_PATCHES := $(wildcard toolchain/unicorn/patches/*.patch)
 
-# Re-installed only when pyproject.toml or the Unicorn patches change (or the venv is gone).
+# Re-installed only when pyproject.toml, the C extensions or the Unicorn patches change (or the venv is gone).
 # Unicorn is npuemu's patched build (toolchain/unicorn/README.md), compiled once per machine and
 # cached as a wheel; pip keeps it since its version 2.1.4+npuemu.<key> satisfies unicorn==2.1.4.
-$(VENV_STAMP): pyproject.toml toolchain/unicorn/build.py $(UNICORN_PATCHES) | toolchain
+$(VENV_STAMP): pyproject.toml $(wildcard emu/*.c) toolchain/unicorn/build.py $(UNICORN_PATCHES) | toolchain
 	@test -x $(VENV_BIN)/python || { echo "npuemu: creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "npuemu: installing npuemu and its test tools into $(VENV) with pip (a minute or two the first time)"
 	@$(VENV_BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
