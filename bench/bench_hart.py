@@ -128,7 +128,7 @@ def assemble(kernel: str, n: int, tmp: Path) -> Path:
     body = KERNELS[kernel][2]
     src = tmp / f"{kernel}_{n}.S"
     src.write_text(f".globl _start\n.section .text\n_start:\n    li a0, {n}\n{body}\n    j finish_pass\n"
-                   f"{FINISH}\n.section .data\n.align 6\nbuffer: .zero 4096\n")
+                   f"{FINISH}\n.section .data\n.align 12\nbuffer: .zero 4096\n")
     elf = tmp / f"{kernel}_{n}.elf"
     subprocess.run(["riscv64-unknown-elf-gcc", "-march=rv32imac", "-mabi=ilp32", "-misa-spec=2.2", "-nostdlib",
                     "-Wl,--no-relax", "-Wl,-N", "-Wl,-Ttext=0x80000000", "-Wl,--no-warn-rwx-segments",
