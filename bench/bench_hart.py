@@ -127,8 +127,8 @@ ITERATIONS = {"alu": 20_000_000, "store": 5_000_000, "console": 262_144, "critic
 def assemble(kernel: str, n: int, tmp: Path) -> Path:
     body = KERNELS[kernel][2]
     src = tmp / f"{kernel}_{n}.S"
-    src.write_text(f".globl _start\n.section .text\n_start:\n    li a0, {n}\n{body}\n    j finish_pass\n"
-                   f"{FINISH}\n.section .data\n.align 6\nbuffer: .zero 4096\n")
+    src.write_text(f".globl _start\n.section .text\n_start:\n    li a0, {n}\n    beqz a0, 9f\n{body}\n9:  j finish_pass\n"
+                   f"{FINISH}\n.section .data\n.align 12\nbuffer: .zero 4096\n")
     elf = tmp / f"{kernel}_{n}.elf"
     subprocess.run(["riscv64-unknown-elf-gcc", "-march=rv32imac", "-mabi=ilp32", "-misa-spec=2.2", "-nostdlib",
                     "-Wl,--no-relax", "-Wl,-N", "-Wl,-Ttext=0x80000000", "-Wl,--no-warn-rwx-segments",

@@ -32,31 +32,19 @@ MACHINE_CSRS = ("mstatus", "misa", "medeleg", "mideleg", "mie", "mtvec", "mscrat
 PRIV_U, PRIV_S, PRIV_M = 0, 1, 3
 PRIV_NAMES = {PRIV_U: "U", PRIV_S: "S", PRIV_M: "M"}
 
-MSTATUS_SIE = 1 << 1
-MSTATUS_MIE = 1 << 3
-MSTATUS_SPIE = 1 << 5
-MSTATUS_MPIE = 1 << 7
 MSTATUS_SPP = 1 << 8
 MSTATUS_MPP_SHIFT = 11
-MSTATUS_MPP = 3 << MSTATUS_MPP_SHIFT
-MSTATUS_MPRV = 1 << 17
 
 # Exception causes
-CAUSE_FETCH_MISALIGNED = 0
 CAUSE_FETCH_ACCESS = 1
 CAUSE_ILLEGAL = 2
 CAUSE_BREAKPOINT = 3
-CAUSE_LOAD_MISALIGNED = 4
 CAUSE_LOAD_ACCESS = 5
-CAUSE_STORE_MISALIGNED = 6
 CAUSE_STORE_ACCESS = 7
-CAUSE_ECALL_U = 8
-CAUSE_ECALL_M = 11
 # Interrupt causes (mcause with the top bit set)
 IRQ_MSI, IRQ_MTI, IRQ_MEI = 3, 7, 11
 MIP_MSIP, MIP_MTIP, MIP_MEIP = 1 << IRQ_MSI, 1 << IRQ_MTI, 1 << IRQ_MEI
 MIP_SEIP = 1 << 9
-IRQ_PRIORITY = (IRQ_MEI, IRQ_MSI, IRQ_MTI, 9, 1, 5)  # as the privileged spec orders them
 
 EXCEPTION_NAMES = {
     0: "instruction address misaligned", 1: "instruction access fault", 2: "illegal instruction",
