@@ -345,7 +345,7 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
     machine = Machine.from_files(files, ram_size=opts.ram, deterministic=opts.deterministic,
                                  count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
                                  npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin,
-                                 buffer_console=opts.command == "run")
+                                 buffer_console=getattr(opts, "command", None) == "run")
     strict = getattr(opts, "npu_strict", None)  # run: --npu-strict warns; debug (no such option): stops
     if strict is None or strict:
         machine.enable_npu_strict(stop=strict is None)
