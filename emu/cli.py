@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from emu.errors import ConfigError, EmuError
 from emu.memory import parse_size
@@ -215,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(sub.add_parser("compile", help="compile an int8 .tflite model into C for the firmware "
                                  "model runtime (docs/compiler.md)"))
     _sdk_parser(sub)
+    sub.add_parser("build-unicorn", help="build (once per machine, cached) and install the patched Unicorn "
+                   "npuemu runs on, into this Python environment (make setup does it in a checkout)")
     _sweep_parser(sub)
     report = sub.add_parser("report", help="NPU time and energy breakdown of an --npu-trace file (+ PNG charts)")
     report.add_argument("trace", help="a trace written by npuemu run --npu-trace FILE")
@@ -316,6 +319,19 @@ def _sdk_parser(sub) -> None:
     what.add_argument("--cmake", dest="sdk_what", action="store_const", const="cmake",
                       help="path of the CMake toolchain file (-DCMAKE_TOOLCHAIN_FILE=...)")
     sdk.add_argument("--arch", choices=("rv32", "rv64"), default="rv32", help="target (default rv32)")
+
+
+def unicorn_build_script() -> Path:
+    """toolchain/unicorn/build.py: shipped in the wheel as emu/unicorn_build/, else the checkout's."""
+    packaged = Path(__file__).resolve().parent / "unicorn_build" / "build.py"
+    return packaged if packaged.is_file() else Path(__file__).resolve().parents[1] / "toolchain" / "unicorn" / "build.py"
+
+
+def cmd_build_unicorn() -> int:
+    import subprocess
+
+    return subprocess.run([sys.executable, str(unicorn_build_script()), "--python", sys.executable],
+                          check=False).returncode
 
 
 def cmd_sdk(opts: argparse.Namespace) -> int:
@@ -531,6 +547,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_compile(opts)
         if opts.command == "sdk":
             return cmd_sdk(opts)
+        if opts.command == "build-unicorn":
+            return cmd_build_unicorn()
         if opts.command == "sweep":
             return cmd_sweep(opts)
         if opts.command == "report":

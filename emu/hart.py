@@ -34,7 +34,7 @@ def _bind(name: str, restype, *argtypes) -> Callable:
         fn = getattr(_lib, name)
     except AttributeError:
         raise RuntimeError(f"the installed Unicorn is not npuemu's patched build ({name} is missing): "
-                           "run `make setup`") from None
+                           "run `npuemu build-unicorn` (`make setup` in a checkout)") from None
     fn.restype = restype
     fn.argtypes = argtypes
     return fn
