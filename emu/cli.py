@@ -115,7 +115,7 @@ def _make_machine(opts: argparse.Namespace, *, stdin=None, count_insns: bool = F
     return Machine.from_elf(opts.firmware, ram_size=opts.ram, deterministic=opts.deterministic,
                             count_insns=count_insns, args=opts.args, semihost_root=opts.semihost_root,
                             npu_config=opts.npu_config, stdout=out, stderr=err, stdin=stdin,
-                            buffer_console=opts.command == "run")
+                            buffer_console=getattr(opts, "command", None) == "run")
 
 
 class _Console:
