@@ -33,6 +33,7 @@ struct icount_state {
     const uint64_t *breaks; /* sorted breakpoint addresses, served here while counting */
     uint64_t nbreaks;
     break_fn on_break;      /* Python: 1 = stop before this instruction, 0 = run it */
+    const uint8_t *filter;  /* bit h(addr) set if some breakpoint may be there (see icount.py) */
 };
 
 /*
@@ -61,7 +62,9 @@ static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
         s->stop(uc);
         return;
     }
-    if (s->nbreaks && is_break(s, address) && s->on_break(address)) {
+    uint32_t bit = (uint32_t)((address >> 1) ^ (address >> 17) ^ (address >> 33)) & 0xFFFF;
+    if (s->nbreaks && (s->filter[bit >> 3] >> (bit & 7) & 1) && is_break(s, address) &&
+        s->on_break(address)) {
         s->stop(uc);
         s->limit = s->count;  /* the instruction is not executed, so it is not counted */
         return;

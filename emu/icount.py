@@ -29,6 +29,7 @@ class _State(ctypes.Structure):
         ("breaks", ctypes.POINTER(ctypes.c_uint64)),
         ("nbreaks", ctypes.c_uint64),
         ("on_break", ctypes.c_void_p),
+        ("filter", ctypes.POINTER(ctypes.c_uint8)),
     ]
 
 
@@ -41,7 +42,9 @@ class InstructionCounter:
     def __init__(self, uc: Uc) -> None:
         self._uc = uc
         stop = ctypes.cast(_ucpy.uclib.uc_emu_stop, ctypes.c_void_p).value
-        self._state = _State(0, NO_LIMIT, stop, None, 0, None)
+        self._filter = (ctypes.c_uint8 * 8192)()  # a bit per 16-bit hash of the PC: rejects most
+        self._state = _State(0, NO_LIMIT, stop, None, 0, None,
+                             ctypes.cast(self._filter, ctypes.POINTER(ctypes.c_uint8)))
         self._breaks = (ctypes.c_uint64 * 0)()
         self._break_cb: object | None = None
         self._handle: ctypes.c_size_t | None = None
@@ -78,6 +81,10 @@ class InstructionCounter:
         def trampoline(addr: int) -> int:
             return 1 if callback(addr) else 0
 
+        ctypes.memset(self._filter, 0, ctypes.sizeof(self._filter))
+        for addr in addresses:
+            bit = ((addr >> 1) ^ (addr >> 17) ^ (addr >> 33)) & 0xFFFF  # as _icount.c
+            self._filter[bit >> 3] |= 1 << (bit & 7)
         self._breaks = (ctypes.c_uint64 * len(addresses))(*sorted(addresses))
         self._break_cb = BreakCallback(trampoline)
         self._state.breaks = ctypes.cast(self._breaks, ctypes.POINTER(ctypes.c_uint64))
