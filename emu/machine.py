@@ -116,6 +116,7 @@ class Machine:
         self.clock.state.count = self.counter.count_pointer()
         self.counter.on_enable.append(self._on_counting)
         self.hart = Hart(self.cpu, self.clock.state, self._on_storm)
+        self.ram.on_write = self.invalidate_code  # DMA, semihosting, debugger writes (issue 17 N1)
         self.hart.describe_pc = self.symbol_name
         self.stdout_sink = stdout or (lambda data: None)
         self.stderr_sink = stderr or (lambda data: None)
@@ -299,9 +300,8 @@ class Machine:
         return self.layout is not None and length >= 0 and mrom.base <= addr and addr + length <= mrom.base + mrom.size
 
     def write_mem(self, addr: int, data: bytes) -> None:
-        self.ram.write(addr, data)
+        self.ram.write(addr, data)  # drops translated code there (Ram.on_write)
         self.state_writes += 1
-        self.invalidate_code(addr, len(data))
 
     def invalidate_code(self, addr: int, length: int) -> None:
         """Drop translated code for guest memory written behind the CPU's back (debugger, gdb,

@@ -23,6 +23,7 @@ import gc
 import mmap
 import os
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,6 +89,9 @@ class Ram:
         self._image: dict[int, bytes] = {}      # contents at the last checkpoint/restore
         self._images: weakref.WeakSet[RamImage] = weakref.WeakSet()
         self.image_budget = size + EXTRA_IMAGE_BUDGET
+        # Told (addr, length) of every write that does not come from the CPU (devices, DMA,
+        # semihosting, the debugger): the machine drops translated code there (issue 17 N1).
+        self.on_write: Callable[[int, int], None] | None = None
 
     @property
     def end(self) -> int:
@@ -112,6 +116,12 @@ class Ram:
 
     def write(self, addr: int, data: bytes) -> None:
         self.view(addr, len(data))[:] = np.frombuffer(data, dtype=np.uint8)
+        self.written(addr, len(data))
+
+    def written(self, addr: int, length: int) -> None:
+        """``length`` bytes at ``addr`` were changed behind the CPU (writers through :meth:`view` say so)."""
+        if self.on_write is not None and length > 0:
+            self.on_write(addr, length)
 
     def read_int(self, addr: int, size: int) -> int:
         return int.from_bytes(self.view(addr, size).tobytes(), "little")

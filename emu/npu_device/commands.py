@@ -82,7 +82,15 @@ class Executor:
         base, align = self._onchip(d)
         src = dma.sram(base, d.sram_addr, d.rows, d.row_bytes, d.sram_stride, align=align)
         dst = dma.dram(self.ram, d.dram_addr, d.rows, d.row_bytes, d.dram_stride, align=align, dest=True)
-        return _copier(dst, src, self.costs.dma(d.rows, d.row_bytes, inbound=False))
+        copy = _copier(dst, src, self.costs.dma(d.rows, d.row_bytes, inbound=False))
+        addr, length, written = d.dram_addr, dma.span(d.rows, d.row_bytes, d.dram_stride), self.ram.written
+
+        def run() -> Cost:
+            cost = copy()
+            written(addr, length)  # the CPU must not run stale translations of what DMA overwrote
+            return cost
+
+        return run
 
     def dma_in(self, d: Any) -> Cost:
         return self._prepare_dma_in(d)()
@@ -202,6 +210,7 @@ class Executor:
         dst = dma.dram(self.ram, d.dram_addr, 1, 4 * d.m, 0, align=4, dest=True)
         if d.m:
             dst.view(np.int32)[0] = np.argmax(src, axis=1)
+            self.ram.written(d.dram_addr, 4 * d.m)
         return self.costs.vector(d.m * d.n, d.m * d.n * src.itemsize, dram_out=4 * d.m)
 
     def fence(self, d: Any) -> Cost:
