@@ -7,7 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-SUITES = ["bench.bench_hart", "bench.bench_platform", "bench.bench_npu", "bench.bench_workloads"]
+SUITES = ["bench.bench_hart", "bench.bench_platform", "bench.bench_npu", "bench.bench_workloads", "bench.bench_snapshots",
+          "bench.bench_tflite"]
 
 
 def main() -> int:
