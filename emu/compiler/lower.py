@@ -18,6 +18,7 @@ import numpy as np
 
 from emu.compiler import quant
 from emu.compiler.errors import CompileError
+from emu.compiler.layer_table import INPUT_TAG, PRELOAD_TAG
 from emu.compiler.model import Model, Operator, Tensor, load
 from emu.npu_device.config import NpuConfig
 from emu.npu_device.regs import ACTIVATIONS, FLAGS, POOL_OPS
@@ -604,6 +605,8 @@ class Compiler:
                     "SOFTMAX": self.softmax}
         try:
             layers.append(self.input_layer())
+            for d in layers[0].descs:
+                d.fields["tag"] = INPUT_TAG
         except MALFORMED as exc:
             raise CompileError(f"{self.m.path}: malformed model input ({type(exc).__name__}: {exc})") from exc
         for op in self.m.operators:
@@ -621,6 +624,8 @@ class Compiler:
             for d in layer.descs:  # the descriptor tag names the operator in traces and `npu queue`
                 d.fields["tag"] = op.index
             layers.append(layer)
+        for d in self.preload:
+            d.fields["tag"] = PRELOAD_TAG
         if len(self.m.inputs) != 1 or len(self.m.outputs) != 1:
             raise CompileError("models with more than one input or output are not supported")
         ti, to = self.m.inputs[0], self.m.outputs[0]

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from emu.clock import Event, VirtualClock
+from emu.compiler.layer_table import LayerInfo
 from emu.devices.base import IrqLine, MmioDevice
 from emu.memory import Ram
 from emu.npu_device import observe, regs
@@ -34,7 +35,7 @@ from emu.npu_device.scoreboard import Footprint, depends, footprint
 from emu.npu_device.strict import AccessHooks, Guard, StrictCompletion, dram_ranges
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import ENGINES, Record, Trace, TraceWriter
+from emu.npu_device.trace import ENGINES, LayerTrack, Record, Trace, TraceWriter
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
@@ -71,6 +72,7 @@ class NpuDevice(MmioDevice):
         self._acc = np.zeros(cfg.accumulator_bytes // 4, dtype=np.int32)
         self.executor = Executor(ram, self._tiles, self._spad, self._acc, self.costs)
         self.trace = Trace()
+        self.layers: dict[int, LayerInfo] = {}  # the firmware's layer table by tag (set_layers)
         self.observers: list[Callable[[observe.NpuEvent], None]] = []  # debugger hooks (observe.py)
         self._stream_path: str | None = None  # the file a streamed trace goes to (enable_full_trace)
         self.strict: StrictCompletion | None = None  # see enable_strict
@@ -103,7 +105,8 @@ class NpuDevice(MmioDevice):
         self.trace.clear()
         self.totals = dict.fromkeys(COUNTERS, 0)
         self._retired: list[Cost] = []  # completed, not yet added to totals (see _fold)
-        self._retired_ops: list[str] = []  # their opcode names, for the energy breakdown
+        self._retired_ops: list[tuple[str, int]] = []  # their (opcode name, tag), for the breakdowns
+        self.layer_totals: dict[int, list[Any]] = {}  # per tag, with a layer table: see _fold
         self.lifetime = dict.fromkeys(COUNTERS, 0)  # counters before the last CTRL.RESET, for --stats
         self.lifetime_op_energy: dict[str, float] = {}  # energy by opcode before the last CTRL.RESET
         self.op_energy: dict[str, float] = {}
@@ -128,7 +131,8 @@ class NpuDevice(MmioDevice):
         self.r["RING_TAIL"] = 0
         self.head = 0  # completed descriptors (free-running u32)
         self.fetched = 0  # descriptors executed functionally
-        self.inflight: deque[tuple[int, Cost, bool, str]] = deque()  # (end_ns, cost, irq, op) not yet completed
+        # (end_ns, cost, irq, (op, tag)) not yet completed
+        self.inflight: deque[tuple[int, Cost, bool, tuple[str, int]]] = deque()
         self.last_end_ns = now  # completion (in order) of the last fetched command
         self.issue_ns = now  # when the front end can start the next command
         self.max_end_ns = now  # the latest end of any fetched command
@@ -201,8 +205,20 @@ class NpuDevice(MmioDevice):
         totals["energy_pj"] = reduce(operator.add, energy, totals["energy_pj"])
         totals["commands"] += len(retired)
         by_op = self.op_energy
-        for op, pj in zip(self._retired_ops, energy, strict=True):
+        for (op, _), pj in zip(self._retired_ops, energy, strict=True):
             by_op[op] = by_op.get(op, 0.0) + pj
+        if self.layers:  # per layer (descriptor tag): commands, busy cycles, MACs, DMA in, DMA out, pJ
+            by_tag = self.layer_totals
+            for (_, tag), cost in zip(self._retired_ops, retired, strict=True):
+                row = by_tag.get(tag)
+                if row is None:
+                    row = by_tag[tag] = [0, 0, 0, 0, 0, 0.0]
+                row[0] += 1
+                row[1] += cost.cycles
+                row[2] += cost.macs
+                row[3] += cost.dma_in
+                row[4] += cost.dma_out
+                row[5] += cost.energy_pj
         retired.clear()
         self._retired_ops.clear()
 
@@ -297,7 +313,7 @@ class NpuDevice(MmioDevice):
             key = mem[off : off + DESC_BYTES].tobytes()
             plan = plans.get(key)
             if plan is not None:
-                fields, name, run, irq, fp = plan
+                fields, name, run, irq, fp, op_tag = plan
             else:
                 opcode = key[0]
                 layout = LAYOUT_BY_OPCODE.get(opcode)
@@ -313,6 +329,7 @@ class NpuDevice(MmioDevice):
                     run = self.executor.prepare(opcode, fields)
                     irq = bool(fields.flags & F_IRQ)
                     fp = footprint(name, fields, config)
+                    op_tag = (name, fields.tag)
                 if strict is not None:
                     written, read = dram_ranges(name, fields)
                     olds = [(lo, bytes(self.ram.read(lo, hi - lo))) for lo, hi in written
@@ -336,7 +353,7 @@ class NpuDevice(MmioDevice):
             if plan is None:
                 if len(plans) >= PLAN_CACHE:
                     plans.clear()
-                plans[key] = (fields, name, run, irq, fp)
+                plans[key] = (fields, name, run, irq, fp, op_tag)
             cycles = cost.cycles
             duration = durations.get(cycles)
             if duration is None:
@@ -380,7 +397,7 @@ class NpuDevice(MmioDevice):
                 max_end = end
             if end > retire:
                 retire = end
-            inflight.append((retire, cost, irq, name))
+            inflight.append((retire, cost, irq, op_tag))
             if irq:
                 self._schedule(retire)
             if strict is not None:
@@ -515,7 +532,7 @@ class NpuDevice(MmioDevice):
             "error": self.error, "error_visible": self.error_visible, "totals": self.totals,
             "lifetime": self.lifetime, "trace": self.trace.mark(), "row_writes": self._tiles.row_writes,
             "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
-            "grad_saturated": self.executor.grad_saturated,
+            "layer_totals": self.layer_totals, "grad_saturated": self.executor.grad_saturated,
             "strict_held": list(self.strict.held) if self.strict is not None else [],
             "strict_guards": list(self.strict.guards.values()) if self.strict is not None else [],
         })
@@ -543,6 +560,7 @@ class NpuDevice(MmioDevice):
         self._retired, self._retired_ops = [], []
         self._tiles.row_writes[...] = state["row_writes"]
         self.op_energy, self.lifetime_op_energy = state["op_energy"], state["lifetime_op_energy"]
+        self.layer_totals = state["layer_totals"]
         self.executor.grad_saturated = state["grad_saturated"]
         self.trace.rewind(state["trace"])  # a replay after the restore must not log commands twice
         for end, _, irq, _ in self.inflight:
@@ -638,12 +656,50 @@ class NpuDevice(MmioDevice):
     def decode_descriptor(data: bytes) -> dict[str, Any]:
         return regs.decode_descriptor(data)
 
+    def set_layers(self, table: dict[int, LayerInfo]) -> None:
+        """Name the descriptor tags (the compiler's layer table, emu.compiler.layer_table): the
+        device then totals each tag's commands for ``stats_lines`` and the trace's layers track."""
+        self.layers = dict(table)
+        self.trace.layer_names = names = {tag: info.name for tag, info in table.items()}
+        if self.trace.sink is not None and names:  # a trace already streaming
+            self.trace.sink.layers = LayerTrack(names)
+
+    def layer_profile(self) -> list[dict[str, Any]]:
+        """Measured per layer since power-on (CTRL.RESETs included), in table order; a tag not in the
+        table (a command the model did not emit) gets its own row named ``tag N``."""
+        self._retire(self.clock.now_ns())
+        self._fold()
+        rows = []
+        order = [*self.layers, *sorted(set(self.layer_totals) - set(self.layers))]
+        for tag in order:
+            info = self.layers.get(tag)
+            commands, cycles, macs, dma_in, dma_out, energy = self.layer_totals.get(tag, [0, 0, 0, 0, 0, 0.0])
+            if info is not None and info.kind not in ("npu", "preload") and not commands:
+                continue  # a CPU or no-op layer
+            rows.append({"tag": tag, "name": info.name if info else f"tag {tag}", "commands": commands,
+                         "cycles": cycles, "est_cycles": info.cycles if info else None, "macs": macs,
+                         "dma_in": dma_in, "dma_out": dma_out, "energy_pj": energy})
+        return rows
+
+    def _layer_lines(self) -> list[str]:
+        rows = self.layer_profile()
+        busy = sum(r["cycles"] for r in rows) or 1
+        lines = ["npu: per layer (busy cycles measured and the compiler's estimate; energy: dynamic)",
+                 f"npu:   {'layer':<24} {'cmds':>6} {'cycles':>10} {'estimate':>10} {'MACs':>11} {'DMA in':>9} "
+                 f"{'DMA out':>9} {'energy uJ':>10} {'share':>6}"]
+        for r in rows:
+            est = "-" if r["est_cycles"] is None else r["est_cycles"]
+            lines.append(f"npu:   {r['name']:<24} {r['commands']:>6} {r['cycles']:>10} {est:>10} {r['macs']:>11} "
+                         f"{r['dma_in']:>9} {r['dma_out']:>9} {r['energy_pj'] / 1e6:>10.3f} {r['cycles'] / busy:>6.1%}")
+        return lines
+
     def stats_lines(self) -> list[str]:
         """The CLI's ``--stats`` lines: totals over the whole run, CTRL.RESETs included.
 
         Every line but the last depends only on guest behaviour (identical in realtime and
         deterministic runs); the last relates busy time to the elapsed virtual time, which is
-        host-paced without --deterministic.
+        host-paced without --deterministic.  With a layer table (:meth:`set_layers`) the per-layer
+        profile comes before that last line.
         """
         c = {name: value + self.lifetime[name] for name, value in self.counters().items()}
         by_op = dict(self.lifetime_op_energy)
@@ -659,6 +715,7 @@ class NpuDevice(MmioDevice):
             f"npu: DMA {c['dma_in']} B in, {c['dma_out']} B out; {c['weight_bytes']} weight bytes written",
             f"npu: energy {(dynamic + static) / 1e6:.3f} uJ = dynamic {dynamic / 1e6:.3f} uJ"
             f" ({split or 'none'}) + leakage {static / 1e6:.3f} uJ over busy cycles (idle: power-gated, 0)",
+            *(self._layer_lines() if self.layers else []),
             f"npu: busy {util:.1%} of {c['cycles']} elapsed cycles (virtual time: host-paced unless --deterministic)",
         ]
 
