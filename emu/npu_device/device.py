@@ -18,6 +18,7 @@ import operator
 from collections import deque
 from collections.abc import Callable
 from functools import reduce
+from itertools import groupby
 from typing import Any
 
 import numpy as np
@@ -46,11 +47,21 @@ COUNTER_REGS = {REG[f"{name.upper()}_LO"]: name for name in COUNTERS}
 QUEUE_HISTORY = 256  # completed commands queue() still shows
 PLAN_CACHE = 4096  # distinct descriptors kept decoded (and, for DMA/MVM, checked) by _run
 FOLD_AT = 4096  # completed commands whose costs _retire keeps before adding them to the totals
+_TAG = operator.itemgetter(1)  # the tag of a retired (opcode name, tag)
 CTRL_ENABLE = BITS["CTRL_ENABLE"]
 OFF_RING_HEAD, OFF_RING_TAIL, OFF_DOORBELL = REG["RING_HEAD"], REG["RING_TAIL"], REG["DOORBELL"]
 OFF_STATUS, OFF_INT_STATUS, OFF_ERR_CODE = REG["STATUS"], REG["INT_STATUS"], REG["ERR_CODE"]
 OFF_ERR_DESC_LO, OFF_ERR_DESC_HI = REG["ERR_DESC_LO"], REG["ERR_DESC_HI"]
 OFF_TILE_WRITES_LO, OFF_TILE_WRITES_HI = REG["TILE_WRITES_LO"], REG["TILE_WRITES_HI"]
+
+
+def _by_name(*energies: dict[tuple[str, int], float]) -> dict[str, float]:
+    """Dynamic energy by opcode name, from dictionaries by (opcode name, tag)."""
+    out: dict[str, float] = {}
+    for by_key in energies:
+        for (op, _), pj in by_key.items():
+            out[op] = out.get(op, 0.0) + pj
+    return out
 
 
 class NpuDevice(MmioDevice):
@@ -106,10 +117,11 @@ class NpuDevice(MmioDevice):
         self.totals = dict.fromkeys(COUNTERS, 0)
         self._retired: list[Cost] = []  # completed, not yet added to totals (see _fold)
         self._retired_ops: list[tuple[str, int]] = []  # their (opcode name, tag), for the breakdowns
-        self.layer_totals: dict[int, list[Any]] = {}  # per tag, with a layer table: see _fold
+        self.layer_totals: dict[int, list[int]] = {}  # per tag with a layer table: commands, cycles, MACs, DMA in/out
         self.lifetime = dict.fromkeys(COUNTERS, 0)  # counters before the last CTRL.RESET, for --stats
-        self.lifetime_op_energy: dict[str, float] = {}  # energy by opcode before the last CTRL.RESET
-        self.op_energy: dict[str, float] = {}
+        # dynamic pJ by (opcode name, descriptor tag): before the last CTRL.RESET, and since it
+        self.lifetime_op_energy: dict[tuple[str, int], float] = {}
+        self.op_energy: dict[tuple[str, int], float] = {}
         self.reset_ns = self.clock.now_ns()
         self._soft_reset()
 
@@ -145,7 +157,7 @@ class NpuDevice(MmioDevice):
         self.error_visible = False
         self.totals = dict.fromkeys(COUNTERS, 0)
         self.totals["energy_pj"] = 0.0  # dynamic energy only: leakage follows busy_cycles (_counter)
-        self.op_energy: dict[str, float] = {}  # dynamic pJ by opcode name, since this reset
+        self.op_energy: dict[tuple[str, int], float] = {}  # dynamic pJ by (opcode, tag), since this reset
         self.executor.grad_saturated = False
         self.irq.set(False)
 
@@ -205,20 +217,22 @@ class NpuDevice(MmioDevice):
         totals["energy_pj"] = reduce(operator.add, energy, totals["energy_pj"])
         totals["commands"] += len(retired)
         by_op = self.op_energy
-        for (op, _), pj in zip(self._retired_ops, energy, strict=True):
-            by_op[op] = by_op.get(op, 0.0) + pj
-        if self.layers:  # per layer (descriptor tag): commands, busy cycles, MACs, DMA in, DMA out, pJ
+        for key, pj in zip(self._retired_ops, energy, strict=True):
+            by_op[key] = by_op.get(key, 0.0) + pj
+        if self.layers:  # per layer (descriptor tag), summed over runs of a tag (a layer's commands are contiguous)
             by_tag = self.layer_totals
-            for (_, tag), cost in zip(self._retired_ops, retired, strict=True):
+            start = 0
+            for tag, run in groupby(map(_TAG, self._retired_ops)):  # (C loops: no Python code per command)
+                end = start + len(list(run))
                 row = by_tag.get(tag)
                 if row is None:
-                    row = by_tag[tag] = [0, 0, 0, 0, 0, 0.0]
-                row[0] += 1
-                row[1] += cost.cycles
-                row[2] += cost.macs
-                row[3] += cost.dma_in
-                row[4] += cost.dma_out
-                row[5] += cost.energy_pj
+                    row = by_tag[tag] = [0, 0, 0, 0, 0]
+                row[0] += end - start
+                row[1] += sum(cycles[start:end])
+                row[2] += sum(macs[start:end])
+                row[3] += sum(dma_in[start:end])
+                row[4] += sum(dma_out[start:end])
+                start = end
         retired.clear()
         self._retired_ops.clear()
 
@@ -647,7 +661,7 @@ class NpuDevice(MmioDevice):
         """Dynamic energy in pJ of the commands completed since the last reset, by opcode name."""
         self._retire(self.clock.now_ns())
         self._fold()
-        return dict(self.op_energy)
+        return _by_name(self.op_energy)
 
     def _counter_values(self, now: int) -> dict[str, int]:
         return {name: self._counter(name, now) for name in COUNTERS}
@@ -669,11 +683,16 @@ class NpuDevice(MmioDevice):
         table (a command the model did not emit) gets its own row named ``tag N``."""
         self._retire(self.clock.now_ns())
         self._fold()
+        energy_by_tag: dict[int, float] = {}
+        for energies in (self.lifetime_op_energy, self.op_energy):
+            for (_, tag), pj in energies.items():
+                energy_by_tag[tag] = energy_by_tag.get(tag, 0.0) + pj
         rows = []
         order = [*self.layers, *sorted(set(self.layer_totals) - set(self.layers))]
         for tag in order:
             info = self.layers.get(tag)
-            commands, cycles, macs, dma_in, dma_out, energy = self.layer_totals.get(tag, [0, 0, 0, 0, 0, 0.0])
+            commands, cycles, macs, dma_in, dma_out = self.layer_totals.get(tag, [0, 0, 0, 0, 0])
+            energy = energy_by_tag.get(tag, 0.0)
             if info is not None and info.kind not in ("npu", "preload") and not commands:
                 continue  # a CPU or no-op layer
             rows.append({"tag": tag, "name": info.name if info else f"tag {tag}", "commands": commands,
@@ -702,9 +721,7 @@ class NpuDevice(MmioDevice):
         profile comes before that last line.
         """
         c = {name: value + self.lifetime[name] for name, value in self.counters().items()}
-        by_op = dict(self.lifetime_op_energy)
-        for op, pj in self.op_energy.items():
-            by_op[op] = by_op.get(op, 0.0) + pj
+        by_op = _by_name(self.lifetime_op_energy, self.op_energy)
         dynamic = sum(by_op.values())
         static = self.costs.static_pj(c["busy_cycles"])
         split = ", ".join(f"{op} {pj / 1e6:.3f}" for op, pj in sorted(by_op.items(), key=lambda kv: -kv[1]))
