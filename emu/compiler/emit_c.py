@@ -6,7 +6,7 @@ from pathlib import Path
 
 from emu.compiler import layer_table
 from emu.compiler.estimate import desc_cost, estimate
-from emu.compiler.layer_table import INPUT_TAG, PRELOAD_TAG, LayerInfo
+from emu.compiler.layer_table import INPUT_INDEX, PRELOAD_INDEX, LayerInfo, tag
 from emu.compiler.lower import CompiledModel
 from emu.npu_device.regs import LAYOUT
 from emu.npu_device.timing import CostModel
@@ -44,12 +44,12 @@ def profile_rows(m: CompiledModel) -> list[LayerInfo]:
     """The layer table for the emulator's per-layer profile (emu.compiler.layer_table)."""
     rows = []
     for layer, e in zip(m.layers, estimate(m), strict=True):
-        tag = INPUT_TAG if layer.name == "input" else int(layer.name.split(":")[0])
-        rows.append(LayerInfo(tag, m.name, layer.name, layer.kind, e.cycles, e.macs, e.dma_in, e.dma_out,
+        index = INPUT_INDEX if layer.name == "input" else int(layer.name.split(":")[0])
+        rows.append(LayerInfo(tag(m.name, index), m.name, layer.name, layer.kind, e.cycles, e.macs, e.dma_in, e.dma_out,
                               round(e.energy_pj)))
     if m.preload:
         costs = [desc_cost(CostModel(m.config), d) for d in m.preload]
-        rows.append(LayerInfo(PRELOAD_TAG, m.name, "resident weights", "preload", sum(c.cycles for c in costs),
+        rows.append(LayerInfo(tag(m.name, PRELOAD_INDEX), m.name, "resident weights", "preload", sum(c.cycles for c in costs),
                               0, sum(c.dma_in for c in costs), 0, round(sum(c.energy_pj for c in costs))))
     return rows
 

@@ -674,13 +674,16 @@ class NpuDevice(MmioDevice):
         """Name the descriptor tags (the compiler's layer table, emu.compiler.layer_table): the
         device then totals each tag's commands for ``stats_lines`` and the trace's layers track."""
         self.layers = dict(table)
-        self.trace.layer_names = names = {tag: info.name for tag, info in table.items()}
+        several = len({info.model for info in table.values()}) > 1
+        self.trace.layer_names = names = {tag: f"{info.model}:{info.name}" if several else info.name
+                                          for tag, info in table.items()}
         if self.trace.sink is not None and names:  # a trace already streaming
             self.trace.sink.layers = LayerTrack(names)
 
     def layer_profile(self) -> list[dict[str, Any]]:
-        """Measured per layer since power-on (CTRL.RESETs included), in table order; a tag not in the
-        table (a command the model did not emit) gets its own row named ``tag N``."""
+        """Measured per layer since power-on (CTRL.RESETs included), in table order, for the layers
+        that ran NPU commands; a tag not in the table (a command no model emitted) gets its own row
+        named ``tag 0xN``; with several models in the table, rows are named ``model:layer``."""
         self._retire(self.clock.now_ns())
         self._fold()
         energy_by_tag: dict[int, float] = {}
@@ -688,15 +691,18 @@ class NpuDevice(MmioDevice):
             for (_, tag), pj in energies.items():
                 energy_by_tag[tag] = energy_by_tag.get(tag, 0.0) + pj
         rows = []
+        several = len({info.model for info in self.layers.values()}) > 1  # name rows model:layer
         order = [*self.layers, *sorted(set(self.layer_totals) - set(self.layers))]
         for tag in order:
             info = self.layers.get(tag)
             commands, cycles, macs, dma_in, dma_out = self.layer_totals.get(tag, [0, 0, 0, 0, 0])
             energy = energy_by_tag.get(tag, 0.0)
-            if info is not None and info.kind not in ("npu", "preload") and not commands:
-                continue  # a CPU or no-op layer
-            rows.append({"tag": tag, "name": info.name if info else f"tag {tag}", "commands": commands,
-                         "cycles": cycles, "est_cycles": info.cycles if info else None, "macs": macs,
+            if not commands:
+                continue  # a CPU or no-op layer, or one of a model the firmware did not run
+            estimated = info is not None and info.kind != "shared"  # (a tag two models share: no estimate)
+            name = f"tag {tag:#x}" if info is None else f"{info.model}:{info.name}" if several else info.name
+            rows.append({"tag": tag, "name": name, "commands": commands,
+                         "cycles": cycles, "est_cycles": info.cycles if estimated else None, "macs": macs,
                          "dma_in": dma_in, "dma_out": dma_out, "energy_pj": energy})
         return rows
 

@@ -238,7 +238,7 @@ class LayerTrack:
         out = [] if self.named else [{"name": "thread_name", "ph": "M", "pid": 1, "tid": LAYERS_TID,
                                       "args": {"name": "layers"}}]
         self.named = True
-        return [*out, {"name": self.names.get(tag, f"tag {tag}"), "cat": "layer", "ph": "X", "pid": 1,
+        return [*out, {"name": self.names.get(tag, f"tag {tag:#x}"), "cat": "layer", "ph": "X", "pid": 1,
                  "tid": LAYERS_TID, "ts": begin / 1000, "dur": (self.last_end - begin) / 1000,
                  "args": {"tag": tag, "commands": commands, "busy_cycles": cycles, "macs": macs,
                           "energy_pj": energy, "first_start_us": start / 1000}}]

@@ -15,7 +15,7 @@ import pytest
 from tflite_refs import model_path
 
 from emu.compiler.estimate import estimate
-from emu.compiler.layer_table import INPUT_TAG, LayerInfo, decode, encode
+from emu.compiler.layer_table import INPUT_INDEX, LayerInfo, decode, encode, tag
 from emu.compiler.lower import compile_model
 from emu.elf_loader import load_elf
 
@@ -80,7 +80,20 @@ def test_firmware_without_layer_table(firmware, tmp_path: Path) -> None:
 
 
 def test_layer_table_text_round_trip() -> None:
-    rows = [LayerInfo(INPUT_TAG, "m", "input", "npu", 10, 0, 5, 6, 7),
-            LayerInfo(3, "m", "3:CONV_2D", "npu", 100, 200, 300, 400, 500)]
+    rows = [LayerInfo(tag("m", INPUT_INDEX), "m", "input", "npu", 10, 0, 5, 6, 7),
+            LayerInfo(tag("m", 3), "m", "3:CONV_2D", "npu", 100, 200, 300, 400, 500)]
     data = b"junk\0" + encode("m", rows).encode() + b"\0npuemu.layers 1 m\nbad\tline\n\0"
     assert decode(data) == {r.tag: r for r in rows}
+    other = encode("n", [LayerInfo(tag("m", 3), "n", "3:ADD", "npu", 1, 2, 3, 4, 5)]).encode()
+    shared = decode(data + other + b"\0")[tag("m", 3)]  # two models of one firmware, one tag: named after both
+    assert (shared.name, shared.kind) == ("m:3:CONV_2D|n:3:ADD", "shared")
+
+
+def test_mlperf_app_keeps_its_four_models_apart(firmware, tmp_path: Path) -> None:
+    """The mlperf app links four models: the tags' model keys keep their rows apart (named model:layer);
+    with no inputs placed it runs one ad01 inference, whose rows equal their estimates."""
+    stderr = run_cli(firmware("mlperf", "rv32"), tmp_path / "mlperf.json")
+    rows = [m for m in map(ROW.match, stderr.splitlines()) if m]
+    assert [m[1] for m in rows][:2] == ["ad01:input", "ad01:0:FULLY_CONNECTED"], stderr[-3000:]
+    assert len(rows) == 12 and all(m[1].startswith("ad01:") and m[3] == m[4] for m in rows)
+    assert sum(int(m[3]) for m in rows) == totals(stderr)["cycles"]
