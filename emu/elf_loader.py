@@ -73,6 +73,7 @@ class ElfImage:
         self._line_cache: LineTable | None = None
         self.tohost = tohost
         self.fromhost = fromhost
+        self.npuemu_sections: dict[str, bytes] = {}  # ".npuemu.*" sections: data the firmware leaves for the emulator
 
     @property
     def raw(self) -> bytes:
@@ -218,7 +219,14 @@ def _parse(path: Path, raw: bytes) -> ElfImage:
     if not segments:
         raise ElfError(f"{path}: no loadable segments")
     symbols, tohost, fromhost = _symbols(elf)
-    return ElfImage(path, xlen, elf["e_entry"], segments, symbols, raw, tohost, fromhost)
+    image = ElfImage(path, xlen, elf["e_entry"], segments, symbols, raw, tohost, fromhost)
+    for section in elf.iter_sections():
+        if section.name.startswith(".npuemu.") and section["sh_type"] != "SHT_NOBITS":
+            off, size = section["sh_offset"], section["sh_size"]
+            if off + size > len(raw):
+                raise ElfError(f"{path}: truncated: section {section.name} runs past the end of the file")
+            image.npuemu_sections[section.name] = raw[off : off + size]
+    return image
 
 
 def _symbols(elf: ELFFile) -> tuple[list[Symbol], int | None, int | None]:

@@ -39,6 +39,7 @@ from emu.boot import BootFiles
 from emu.breakpoints import DebugHooks, WatchHit
 from emu.bus import Bus
 from emu.clock import VirtualClock
+from emu.compiler import layer_table
 from emu.cpu import (
     CAUSE_BREAKPOINT,
     CAUSE_FETCH_ACCESS,
@@ -215,6 +216,8 @@ class Machine:
         self.layout = layout
         self.elf = image = layout.elf
         self._write_blobs()
+        if layer_table.SECTION in image.npuemu_sections:  # a compiled model's layer table
+            self.npu.set_layers(layer_table.decode(image.npuemu_sections[layer_table.SECTION]))
         mrom = board.region("mrom")
         self.uc.mem_map(mrom.base, mrom.size, UC_PROT_READ | UC_PROT_EXEC)
         self.uc.mem_write(mrom.base, layout.rom)

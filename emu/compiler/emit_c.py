@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emu.compiler.estimate import estimate
+from emu.compiler import layer_table
+from emu.compiler.estimate import desc_cost, estimate
+from emu.compiler.layer_table import INPUT_INDEX, PRELOAD_INDEX, LayerInfo, tag
 from emu.compiler.lower import CompiledModel
 from emu.npu_device.regs import LAYOUT
+from emu.npu_device.timing import CostModel
 
 KINDS = {"npu": "NPU_MODEL_NPU", "softmax": "NPU_MODEL_SOFTMAX", "alias": "NPU_MODEL_ALIAS"}
 
@@ -35,6 +38,25 @@ extern const npu_model_t {m.name}_model;
 
 #endif /* {guard} */
 """
+
+
+def profile_rows(m: CompiledModel) -> list[LayerInfo]:
+    """The layer table for the emulator's per-layer profile (emu.compiler.layer_table)."""
+    rows = []
+    for layer, e in zip(m.layers, estimate(m), strict=True):
+        index = INPUT_INDEX if layer.name == "input" else int(layer.name.split(":")[0])
+        rows.append(LayerInfo(tag(m.name, index), m.name, layer.name, layer.kind, e.cycles, e.macs, e.dma_in, e.dma_out,
+                              round(e.energy_pj)))
+    if m.preload:
+        costs = [desc_cost(CostModel(m.config), d) for d in m.preload]
+        rows.append(LayerInfo(tag(m.name, PRELOAD_INDEX), m.name, "resident weights", "preload", sum(c.cycles for c in costs),
+                              0, sum(c.dma_in for c in costs), 0, round(sum(c.energy_pj for c in costs))))
+    return rows
+
+
+def _c_string(text: str) -> str:
+    return "\n".join('    "' + line.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t") + '\\n"'
+                     for line in text.splitlines())
 
 
 def source(m: CompiledModel) -> str:
@@ -81,6 +103,11 @@ static const npu_model_layer_t {n}_layers[{len(layers)}] = {{
 {chr(10).join(layers)}
 }};
 
+/* The layer table the emulator reads for its per-layer profile (npuemu run --stats, --npu-trace);
+ * the model points at it so that the linker's --gc-sections keeps it. */
+static const char {n}_profile[] __attribute__((used, section("{layer_table.SECTION}"))) =
+{_c_string(layer_table.encode(m.name, profile_rows(m)))};
+
 static npu_model_stats_t {n}_stats[{len(layers)}];
 static npu_model_state_t {n}_state = {{0, {n}_stats}};
 
@@ -106,6 +133,7 @@ const npu_model_t {n}_model = {{
     .tile_rows = {m.config.rows}u,
     .tile_cols = {m.config.cols}u,
     .state = &{n}_state,
+    .profile = {n}_profile,
 }};
 """
 

@@ -34,7 +34,8 @@ def desc_cost(costs: CostModel, d: Desc) -> Cost:
     if d.op in ("DMA_IN", "DMA_OUT"):
         return costs.dma(f["rows"], f["row_bytes"], inbound=d.op == "DMA_IN")
     if d.op == "LOAD_WEIGHTS":
-        return costs.load_weights(f["k"], f["n"], f["k"] * f["n"], False)
+        rows, cols = (f["n"], f["k"]) if f.get("flags", 0) & FLAGS["TRANSPOSE"] else (f["k"], f["n"])
+        return costs.load_weights(rows, cols, f["k"] * f["n"], False)  # as the device reads DRAM
     if d.op == "MVM":
         # The macro's energy depends on the activations' bits, unknown before the run: the estimate
         # assumes every bit-plane is driven and half the input bits are 1.

@@ -18,6 +18,7 @@ import numpy as np
 
 from emu.compiler import quant
 from emu.compiler.errors import CompileError
+from emu.compiler.layer_table import INPUT_INDEX, MAX_OPERATORS, PRELOAD_INDEX, tag
 from emu.compiler.model import Model, Operator, Tensor, load
 from emu.npu_device.config import NpuConfig
 from emu.npu_device.regs import ACTIVATIONS, FLAGS, POOL_OPS
@@ -153,6 +154,8 @@ class Compiler:
 
     # -- checks ------------------------------------------------------------------------------
     def check(self) -> None:
+        if len(self.m.operators) > MAX_OPERATORS:
+            raise CompileError(f"{len(self.m.operators)} operators: at most {MAX_OPERATORS} fit in the descriptor tag")
         for i in self.m.inputs:
             t = self.m.tensors[i]
             if t.type == TYPE_FLOAT32:
@@ -604,6 +607,8 @@ class Compiler:
                     "SOFTMAX": self.softmax}
         try:
             layers.append(self.input_layer())
+            for d in layers[0].descs:
+                d.fields["tag"] = tag(self.name, INPUT_INDEX)
         except MALFORMED as exc:
             raise CompileError(f"{self.m.path}: malformed model input ({type(exc).__name__}: {exc})") from exc
         for op in self.m.operators:
@@ -618,9 +623,11 @@ class Compiler:
                     handlers[op.name](op, layer)
                 except MALFORMED as exc:  # missing tensors, wrong ranks, inconsistent shapes
                     raise CompileError(f"{op.where()}: malformed operator ({type(exc).__name__}: {exc})") from exc
-            for d in layer.descs:  # the descriptor tag names the operator in traces and `npu queue`
-                d.fields["tag"] = op.index
+            for d in layer.descs:  # the descriptor tag names the operator (layer_table.tag)
+                d.fields["tag"] = tag(self.name, op.index)
             layers.append(layer)
+        for d in self.preload:
+            d.fields["tag"] = tag(self.name, PRELOAD_INDEX)
         if len(self.m.inputs) != 1 or len(self.m.outputs) != 1:
             raise CompileError("models with more than one input or output are not supported")
         ti, to = self.m.inputs[0], self.m.outputs[0]

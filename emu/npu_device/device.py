@@ -18,11 +18,13 @@ import operator
 from collections import deque
 from collections.abc import Callable
 from functools import reduce
+from itertools import groupby
 from typing import Any
 
 import numpy as np
 
 from emu.clock import Event, VirtualClock
+from emu.compiler.layer_table import LayerInfo
 from emu.devices.base import IrqLine, MmioDevice
 from emu.memory import Ram
 from emu.npu_device import observe, regs
@@ -34,7 +36,7 @@ from emu.npu_device.scoreboard import Footprint, depends, footprint
 from emu.npu_device.strict import AccessHooks, Guard, StrictCompletion, dram_ranges
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import ENGINES, Record, Trace, TraceWriter
+from emu.npu_device.trace import ENGINES, LayerTrack, Record, Trace, TraceWriter
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
@@ -45,11 +47,21 @@ COUNTER_REGS = {REG[f"{name.upper()}_LO"]: name for name in COUNTERS}
 QUEUE_HISTORY = 256  # completed commands queue() still shows
 PLAN_CACHE = 4096  # distinct descriptors kept decoded (and, for DMA/MVM, checked) by _run
 FOLD_AT = 4096  # completed commands whose costs _retire keeps before adding them to the totals
+_TAG = operator.itemgetter(1)  # the tag of a retired (opcode name, tag)
 CTRL_ENABLE = BITS["CTRL_ENABLE"]
 OFF_RING_HEAD, OFF_RING_TAIL, OFF_DOORBELL = REG["RING_HEAD"], REG["RING_TAIL"], REG["DOORBELL"]
 OFF_STATUS, OFF_INT_STATUS, OFF_ERR_CODE = REG["STATUS"], REG["INT_STATUS"], REG["ERR_CODE"]
 OFF_ERR_DESC_LO, OFF_ERR_DESC_HI = REG["ERR_DESC_LO"], REG["ERR_DESC_HI"]
 OFF_TILE_WRITES_LO, OFF_TILE_WRITES_HI = REG["TILE_WRITES_LO"], REG["TILE_WRITES_HI"]
+
+
+def _by_name(*energies: dict[tuple[str, int], float]) -> dict[str, float]:
+    """Dynamic energy by opcode name, from dictionaries by (opcode name, tag)."""
+    out: dict[str, float] = {}
+    for by_key in energies:
+        for (op, _), pj in by_key.items():
+            out[op] = out.get(op, 0.0) + pj
+    return out
 
 
 class NpuDevice(MmioDevice):
@@ -71,6 +83,7 @@ class NpuDevice(MmioDevice):
         self._acc = np.zeros(cfg.accumulator_bytes // 4, dtype=np.int32)
         self.executor = Executor(ram, self._tiles, self._spad, self._acc, self.costs)
         self.trace = Trace()
+        self.layers: dict[int, LayerInfo] = {}  # the firmware's layer table by tag (set_layers)
         self.observers: list[Callable[[observe.NpuEvent], None]] = []  # debugger hooks (observe.py)
         self._stream_path: str | None = None  # the file a streamed trace goes to (enable_full_trace)
         self.strict: StrictCompletion | None = None  # see enable_strict
@@ -103,10 +116,12 @@ class NpuDevice(MmioDevice):
         self.trace.clear()
         self.totals = dict.fromkeys(COUNTERS, 0)
         self._retired: list[Cost] = []  # completed, not yet added to totals (see _fold)
-        self._retired_ops: list[str] = []  # their opcode names, for the energy breakdown
+        self._retired_ops: list[tuple[str, int]] = []  # their (opcode name, tag), for the breakdowns
+        self.layer_totals: dict[int, list[int]] = {}  # per tag with a layer table: commands, cycles, MACs, DMA in/out
         self.lifetime = dict.fromkeys(COUNTERS, 0)  # counters before the last CTRL.RESET, for --stats
-        self.lifetime_op_energy: dict[str, float] = {}  # energy by opcode before the last CTRL.RESET
-        self.op_energy: dict[str, float] = {}
+        # dynamic pJ by (opcode name, descriptor tag): before the last CTRL.RESET, and since it
+        self.lifetime_op_energy: dict[tuple[str, int], float] = {}
+        self.op_energy: dict[tuple[str, int], float] = {}
         self.reset_ns = self.clock.now_ns()
         self._soft_reset()
 
@@ -128,7 +143,8 @@ class NpuDevice(MmioDevice):
         self.r["RING_TAIL"] = 0
         self.head = 0  # completed descriptors (free-running u32)
         self.fetched = 0  # descriptors executed functionally
-        self.inflight: deque[tuple[int, Cost, bool, str]] = deque()  # (end_ns, cost, irq, op) not yet completed
+        # (end_ns, cost, irq, (op, tag)) not yet completed
+        self.inflight: deque[tuple[int, Cost, bool, tuple[str, int]]] = deque()
         self.last_end_ns = now  # completion (in order) of the last fetched command
         self.issue_ns = now  # when the front end can start the next command
         self.max_end_ns = now  # the latest end of any fetched command
@@ -141,7 +157,7 @@ class NpuDevice(MmioDevice):
         self.error_visible = False
         self.totals = dict.fromkeys(COUNTERS, 0)
         self.totals["energy_pj"] = 0.0  # dynamic energy only: leakage follows busy_cycles (_counter)
-        self.op_energy: dict[str, float] = {}  # dynamic pJ by opcode name, since this reset
+        self.op_energy: dict[tuple[str, int], float] = {}  # dynamic pJ by (opcode, tag), since this reset
         self.executor.grad_saturated = False
         self.irq.set(False)
 
@@ -201,8 +217,22 @@ class NpuDevice(MmioDevice):
         totals["energy_pj"] = reduce(operator.add, energy, totals["energy_pj"])
         totals["commands"] += len(retired)
         by_op = self.op_energy
-        for op, pj in zip(self._retired_ops, energy, strict=True):
-            by_op[op] = by_op.get(op, 0.0) + pj
+        for key, pj in zip(self._retired_ops, energy, strict=True):
+            by_op[key] = by_op.get(key, 0.0) + pj
+        if self.layers:  # per layer (descriptor tag), summed over runs of a tag (a layer's commands are contiguous)
+            by_tag = self.layer_totals
+            start = 0
+            for tag, run in groupby(map(_TAG, self._retired_ops)):  # (C loops: no Python code per command)
+                end = start + len(list(run))
+                row = by_tag.get(tag)
+                if row is None:
+                    row = by_tag[tag] = [0, 0, 0, 0, 0]
+                row[0] += end - start
+                row[1] += sum(cycles[start:end])
+                row[2] += sum(macs[start:end])
+                row[3] += sum(dma_in[start:end])
+                row[4] += sum(dma_out[start:end])
+                start = end
         retired.clear()
         self._retired_ops.clear()
 
@@ -297,7 +327,7 @@ class NpuDevice(MmioDevice):
             key = mem[off : off + DESC_BYTES].tobytes()
             plan = plans.get(key)
             if plan is not None:
-                fields, name, run, irq, fp = plan
+                fields, name, run, irq, fp, op_tag = plan
             else:
                 opcode = key[0]
                 layout = LAYOUT_BY_OPCODE.get(opcode)
@@ -313,6 +343,7 @@ class NpuDevice(MmioDevice):
                     run = self.executor.prepare(opcode, fields)
                     irq = bool(fields.flags & F_IRQ)
                     fp = footprint(name, fields, config)
+                    op_tag = (name, fields.tag)
                 if strict is not None:
                     written, read = dram_ranges(name, fields)
                     olds = [(lo, bytes(self.ram.read(lo, hi - lo))) for lo, hi in written
@@ -336,7 +367,7 @@ class NpuDevice(MmioDevice):
             if plan is None:
                 if len(plans) >= PLAN_CACHE:
                     plans.clear()
-                plans[key] = (fields, name, run, irq, fp)
+                plans[key] = (fields, name, run, irq, fp, op_tag)
             cycles = cost.cycles
             duration = durations.get(cycles)
             if duration is None:
@@ -380,7 +411,7 @@ class NpuDevice(MmioDevice):
                 max_end = end
             if end > retire:
                 retire = end
-            inflight.append((retire, cost, irq, name))
+            inflight.append((retire, cost, irq, op_tag))
             if irq:
                 self._schedule(retire)
             if strict is not None:
@@ -515,7 +546,7 @@ class NpuDevice(MmioDevice):
             "error": self.error, "error_visible": self.error_visible, "totals": self.totals,
             "lifetime": self.lifetime, "trace": self.trace.mark(), "row_writes": self._tiles.row_writes,
             "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
-            "grad_saturated": self.executor.grad_saturated,
+            "layer_totals": self.layer_totals, "grad_saturated": self.executor.grad_saturated,
             "strict_held": list(self.strict.held) if self.strict is not None else [],
             "strict_guards": list(self.strict.guards.values()) if self.strict is not None else [],
         })
@@ -543,6 +574,7 @@ class NpuDevice(MmioDevice):
         self._retired, self._retired_ops = [], []
         self._tiles.row_writes[...] = state["row_writes"]
         self.op_energy, self.lifetime_op_energy = state["op_energy"], state["lifetime_op_energy"]
+        self.layer_totals = state["layer_totals"]
         self.executor.grad_saturated = state["grad_saturated"]
         self.trace.rewind(state["trace"])  # a replay after the restore must not log commands twice
         for end, _, irq, _ in self.inflight:
@@ -629,7 +661,7 @@ class NpuDevice(MmioDevice):
         """Dynamic energy in pJ of the commands completed since the last reset, by opcode name."""
         self._retire(self.clock.now_ns())
         self._fold()
-        return dict(self.op_energy)
+        return _by_name(self.op_energy)
 
     def _counter_values(self, now: int) -> dict[str, int]:
         return {name: self._counter(name, now) for name in COUNTERS}
@@ -638,17 +670,64 @@ class NpuDevice(MmioDevice):
     def decode_descriptor(data: bytes) -> dict[str, Any]:
         return regs.decode_descriptor(data)
 
+    def set_layers(self, table: dict[int, LayerInfo]) -> None:
+        """Name the descriptor tags (the compiler's layer table, emu.compiler.layer_table): the
+        device then totals each tag's commands for ``stats_lines`` and the trace's layers track."""
+        self.layers = dict(table)
+        several = len({info.model for info in table.values()}) > 1
+        self.trace.layer_names = names = {tag: f"{info.model}:{info.name}" if several else info.name
+                                          for tag, info in table.items()}
+        if self.trace.sink is not None and names:  # a trace already streaming
+            self.trace.sink.layers = LayerTrack(names)
+
+    def layer_profile(self) -> list[dict[str, Any]]:
+        """Measured per layer since power-on (CTRL.RESETs included), in table order, for the layers
+        that ran NPU commands; a tag not in the table (a command no model emitted) gets its own row
+        named ``tag 0xN``; with several models in the table, rows are named ``model:layer``."""
+        self._retire(self.clock.now_ns())
+        self._fold()
+        energy_by_tag: dict[int, float] = {}
+        for energies in (self.lifetime_op_energy, self.op_energy):
+            for (_, tag), pj in energies.items():
+                energy_by_tag[tag] = energy_by_tag.get(tag, 0.0) + pj
+        rows = []
+        several = len({info.model for info in self.layers.values()}) > 1  # name rows model:layer
+        order = [*self.layers, *sorted(set(self.layer_totals) - set(self.layers))]
+        for tag in order:
+            info = self.layers.get(tag)
+            commands, cycles, macs, dma_in, dma_out = self.layer_totals.get(tag, [0, 0, 0, 0, 0])
+            energy = energy_by_tag.get(tag, 0.0)
+            if not commands:
+                continue  # a CPU or no-op layer, or one of a model the firmware did not run
+            estimated = info is not None and info.kind != "shared"  # (a tag two models share: no estimate)
+            name = f"tag {tag:#x}" if info is None else f"{info.model}:{info.name}" if several else info.name
+            rows.append({"tag": tag, "name": name, "commands": commands,
+                         "cycles": cycles, "est_cycles": info.cycles if estimated else None, "macs": macs,
+                         "dma_in": dma_in, "dma_out": dma_out, "energy_pj": energy})
+        return rows
+
+    def _layer_lines(self) -> list[str]:
+        rows = self.layer_profile()
+        busy = sum(r["cycles"] for r in rows) or 1
+        lines = ["npu: per layer (busy cycles measured and the compiler's estimate; energy: dynamic)",
+                 f"npu:   {'layer':<24} {'cmds':>6} {'cycles':>10} {'estimate':>10} {'MACs':>11} {'DMA in':>9} "
+                 f"{'DMA out':>9} {'energy uJ':>10} {'share':>6}"]
+        for r in rows:
+            est = "-" if r["est_cycles"] is None else r["est_cycles"]
+            lines.append(f"npu:   {r['name']:<24} {r['commands']:>6} {r['cycles']:>10} {est:>10} {r['macs']:>11} "
+                         f"{r['dma_in']:>9} {r['dma_out']:>9} {r['energy_pj'] / 1e6:>10.3f} {r['cycles'] / busy:>6.1%}")
+        return lines
+
     def stats_lines(self) -> list[str]:
         """The CLI's ``--stats`` lines: totals over the whole run, CTRL.RESETs included.
 
         Every line but the last depends only on guest behaviour (identical in realtime and
         deterministic runs); the last relates busy time to the elapsed virtual time, which is
-        host-paced without --deterministic.
+        host-paced without --deterministic.  With a layer table (:meth:`set_layers`) the per-layer
+        profile comes before that last line.
         """
         c = {name: value + self.lifetime[name] for name, value in self.counters().items()}
-        by_op = dict(self.lifetime_op_energy)
-        for op, pj in self.op_energy.items():
-            by_op[op] = by_op.get(op, 0.0) + pj
+        by_op = _by_name(self.lifetime_op_energy, self.op_energy)
         dynamic = sum(by_op.values())
         static = self.costs.static_pj(c["busy_cycles"])
         split = ", ".join(f"{op} {pj / 1e6:.3f}" for op, pj in sorted(by_op.items(), key=lambda kv: -kv[1]))
@@ -659,6 +738,7 @@ class NpuDevice(MmioDevice):
             f"npu: DMA {c['dma_in']} B in, {c['dma_out']} B out; {c['weight_bytes']} weight bytes written",
             f"npu: energy {(dynamic + static) / 1e6:.3f} uJ = dynamic {dynamic / 1e6:.3f} uJ"
             f" ({split or 'none'}) + leakage {static / 1e6:.3f} uJ over busy cycles (idle: power-gated, 0)",
+            *(self._layer_lines() if self.layers else []),
             f"npu: busy {util:.1%} of {c['cycles']} elapsed cycles (virtual time: host-paced unless --deterministic)",
         ]
 

@@ -9,7 +9,9 @@ memory stays bounded however long the run (:class:`TraceWriter`).
 
 The trace has one track per engine (load DMA, MAC array, vector unit, store DMA, control) and
 two counter tracks with a series per engine (``C`` events): ``power``, the command's dynamic
-energy over its duration in mW, and ``utilization``, 1 while the engine runs a command.
+energy over its duration in mW, and ``utilization``, 1 while the engine runs a command.  When the
+firmware names its descriptor tags (a compiled model's layer table, ``NpuDevice.set_layers``) a
+``layers`` track has one slice per contiguous run of a tag, named by its layer (:class:`LayerTrack`).
 
 Recording is an append of a plain tuple per command (the hot path of tiny commands); formatting
 to JSON happens only when the trace is written.
@@ -31,6 +33,7 @@ TRIM_EVERY = 1024  # the oldest records are dropped in batches of this size (an 
 
 # The engine (trace track) each opcode runs on; anything else (FENCE, errors) is "control".
 ENGINES = ("load", "mac", "vector", "store", "control")
+LAYERS_TID = len(ENGINES) + 1  # the layers track
 ENGINE_OF = {"DMA_IN": "load", "DMA_OUT": "store", "LOAD_WEIGHTS": "load", "MVM": "mac", "MVM_T": "mac",
              "WEIGHT_UPDATE": "mac", "POSTPROC": "vector", "ELTWISE": "vector", "POOL": "vector",
              "ARGMAX": "vector"}
@@ -62,6 +65,7 @@ class Trace:
         self.limit = HISTORY + TRIM_EVERY
         self.sink: TraceWriter | None = None  # a streamed trace file (see stream)
         self.sink_start = 0  # stream position when streaming began: earlier records are not in the file
+        self.layer_names: dict[int, str] = {}  # descriptor tag -> layer name (empty: no layers track)
 
     # -- retention -------------------------------------------------------------------------
     @property
@@ -153,8 +157,13 @@ class Trace:
     def events(self) -> list[dict[str, Any]]:
         """Trace Event Format events: metadata, then per kept command its span and power counter."""
         out = metadata_events()
+        layers = LayerTrack(self.layer_names) if self.layer_names else None
         for r in self.records:
             out.extend(record_events(r))
+            if layers is not None:
+                out.extend(layers.add(r))
+        if layers is not None:
+            out.extend(layers.flush())
         return out
 
     def write(self, path: str) -> None:
@@ -168,6 +177,8 @@ class Trace:
         """Write every record to ``writer`` as it leaves the bounded history (and the rest at close)."""
         self.sink = writer
         self.keep_all = False
+        if self.layer_names:
+            writer.layers = LayerTrack(self.layer_names)
 
     def close_stream(self) -> None:
         """Write the records still held, then the file's end; the history itself is kept."""
@@ -184,6 +195,53 @@ def metadata_events() -> list[dict[str, Any]]:
     for tid, engine in enumerate(ENGINES, 1):
         out.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": tid, "args": {"name": engine}})
     return out
+
+
+class LayerTrack:
+    """The ``layers`` track: one slice per contiguous run of commands with the same tag.
+
+    A run spans its first command's start to its latest end.  Consecutive layers may overlap in
+    time (the next layer's loads run while the previous one computes): slices on one track must
+    not overlap, so a slice starts no earlier than the previous one ended (``args.first_start_us``
+    keeps the true start).
+    """
+
+    def __init__(self, names: dict[int, str]) -> None:
+        self.names = names
+        self.run: list[Any] | None = None  # [tag, start_ns, end_ns, commands, busy cycles, MACs, pJ]
+        self.last_end = 0
+        self.named = False  # the track's name is written with its first slice
+
+    def add(self, r: Any) -> list[dict[str, Any]]:
+        if r.fields is None or r.cost is None:
+            return []
+        tag, run = r.fields.tag, self.run
+        if run is not None and run[0] == tag:
+            run[2] = max(run[2], r.end_ns)
+            run[3] += 1
+            run[4] += r.cost.cycles
+            run[5] += r.cost.macs
+            run[6] += r.cost.energy_pj
+            return []
+        out = self.flush()
+        self.run = [tag, r.start_ns, r.end_ns, 1, r.cost.cycles, r.cost.macs, r.cost.energy_pj]
+        return out
+
+    def flush(self) -> list[dict[str, Any]]:
+        """The slice of the current run (ended by a new tag or the end of the trace)."""
+        run, self.run = self.run, None
+        if run is None:
+            return []
+        tag, start, end, commands, cycles, macs, energy = run
+        begin = max(start, self.last_end)
+        self.last_end = max(end, begin)
+        out = [] if self.named else [{"name": "thread_name", "ph": "M", "pid": 1, "tid": LAYERS_TID,
+                                      "args": {"name": "layers"}}]
+        self.named = True
+        return [*out, {"name": self.names.get(tag, f"tag {tag:#x}"), "cat": "layer", "ph": "X", "pid": 1,
+                 "tid": LAYERS_TID, "ts": begin / 1000, "dur": (self.last_end - begin) / 1000,
+                 "args": {"tag": tag, "commands": commands, "busy_cycles": cycles, "macs": macs,
+                          "energy_pj": energy, "first_start_us": start / 1000}}]
 
 
 def record_events(r: Any) -> list[dict[str, Any]]:
@@ -217,10 +275,14 @@ class TraceWriter:
         self.fh.write('{"displayTimeUnit": "ns", "traceEvents": [\n')
         self.fh.write(",\n".join(json.dumps(e) for e in metadata_events()))
         self.count = 0
+        self.layers: LayerTrack | None = None  # set by Trace.stream when the tags have names
         self._encode = json.JSONEncoder().encode
 
     def add(self, record: Any) -> None:
-        self.fh.write("".join([",\n" + self._encode(event) for event in record_events(record)]))
+        events = record_events(record)
+        if self.layers is not None:
+            events += self.layers.add(record)
+        self.fh.write("".join([",\n" + self._encode(event) for event in events]))
         self.count += 1
 
     def restored(self, position: int) -> None:
@@ -229,6 +291,8 @@ class TraceWriter:
                                             "ts": 0, "args": {"stream_position": position}}))
 
     def close(self, dropped: int) -> None:
+        if self.layers is not None:
+            self.fh.write("".join([",\n" + self._encode(event) for event in self.layers.flush()]))
         self.fh.write('\n], "otherData": ' + json.dumps({"dropped_commands": dropped,
                                                           "streamed_commands": self.count}) + "}\n")
         self.fh.close()

@@ -66,6 +66,7 @@ typedef struct {
     uint32_t out_off, out_bytes;
     uint32_t spad_bytes, acc_bytes, tiles, tile_rows, tile_cols;  /* peak use / geometry planned */
     npu_model_state_t *state;
+    const char *profile;     /* the layer table in ELF section .npuemu.layers, read by the emulator */
 } npu_model_t;
 
 /* Initializes the driver (once) and checks the device against the model's plan. */
