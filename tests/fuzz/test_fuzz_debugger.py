@@ -3,7 +3,7 @@ expressions built from dbgtest's variables, types and operators, hostile charact
 shell stopped inside dbgtest's ``check``.  Whatever the input, the shell answers with output or
 one error line; never a traceback, an "internal error" or a hang.
 
-Bounded by the harness (tests/fuzz/fuzzing.py): 80 command lines and 20 mutated DWARF images in
+Bounded by the harness (tests/fuzz/fuzzing.py): 100 command lines and 20 mutated DWARF images in
 ``make test``; ``make fuzz FUZZ_SECONDS=N`` runs each campaign for N seconds.
 """
 
@@ -83,7 +83,7 @@ def shell_in_check():
 def test_fuzz_debugger_any_command_line_gives_output_or_one_error(shell_in_check, campaign: Campaign) -> None:
     s = shell_in_check
 
-    @settings(FUZZ, max_examples=FUZZ.max_examples * 2)
+    @settings(FUZZ, max_examples=FUZZ.max_examples * 5 // 2)
     @given(line=command_lines)
     def fuzzer(line: str) -> None:
         campaign.tried()
