@@ -1,14 +1,18 @@
 """Fuzz the NPU's descriptor rings: random register writes and random descriptors (mostly
 well-typed with wild field values, sometimes pure noise).  Nothing firmware writes makes the
 device raise; a failing command latches its error code with the failing descriptor's address
-and touches nothing; the device's state round-trips through get/set."""
+and touches nothing; the device's state round-trips through get/set.
+
+No :func:`fuzzing.no_hang` here: the device turns any exception raised inside a command into an
+internal error, so an alarm during a legitimately long command (a large but valid descriptor on a
+loaded host) would read as a device bug."""
 
 from __future__ import annotations
 
 import struct
 
 import numpy as np
-from fuzzing import FUZZ, Campaign, no_hang
+from fuzzing import FUZZ, Campaign
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from npu.harness import RING, Harness
@@ -63,26 +67,25 @@ def test_fuzz_npu_ring_random_writes_and_descriptors_never_raise(campaign: Campa
         h.ram.view(0x8001_0000, 0x10000)[:] = rng.integers(0, 256, 0x10000, dtype=np.uint8)
         for i, d in enumerate(descs):
             h.ram.write(RING + i * DESC_BYTES, d)
-        with no_hang(10):
-            h.w32(REG["RING_TAIL"], len(descs))
-            h.w32(REG["DOORBELL"], 1)
-            for kind, a, b, c in actions:
-                if kind == "write":
-                    h.npu.write(min(a, 0x1000 - b), b, c % (1 << (8 * b)))
-                elif kind == "read":
-                    value = h.npu.read(min(a, 0x1000 - b), b)
-                    assert 0 <= value < 1 << (8 * b)
-                elif kind == "time":
-                    h.advance(a)
-                else:
-                    tail = h.reg("RING_TAIL")
-                    h.w32(REG["RING_TAIL"], (tail + a) & 0xFFFF_FFFF)
-                    h.w32(REG["DOORBELL"], 0)
-            h.wait_idle()
-            h.npu.status()
-            h.npu.queue()
-            h.npu.counters()
-            h.npu.stats_lines()
+        h.w32(REG["RING_TAIL"], len(descs))
+        h.w32(REG["DOORBELL"], 1)
+        for kind, a, b, c in actions:
+            if kind == "write":
+                h.npu.write(min(a, 0x1000 - b), b, c % (1 << (8 * b)))
+            elif kind == "read":
+                value = h.npu.read(min(a, 0x1000 - b), b)
+                assert 0 <= value < 1 << (8 * b)
+            elif kind == "time":
+                h.advance(a)
+            else:
+                tail = h.reg("RING_TAIL")
+                h.w32(REG["RING_TAIL"], (tail + a) & 0xFFFF_FFFF)
+                h.w32(REG["DOORBELL"], 0)
+        h.wait_idle()
+        h.npu.status()
+        h.npu.queue()
+        h.npu.counters()
+        h.npu.stats_lines()
         assert not h.npu.internal_errors
         state = h.npu.get_state()
         h.npu.set_state(state)
@@ -104,8 +107,7 @@ def test_fuzz_npu_ring_aborted_command_latches_its_address_and_touches_nothing(c
         h.npu.scratchpad[:] = rng.integers(0, 256, h.npu.scratchpad.size, dtype=np.uint8)
         before = (h.ram.buf.tobytes(), h.npu.scratchpad.tobytes(), h.npu.accumulator.tobytes(),
                   h.npu.tiles.tobytes())
-        with no_hang(10):
-            h.submit(d)
+        h.submit(d)
         if h.error():
             assert h.reg("ERR_DESC_LO") | h.reg("ERR_DESC_HI") << 32 == RING
             after = (h.ram.buf.tobytes(), h.npu.scratchpad.tobytes(), h.npu.accumulator.tobytes(),
