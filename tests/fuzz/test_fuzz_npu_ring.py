@@ -9,34 +9,14 @@ loaded host) would read as a device bug."""
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 from fuzzing import FUZZ, Campaign
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from npu.harness import RING, Harness
-from npu.strategies import SMALL
+from npu.strategies import SMALL, descriptor
 
-from emu.npu_device.regs import DESC_BYTES, LAYOUTS, REG, REGISTERS
-
-FIELD_VALUE = st.one_of(st.integers(0, 40), st.integers(0, 2**64 - 1), st.sampled_from([0x8001_0000, 0x8000_0000]))
-
-
-@st.composite
-def descriptor(draw: st.DrawFn) -> bytes:
-    """Mostly well-typed descriptors with wild field values, sometimes pure noise."""
-    if draw(st.integers(0, 9)) == 0:
-        return draw(st.binary(min_size=DESC_BYTES, max_size=DESC_BYTES))
-    layout = draw(st.sampled_from(LAYOUTS))
-    raw = bytearray(DESC_BYTES)
-    for f in layout.fields:
-        bits = 8 * f.size
-        value = draw(FIELD_VALUE) % (1 << bits)
-        struct.pack_into("<" + f.fmt.upper(), raw, f.offset, value)
-    raw[0] = layout.opcode
-    return bytes(raw)
-
+from emu.npu_device.regs import DESC_BYTES, REG, REGISTERS
 
 ACTION = st.one_of(
     st.tuples(st.just("write"), st.sampled_from([r.offset for r in REGISTERS] + [0x0F0, 0xFFC]),
