@@ -3,21 +3,19 @@ expressions built from dbgtest's variables, types and operators, hostile charact
 shell stopped inside dbgtest's ``check``.  Whatever the input, the shell answers with output or
 one error line; never a traceback, an "internal error" or a hang.
 
-Bounded for ``make test`` (``FUZZ_EXAMPLES``, default 100 inputs, a few seconds); a longer campaign:
-``FUZZ_EXAMPLES=20000 .venv/bin/pytest tests/fuzz/test_fuzz_debugger.py``.
+Bounded by the harness (tests/fuzz/fuzzing.py): 100 command lines and 20 mutated DWARF images in
+``make test``; ``make fuzz FUZZ_SECONDS=N`` runs each campaign for N seconds.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from debugger.conftest import Session
-from hypothesis import HealthCheck, given, settings
+from fuzzing import FUZZ, Campaign, no_hang
+from hypothesis import given, settings
 from hypothesis import strategies as st
-
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 
 # Commands that write host files or leave the session are not fuzzed here (their own tests cover them).
 COMMANDS = ["p", "p/x", "p/d", "p/c", "p/t", "p/a", "output", "x", "x/4xw", "x/2i", "x/s", "set var", "ptype",
@@ -82,15 +80,20 @@ def shell_in_check():
     s.machine.close()
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(line=command_lines)
-def test_any_command_line_gives_output_or_one_error(shell_in_check, line: str) -> None:
+def test_fuzz_debugger_any_command_line_gives_output_or_one_error(shell_in_check, campaign: Campaign) -> None:
     s = shell_in_check
-    if s.machine.exit_code is not None or s.reg("pc") < 0x80000000:
-        s("run")
-    out = s(line)
-    assert "internal error" not in out and "Traceback" not in out, (line, out)
+
+    @settings(FUZZ, max_examples=FUZZ.max_examples * 5 // 2)
+    @given(line=command_lines)
+    def fuzzer(line: str) -> None:
+        campaign.tried()
+        if s.machine.exit_code is not None or s.reg("pc") < 0x80000000:
+            s("run")
+        with no_hang(10):
+            out = s(line)
+        assert "internal error" not in out and "Traceback" not in out, (line, out)
+
+    campaign.run(fuzzer)
 
 
 def _debug_sections(raw: bytes) -> list[tuple[int, int]]:
@@ -104,29 +107,34 @@ def _debug_sections(raw: bytes) -> list[tuple[int, int]]:
                           ".debug_line")]
 
 
-@settings(max_examples=max(EXAMPLES // 5, 10), deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(data=st.data())
-def test_mutated_dwarf_never_breaks_the_shell(shell_in_check, data) -> None:
+def test_fuzz_debugger_mutated_dwarf_never_breaks_the_shell(shell_in_check, campaign: Campaign) -> None:
     """Hostile debug information (flipped bytes in the DWARF sections): frames, variables and
     types degrade to ``??``, ``<optimized out>`` or one error line, never an internal error."""
     from emu.dwarf.info import DebugInfo
 
     s = shell_in_check
-    if s.machine.exit_code is not None or s.reg("pc") < 0x80000000:
-        s("run")
-    raw = bytearray(s.shell.elf.raw)
-    sections = _debug_sections(bytes(raw))
-    for _ in range(data.draw(st.integers(1, 16))):
-        offset, size = data.draw(st.sampled_from(sections))
-        raw[offset + data.draw(st.integers(0, size - 1))] = data.draw(st.integers(0, 255))
     shell = s.shell
-    saved = shell._debug_info
-    shell._debug_info = DebugInfo(bytes(raw), shell.xlen)
-    try:
-        for line in ("bt", "info locals", "info args", "p s", "p/x s", "ptype s", "info frame", "p *p",
-                     "p p->next->val", "whatis arr", "info functions ^c", "up", "info locals", "down"):
-            out = s(line)
-            assert "internal error" not in out and "Traceback" not in out, (line, out)
-    finally:
-        shell._debug_info = saved
+
+    @settings(FUZZ, max_examples=FUZZ.max_examples // 2)
+    @given(data=st.data())
+    def fuzzer(data) -> None:
+        campaign.tried()
+        if s.machine.exit_code is not None or s.reg("pc") < 0x80000000:
+            s("run")
+        raw = bytearray(shell.elf.raw)
+        sections = _debug_sections(bytes(raw))
+        for _ in range(data.draw(st.integers(1, 16))):
+            offset, size = data.draw(st.sampled_from(sections))
+            raw[offset + data.draw(st.integers(0, size - 1))] = data.draw(st.integers(0, 255))
+        saved = shell._debug_info
+        shell._debug_info = DebugInfo(bytes(raw), shell.xlen)
+        try:
+            for line in ("bt", "info locals", "info args", "p s", "p/x s", "ptype s", "info frame", "p *p",
+                         "p p->next->val", "whatis arr", "info functions ^c", "up", "info locals", "down"):
+                with no_hang(10):
+                    out = s(line)
+                assert "internal error" not in out and "Traceback" not in out, (line, out)
+        finally:
+            shell._debug_info = saved
+
+    campaign.run(fuzzer)

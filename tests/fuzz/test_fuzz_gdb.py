@@ -8,18 +8,18 @@ breakpoints); each session ends with the client hanging up, possibly
 mid-packet.  The stub must not hit an internal error, and its thread must
 finish.  The framing layer is fuzzed on its own, with many more inputs.
 
-Bounded for ``make test``: NPUEMU_FUZZ_EXAMPLES (default 40 sessions, 400 framing inputs)
-sets a longer campaign, e.g. ``NPUEMU_FUZZ_EXAMPLES=2000 pytest tests/fuzz/test_fuzz_gdb.py``.
+Bounded by the harness (tests/fuzz/fuzzing.py): 40 sessions and 400 framing inputs in
+``make test``; ``make fuzz FUZZ_SECONDS=N`` runs each campaign for N seconds.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from pathlib import Path
 
 import pytest
+from fuzzing import FUZZ, Campaign
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,7 +27,6 @@ from emu import Machine
 from emu.debugger.gdb_packets import MAX_PACKET, PacketReader, frame_packet
 from emu.debugger.gdbstub import GdbStub
 
-EXAMPLES = int(os.environ.get("NPUEMU_FUZZ_EXAMPLES", "40"))
 FIRMWARE = Path(__file__).resolve().parents[2] / "build" / "firmware"
 
 COMMANDS = [b"?", b"c", b"D", b"k", b"g", b"G", b"p", b"P", b"m", b"M", b"X", b"s", b"S", b"Z", b"z", b"q", b"Q", b"v",
@@ -61,9 +60,18 @@ def machine() -> Machine:
     return Machine.from_elf(elf, deterministic=True, ram_size=4 << 20)
 
 
-@settings(max_examples=EXAMPLES, deadline=None)
-@given(chunks=st.lists(chunk, max_size=25))
-def test_random_traffic_never_crashes_or_hangs(machine, chunks):
+def test_fuzz_gdb_random_traffic_never_crashes_or_hangs(machine, campaign: Campaign):
+    @FUZZ
+    @given(chunks=st.lists(chunk, max_size=25))
+    def fuzzer(chunks):
+        campaign.tried()
+        _session(machine, chunks)
+
+    campaign.run(fuzzer)
+
+
+def _session(machine: Machine, chunks: list[bytes]) -> None:
+    """One client session of ``chunks``, then a hang-up; the stub must end cleanly."""
     log: list[str] = []
     server, sock = socket.socketpair()
     result: dict = {}
@@ -93,18 +101,22 @@ def test_random_traffic_never_crashes_or_hangs(machine, chunks):
     assert not Path("/tmp/npuemu-fuzz-must-not-exist.json").exists()  # monitor: no host files
 
 
-@settings(max_examples=EXAMPLES * 10, deadline=None)
-@given(data=st.lists(st.binary(max_size=64) | st.sampled_from([b"$", b"#", b"\x03", b"}"]), max_size=30),
-       packets=st.lists(ARG_BYTES.filter(lambda p: not set(p) & set(b"$#")), max_size=5),
-       split=st.integers(1, 64))
-def test_framing_never_raises_and_reads_good_packets_intact(data, packets, split):
+def test_fuzz_gdb_framing_never_raises_and_reads_good_packets_intact(campaign: Campaign):
     """Noise never raises nor yields more than PacketSize; well-formed packets, split anywhere, come
     out intact (after noise, a dangling ``$`` or ``#`` may eat the next packet, as in gdb)."""
-    for stream, expect in ((b"".join(data), None), (b"".join(frame_packet(p) for p in packets), packets)):
-        reader = PacketReader()
-        frames = []
-        for i in range(0, len(stream), split):
-            frames += list(reader.feed(stream[i:i + split]))
-        assert all(len(f.data) <= MAX_PACKET for f in frames)
-        if expect is not None:
-            assert [(f.data, f.checksum_ok) for f in frames] == [(p, True) for p in expect]
+    @settings(FUZZ, max_examples=FUZZ.max_examples * 10)
+    @given(data=st.lists(st.binary(max_size=64) | st.sampled_from([b"$", b"#", b"\x03", b"}"]), max_size=30),
+           packets=st.lists(ARG_BYTES.filter(lambda p: not set(p) & set(b"$#")), max_size=5),
+           split=st.integers(1, 64))
+    def fuzzer(data, packets, split):
+        campaign.tried()
+        for stream, expect in ((b"".join(data), None), (b"".join(frame_packet(p) for p in packets), packets)):
+            reader = PacketReader()
+            frames = []
+            for i in range(0, len(stream), split):
+                frames += list(reader.feed(stream[i:i + split]))
+            assert all(len(f.data) <= MAX_PACKET for f in frames)
+            if expect is not None:
+                assert [(f.data, f.checksum_ok) for f in frames] == [(p, True) for p in expect]
+
+    campaign.run(fuzzer)

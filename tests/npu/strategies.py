@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 from hypothesis import strategies as st
 
 from emu.npu_device import NpuConfig
+from emu.npu_device.regs import DESC_BYTES, LAYOUTS
 
 SMALL = NpuConfig.load(None).replace(tiles=8, rows=8, cols=8, scratchpad_bytes=4096, accumulator_bytes=4096)
 
@@ -28,3 +31,21 @@ def int_array(draw: st.DrawFn, shape: tuple[int, ...], lo: int, hi: int) -> np.n
 
 def int8s(draw: st.DrawFn, shape: tuple[int, ...]) -> np.ndarray:
     return int_array(draw, shape, -128, 127).astype(np.int8)
+
+
+FIELD_VALUE = st.one_of(st.integers(0, 40), st.integers(0, 2**64 - 1), st.sampled_from([0x8001_0000, 0x8000_0000]))
+
+
+@st.composite
+def descriptor(draw: st.DrawFn) -> bytes:
+    """Mostly well-typed descriptors with wild field values, sometimes pure noise."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.binary(min_size=DESC_BYTES, max_size=DESC_BYTES))
+    layout = draw(st.sampled_from(LAYOUTS))
+    raw = bytearray(DESC_BYTES)
+    for f in layout.fields:
+        bits = 8 * f.size
+        value = draw(FIELD_VALUE) % (1 << bits)
+        struct.pack_into("<" + f.fmt.upper(), raw, f.offset, value)
+    raw[0] = layout.opcode
+    return bytes(raw)

@@ -18,8 +18,7 @@ from emu.npu_device.strict import AccessHooks
 from emu.testing import FirmwareError, FirmwareMachine
 
 from .harness import DATA, Harness
-from .strategies import SMALL
-from .test_fuzz import descriptor
+from .strategies import SMALL, descriptor
 
 
 class FakeHooks(AccessHooks):

@@ -1,0 +1,102 @@
+"""Fuzz the NPU's descriptor rings: random register writes and random descriptors (mostly
+well-typed with wild field values, sometimes pure noise).  Nothing firmware writes makes the
+device raise; a failing command latches its error code with the failing descriptor's address
+and touches nothing; the device's state round-trips through get/set.
+
+No :func:`fuzzing.no_hang` here: the device turns any exception raised inside a command into an
+internal error, so an alarm during a legitimately long command (a large but valid descriptor on a
+loaded host) would read as a device bug."""
+
+from __future__ import annotations
+
+import numpy as np
+from fuzzing import FUZZ, PROFILE, Campaign
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from npu.harness import RING, Harness
+from npu.strategies import SMALL, descriptor
+
+from emu.npu_device.regs import DESC_BYTES, REG, REGISTERS
+
+ACTION = st.one_of(
+    st.tuples(st.just("write"), st.sampled_from([r.offset for r in REGISTERS] + [0x0F0, 0xFFC]),
+              st.sampled_from([1, 2, 4, 8]), st.integers(0, 2**64 - 1)),
+    st.tuples(st.just("read"), st.integers(0, 0xFFF), st.sampled_from([1, 2, 4, 8]), st.just(0)),
+    st.tuples(st.just("time"), st.integers(0, 5000), st.just(0), st.just(0)),
+    st.tuples(st.just("submit"), st.integers(1, 8), st.just(0), st.just(0)),
+)
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+def test_fuzz_npu_ring_random_writes_and_descriptors_never_raise(campaign: Campaign) -> None:
+    @settings(FUZZ, max_examples=FUZZ.max_examples * 4)
+    @given(descs=st.lists(descriptor(), min_size=1, max_size=64), actions=st.lists(ACTION, max_size=30))
+    def fuzzer(descs: list[bytes], actions: list[tuple]) -> None:
+        campaign.tried()
+        h = Harness(SMALL)
+        rng = np.random.default_rng(len(descs))
+        h.ram.view(0x8001_0000, 0x10000)[:] = rng.integers(0, 256, 0x10000, dtype=np.uint8)
+        for i, d in enumerate(descs):
+            h.ram.write(RING + i * DESC_BYTES, d)
+        h.w32(REG["RING_TAIL"], len(descs))
+        h.w32(REG["DOORBELL"], 1)
+        for kind, a, b, c in actions:
+            if kind == "write":
+                h.npu.write(min(a, 0x1000 - b), b, c % (1 << (8 * b)))
+            elif kind == "read":
+                value = h.npu.read(min(a, 0x1000 - b), b)
+                assert 0 <= value < 1 << (8 * b)
+            elif kind == "time":
+                h.advance(a)
+            else:
+                tail = h.reg("RING_TAIL")
+                h.w32(REG["RING_TAIL"], (tail + a) & 0xFFFF_FFFF)
+                h.w32(REG["DOORBELL"], 0)
+        h.wait_idle()
+        h.npu.status()
+        h.npu.queue()
+        h.npu.counters()
+        h.npu.stats_lines()
+        assert not h.npu.internal_errors
+        state = h.npu.get_state()
+        h.npu.set_state(state)
+        assert _equal(h.npu.get_state(), state)
+
+    campaign.run(fuzzer)
+
+
+def test_fuzz_npu_ring_aborted_command_latches_its_address_and_touches_nothing(campaign: Campaign) -> None:
+    """Whatever a descriptor says: either it runs, or it fails with ERR_DESC = its address and RAM,
+    scratchpad, accumulator and tiles are exactly as before."""
+    # Rounds of 200 in fuzz-long: random large-but-valid commands take seconds of host time each.
+    @settings(FUZZ, max_examples=FUZZ.max_examples * (5 if PROFILE == "fuzz-quick" else 1))
+    @given(d=descriptor())
+    def fuzzer(d: bytes) -> None:
+        campaign.tried()
+        h = Harness(SMALL, ram_size=1 << 20)
+        rng = np.random.default_rng(1)
+        h.ram.view(0x8001_0000, 0x10000)[:] = rng.integers(0, 256, 0x10000, dtype=np.uint8)
+        h.npu.scratchpad[:] = rng.integers(0, 256, h.npu.scratchpad.size, dtype=np.uint8)
+        before = (h.ram.buf.tobytes(), h.npu.scratchpad.tobytes(), h.npu.accumulator.tobytes(),
+                  h.npu.tiles.tobytes())
+        h.submit(d)
+        if h.error():
+            assert h.reg("ERR_DESC_LO") | h.reg("ERR_DESC_HI") << 32 == RING
+            after = (h.ram.buf.tobytes(), h.npu.scratchpad.tobytes(), h.npu.accumulator.tobytes(),
+                     h.npu.tiles.tobytes())
+            ring = slice(RING - 0x8000_0000, RING - 0x8000_0000 + DESC_BYTES)
+            assert after[0][: ring.start] == before[0][: ring.start]
+            assert after[0][ring.stop :] == before[0][ring.stop :]
+            assert after[1:] == before[1:]
+        assert not h.npu.internal_errors
+
+    campaign.run(fuzzer)
