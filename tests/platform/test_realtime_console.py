@@ -51,10 +51,12 @@ def expected_console(count: int) -> bytes:
 
 @contextlib.contextmanager
 def busy_loops(n: int = 2, cpu: str | None = None, seconds: int = 600):
-    """``n`` busy-looping processes (bounded by ``seconds``), pinned to ``cpu`` if given."""
+    """``n`` busy-looping processes (each ends by itself after ``seconds``), pinned to ``cpu`` if
+    given.  taskset execs the loop, so the killed pid is the loop itself (a `timeout` wrapper in
+    between, killed, left its child spinning)."""
     pin = ["taskset", "-c", cpu] if cpu is not None else []
-    procs = [subprocess.Popen([*pin, "timeout", str(seconds), sys.executable, "-c", "while True: pass"])
-             for _ in range(n)]
+    loop = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
+    procs = [subprocess.Popen([*pin, sys.executable, "-c", loop]) for _ in range(n)]
     try:
         yield
     finally:
