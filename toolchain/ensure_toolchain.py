@@ -196,29 +196,26 @@ def check_gdb(prefix: str, report: Report) -> None:
     report.missing("gdb-multiarch not found", APT_PACKAGES["gdb"])
 
 
-def check_tmux(report: Report) -> None:
-    path, version = _probe_version("tmux", ["-V"])
+def _check_tool(report: Report, key: str, tool: str, flag: str, missing: str) -> None:
+    """A tool needed as it is (no minimum version): found with its version, or its apt package wanted."""
+    path, version = _probe_version(tool, [flag])
     if path is None:
-        report.missing("tmux not found", APT_PACKAGES["tmux"])
+        report.missing(missing, APT_PACKAGES[key])
     else:
-        report.found["tmux"] = f"tmux {version or '?'} ({path})"
+        report.found[key] = f"{tool} {version or '?'} ({path})"
+
+
+def check_tmux(report: Report) -> None:
+    _check_tool(report, "tmux", "tmux", "-V", "tmux not found")
 
 
 def check_dtc(report: Report) -> None:
-    path, version = _probe_version("dtc", ["--version"])
-    if path is None:
-        report.missing("dtc (device-tree-compiler) not found", APT_PACKAGES["dtc"])
-    else:
-        report.found["dtc"] = f"dtc {version or '?'} ({path})"
+    _check_tool(report, "dtc", "dtc", "--version", "dtc (device-tree-compiler) not found")
 
 
 def check_lcov(report: Report) -> None:
     """genhtml renders the firmware coverage npuemu writes (lcov .info)."""
-    path, version = _probe_version("genhtml", ["--version"])
-    if path is None:
-        report.missing("genhtml (lcov) not found", APT_PACKAGES["lcov"])
-    else:
-        report.found["lcov"] = f"genhtml {version or '?'} ({path})"
+    _check_tool(report, "lcov", "genhtml", "--version", "genhtml (lcov) not found")
 
 
 def check_boot_firmware(report: Report) -> None:

@@ -7,9 +7,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import pytest
-from fuzzing import FUZZ, Campaign, no_hang
+from fuzzing import FUZZ, Campaign, no_hang, state_equal
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -25,16 +24,6 @@ def _machine() -> tuple[Machine, object]:
         pytest.fail(f"{HELLO} is missing: run `make firmware` first", pytrace=False)
     m = Machine.from_elf(HELLO, deterministic=True)
     return m, m.snapshot()
-
-
-def _equal(a, b) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(a, b)
-    return a == b
 
 
 def _accesses(size: int, declared: list[int]) -> st.SearchStrategy:
@@ -70,11 +59,11 @@ def test_fuzz_device_registers_never_raise_and_state_round_trips(name, campaign:
         apply(first)
         state = device.get_state()
         device.set_state(state)
-        assert _equal(device.get_state(), state)
+        assert state_equal(device.get_state(), state)
         snap = m.snapshot()
         apply(second)
         m.restore(snap)
-        assert _equal(device.get_state(), state)
+        assert state_equal(device.get_state(), state)
         assert errors == []
 
     campaign.run(fuzzer)

@@ -10,7 +10,7 @@ loaded host) would read as a device bug."""
 from __future__ import annotations
 
 import numpy as np
-from fuzzing import FUZZ, PROFILE, Campaign
+from fuzzing import FUZZ, PROFILE, Campaign, state_equal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from npu.harness import RING, Harness
@@ -25,16 +25,6 @@ ACTION = st.one_of(
     st.tuples(st.just("time"), st.integers(0, 5000), st.just(0), st.just(0)),
     st.tuples(st.just("submit"), st.integers(1, 8), st.just(0), st.just(0)),
 )
-
-
-def _equal(a, b) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(a, b)
-    return a == b
 
 
 def test_fuzz_npu_ring_random_writes_and_descriptors_never_raise(campaign: Campaign) -> None:
@@ -69,7 +59,7 @@ def test_fuzz_npu_ring_random_writes_and_descriptors_never_raise(campaign: Campa
         assert not h.npu.internal_errors
         state = h.npu.get_state()
         h.npu.set_state(state)
-        assert _equal(h.npu.get_state(), state)
+        assert state_equal(h.npu.get_state(), state)
 
     campaign.run(fuzzer)
 
