@@ -4,17 +4,53 @@ Each device window becomes a Unicorn MMIO region whose callbacks call the
 device.  A device bug must never surface as a Python traceback from inside
 Unicorn: the callbacks catch it, stop the CPU and let the machine report one
 line.
+
+A device may also offer native callbacks for its hot registers (:class:`NativeMmio`,
+emu/_mmiofast.c: the UART's LSR/THR, the CLINT's mtime): the window is then mapped
+with Unicorn's C ``uc_mmio_map`` straight to them, and every access they do not serve
+falls back to the same Python path as any other device.  Tracing (``--trace mmio``)
+turns the native paths off, so the observer sees every access.
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from unicorn import UC_PROT_ALL, Uc
+from unicorn.unicorn_py3 import unicorn as _ucpy
 
+from emu import _mmiofast
 from emu.devices.base import MmioDevice
 from emu.memory import Ram
+
+MmioRead = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_void_p)
+MmioWrite = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint, ctypes.c_uint64,
+                             ctypes.c_void_p)
+HostCall = ctypes.CFUNCTYPE(None)
+
+
+class NativeHeader(ctypes.Structure):
+    """The first field of every native device structure (``struct fallback`` in emu/_mmiofast.c):
+    where the C callbacks send the accesses they do not serve."""
+
+    _fields_ = [("read", ctypes.c_void_p), ("write", ctypes.c_void_p), ("size", ctypes.c_uint64)]
+
+
+@dataclass
+class NativeMmio:
+    """A device's native fast path: its shared ``state`` (a ctypes Structure whose first field
+    ``fb`` is a :class:`NativeHeader`), the names of its C callbacks in emu/_mmiofast.c (None: that
+    direction is all Python), ``set_traced`` to turn the fast paths off while an observer
+    watches, and ``host_calls``: fields of ``state`` that the C code calls back into Python (the
+    UART's flush), by field name."""
+
+    state: ctypes.Structure
+    read: str | None
+    write: str | None
+    set_traced: Callable[[bool], None]
+    host_calls: dict[str, Callable[[], None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,8 +77,22 @@ class Bus:
         self.mappings: list[Mapping] = [Mapping(ram.base, ram.size, None)]
         self.on_error: Callable[[str], None] = lambda message: None
         # (kind "R"/"W", address, width, value, device, offset) of every device access: --trace mmio
-        self.observer: Callable[[str, int, int, int, MmioDevice, int], None] | None = None
+        self._observer: Callable[[str, int, int, int, MmioDevice, int], None] | None = None
+        self._native_refs: list[object] = []  # ctypes callbacks and structures Unicorn points at
         self._map_ram(ram.base, ram.size)
+
+    @property
+    def observer(self) -> Callable[[str, int, int, int, MmioDevice, int], None] | None:
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: Callable[[str, int, int, int, MmioDevice, int], None] | None) -> None:
+        """Watching every access turns the native fast paths off (they would bypass the observer)."""
+        self._observer = observer
+        for mapping in self.mappings:
+            native = getattr(mapping.device, "native", None)
+            if native is not None:
+                native.set_traced(observer is not None)
 
     def _map_ram(self, base: int, size: int) -> None:
         if size > 0:
@@ -75,9 +125,42 @@ class Bus:
             except Exception as e:  # noqa: BLE001
                 self.on_error(f"internal error in {device.name} write at {base + offset:#x}: {e!r}")
 
-        self.uc.mmio_map(base, map_size, read, None, write, None)
+        native: NativeMmio | None = getattr(device, "native", None)
+        if native is None:
+            self.uc.mmio_map(base, map_size, read, None, write, None)
+        else:
+            self._map_native(base, map_size, size, device, native, read, write)
         self.mappings.append(Mapping(base, size, device))
         self.mappings.sort(key=lambda m: m.base)
+
+    def _map_native(self, base: int, map_size: int, size: int, device: MmioDevice, native: NativeMmio,
+                    read: Callable, write: Callable) -> None:
+        """Map ``device`` with its C callbacks; the Python ``read``/``write`` serve the rest."""
+        py_read = MmioRead(lambda uc, offset, width, _user: read(None, offset, width, None))
+        py_write = MmioWrite(lambda uc, offset, width, value, _user: write(None, offset, width, value, None))
+        state = native.state
+        state.fb.read = ctypes.cast(py_read, ctypes.c_void_p)
+        state.fb.write = ctypes.cast(py_write, ctypes.c_void_p)
+        state.fb.size = size
+        refs: list[object] = [py_read, py_write, state]
+        for name, call in native.host_calls.items():
+            def guarded(call: Callable[[], None] = call) -> None:
+                try:
+                    call()
+                except Exception as e:  # noqa: BLE001 - reported as one line by the machine
+                    self.on_error(f"internal error in {device.name} at {base:#x}: {e!r}")
+
+            callback = HostCall(guarded)
+            setattr(state, name, ctypes.cast(callback, ctypes.c_void_p))
+            refs.append(callback)
+        c_read = ctypes.c_void_p(_mmiofast.address(native.read)) if native.read else py_read
+        c_write = ctypes.c_void_p(_mmiofast.address(native.write)) if native.write else py_write
+        user = ctypes.c_void_p(ctypes.addressof(state))
+        err = _ucpy.uclib.uc_mmio_map(self.uc._uch, base, map_size, c_read, user, c_write, user)
+        if err != 0:
+            raise RuntimeError(f"uc_mmio_map for {device.name} at {base:#x} failed ({err})")
+        self._native_refs.append(refs)
+        native.set_traced(self._observer is not None)
 
     def carve_out_of_ram(self, base: int, device: MmioDevice) -> None:
         """Put a device over one RAM page (HTIF): unmap the page and map the device there."""

@@ -160,6 +160,7 @@ class Machine:
         self.finisher, self.clint, self.plic, self.uart, self.npu = (
             self.devices_by_name[n] for n in ("finisher", "clint", "plic", "uart0", "npu"))
         self.uart.sink = self._console_out
+        self.uart.line_buffered = buffer_console  # THR writes may wait in the native buffer
         self.htif: Htif | None = None
         self.semihost: Semihosting | None = None
         self.devices = [self.finisher, self.clint, self.plic, self.uart, self.npu]
@@ -662,6 +663,7 @@ class Machine:
         when the buffer fills, at the end of every CPU slice, before input is read and when a run
         ends (exit, Ctrl-C, breakpoint): nothing the user should see waits longer than a slice."""
         if not self.output_muted:
+            self.uart.flush_tx()  # UART bytes buffered natively were written before these
             self._console_buf += data
             if not self.buffer_console or b"\n" in data or len(self._console_buf) >= CONSOLE_BUFFER:
                 self.flush_console()
@@ -672,6 +674,7 @@ class Machine:
             self.stderr_sink(data)
 
     def flush_console(self) -> None:
+        self.uart.flush_tx()  # bytes waiting in the UART's native buffer come first
         if self._console_buf:
             data = bytes(self._console_buf)
             self._console_buf.clear()

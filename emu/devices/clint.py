@@ -4,10 +4,17 @@ Two interrupt outputs, as QEMU's aclint: ``msip_line`` follows the msip bit and
 ``mtip_line`` is high once mtimecmp has been written and mtime >= mtimecmp.
 Writing mtimecmp schedules a clock event at that time, which raises the line,
 so a sleeping CPU wakes up exactly then; the machine never looks inside.
+
+Fast path (issue 11): mtime reads are computed natively (emu/_mmiofast.c) from
+the clock's shared ``TimeState``, exactly as :meth:`VirtualClock.mtime` does;
+every other access (msip, mtimecmp, mtime writes) runs here.
 """
 
 from __future__ import annotations
 
+import ctypes
+
+from emu.bus import NativeHeader, NativeMmio
 from emu.clock import NS_PER_MTIME_TICK, Event, VirtualClock
 from emu.devices.base import IrqLine, MmioDevice
 from emu.devices.regs import clint_registers
@@ -16,6 +23,12 @@ MSIP = 0x0
 MTIMECMP = 0x4000
 MTIME = 0xBFF8
 U64 = (1 << 64) - 1
+
+
+class ClintNative(ctypes.Structure):
+    """Shared with ``struct clint_fast`` in emu/_mmiofast.c (same order)."""
+
+    _fields_ = [("fb", NativeHeader), ("time", ctypes.c_void_p), ("mtime_fast", ctypes.c_uint32)]
 
 
 def _merge(old: int, offset: int, width: int, value: int) -> int:
@@ -40,7 +53,16 @@ class Clint(MmioDevice):
         self.mtimecmp = U64
         self.armed = False
         self._event: Event | None = None
+        state = getattr(clock, "state", None)  # a VirtualClock's TimeState; test doubles have none
+        self.native: NativeMmio | None = None
+        if state is not None:
+            self._native = ClintNative(time=ctypes.addressof(state))
+            self._time_state = state  # the C side points into it
+            self.native = NativeMmio(self._native, "clint_read", None, self._set_traced)
         self.capture_power_on()
+
+    def _set_traced(self, traced: bool) -> None:
+        self._native.mtime_fast = int(not traced)
 
     def mtip(self) -> bool:
         return self.armed and self.clock.mtime() >= self.mtimecmp

@@ -11,13 +11,25 @@ the whole stream goes, byte for byte as it is written, to :attr:`Uart.sink` and
 to every recorder added with :meth:`Uart.add_recorder` (the test plugin keeps
 its own log that way).  The history is a record, not device state: snapshots do
 not carry it.
+
+Fast path (issue 11): LSR reads and THR writes are served natively
+(emu/_mmiofast.c) from :class:`UartNative`, which holds the LSR itself.  A THR
+write is buffered there only when it has no effect but the byte (DLAB=0, no
+THRE interrupt enabled, no loopback, no MMIO trace) and the console is
+line-buffered (:attr:`Uart.line_buffered`, as ``npuemu run``); the buffer is
+flushed through :meth:`Uart.flush_tx` at a newline, when full, by the machine
+at slice end, and before any Python access to the device (register, state,
+history), so every consumer sees the same bytes in the same order as before.
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections import deque
 from collections.abc import Callable
 
+from emu import _mmiofast
+from emu.bus import NativeHeader, NativeMmio
 from emu.clock import VirtualClock
 from emu.devices.base import IrqLine, MmioDevice
 from emu.devices.regs import uart_registers
@@ -32,6 +44,23 @@ FIFO_DEPTH = 16
 TRIGGER_LEVELS = (1, 4, 8, 14)
 CHAR_TIME_NS = 86_806  # one 10-bit character at 115200 baud; the FIFO timeout is 4 of them
 OUTPUT_HISTORY = 64 << 10  # bytes of console output kept in memory (the rest is streamed only)
+MCR_LOOP = 0x10
+NATIVE_BUFFER = _mmiofast.uart_buffer_size()
+
+
+class UartNative(ctypes.Structure):
+    """Shared with ``struct uart_fast`` in emu/_mmiofast.c (same order)."""
+
+    _fields_ = [
+        ("fb", NativeHeader),
+        ("lsr", ctypes.c_uint32),
+        ("lsr_fast", ctypes.c_uint32),
+        ("tx_fast", ctypes.c_uint32),
+        ("len", ctypes.c_uint32),
+        ("flush", ctypes.c_void_p),
+        ("transmitted", ctypes.c_uint64),
+        ("buf", ctypes.c_uint8 * NATIVE_BUFFER),
+    ]
 
 
 class Uart(MmioDevice):
@@ -48,7 +77,12 @@ class Uart(MmioDevice):
         self.sink: Callable[[bytes], None] = lambda data: None
         self._recorders: list[Callable[[bytes], None]] = []
         self._history = bytearray()
-        self.output_total = 0  # bytes ever transmitted (the history keeps the last OUTPUT_HISTORY)
+        self._sent = 0
+        self._native = UartNative()
+        self._traced = False
+        self._line_buffered = False
+        self.native = NativeMmio(self._native, "uart_read", "uart_write", self._set_traced,
+                                 {"flush": self.flush_tx})
         self.ier = self.lcr = self.mcr = self.scr = self.fcr = 0
         self.lsr = LSR_THRE | LSR_TEMT
         self.msr = 0xB0  # DCD | DSR | CTS, as QEMU
@@ -60,11 +94,60 @@ class Uart(MmioDevice):
         self._timeout_event = None
         self.capture_power_on()
 
+    # -- native fast path -------------------------------------------------------
+    @property
+    def lsr(self) -> int:
+        return self._native.lsr
+
+    @lsr.setter
+    def lsr(self, value: int) -> None:
+        self._native.lsr = value
+
+    @property
+    def line_buffered(self) -> bool:
+        """Output may wait for a newline (``npuemu run``); off, every byte is delivered as written
+        (tests' ``expect`` and the debugger stop right after the byte that matched)."""
+        return self._line_buffered
+
+    @line_buffered.setter
+    def line_buffered(self, value: bool) -> None:
+        self.flush_tx()
+        self._line_buffered = value
+        self._update_fast()
+
+    def _set_traced(self, traced: bool) -> None:
+        self.flush_tx()
+        self._traced = traced
+        self._update_fast()
+
+    def _update_fast(self) -> None:
+        """Which accesses the native callbacks may serve, after any change of the conditions."""
+        native = self._native
+        native.lsr_fast = int(not self._traced)
+        native.tx_fast = int(self._line_buffered and not self._traced and not self.lcr & LCR_DLAB
+                             and not self.ier & IER_THRI and not self.mcr & MCR_LOOP)
+
+    def flush_tx(self) -> None:
+        """Hand the natively buffered bytes to the output path, as if written one by one now."""
+        native = self._native
+        if native.len:
+            data = ctypes.string_at(ctypes.addressof(native) + UartNative.buf.offset, native.len)
+            native.len = 0
+            self.thr_ipending = True  # what each of those writes did (THRE interrupt disabled)
+            self._transmit_bytes(data)
+            self._update()
+
     # -- output history ----------------------------------------------------------
     @property
     def output(self) -> bytes:
         """The last :data:`OUTPUT_HISTORY` bytes written (all of it for short runs)."""
+        self.flush_tx()
         return bytes(self._history[-OUTPUT_HISTORY:])
+
+    @property
+    def output_total(self) -> int:
+        """Bytes ever transmitted (the history keeps the last :data:`OUTPUT_HISTORY`)."""
+        return self._sent + self._native.len
 
     def add_recorder(self, recorder: Callable[[bytes], None]) -> None:
         """Stream every transmitted byte to ``recorder`` too (a full log, a file)."""
@@ -74,12 +157,12 @@ class Uart(MmioDevice):
         self._recorders.remove(recorder)
 
     def clear_output(self) -> None:
+        self.flush_tx()
         self._history.clear()
 
-    def _transmit(self, value: int) -> None:
-        data = bytes((value,))
-        self._history.append(value)
-        self.output_total += 1
+    def _transmit_bytes(self, data: bytes) -> None:
+        self._history += data
+        self._sent += len(data)
         if len(self._history) >= 2 * OUTPUT_HISTORY:  # trim in halves: amortized O(1) per byte
             del self._history[:-OUTPUT_HISTORY]
         self.sink(data)
@@ -121,6 +204,8 @@ class Uart(MmioDevice):
 
     # -- registers ---------------------------------------------------------------
     def read(self, offset: int, width: int) -> int:
+        if self._native.len:
+            self.flush_tx()
         reg = offset & 7
         if reg == RBR_THR:
             if self.lcr & LCR_DLAB:
@@ -154,12 +239,14 @@ class Uart(MmioDevice):
         return self.scr
 
     def write(self, offset: int, width: int, value: int) -> None:
+        if self._native.len:
+            self.flush_tx()
         reg, value = offset & 7, value & 0xFF
         if reg == RBR_THR:
             if self.lcr & LCR_DLAB:
                 self.dll = value
                 return
-            self._transmit(value)
+            self._transmit_bytes(bytes((value,)))
             self.thr_ipending = True  # transmitted at once; THR empty again
             self._update()
         elif reg == IER:
@@ -170,6 +257,7 @@ class Uart(MmioDevice):
             self.ier = value & 0x0F
             if changed_thri and self.ier & IER_THRI:
                 self.thr_ipending = True
+            self._update_fast()
             self._update()
         elif reg == IIR_FCR:
             if (self.fcr ^ value) & FCR_FE or value & FCR_RFR:
@@ -180,8 +268,10 @@ class Uart(MmioDevice):
             self._update()
         elif reg == LCR:
             self.lcr = value
+            self._update_fast()
         elif reg == MCR:
             self.mcr = value & 0x1F
+            self._update_fast()
         elif reg == SCR:
             self.scr = value
 
@@ -201,5 +291,14 @@ class Uart(MmioDevice):
     def _update(self) -> None:
         self.irq.set(self._iir() != IIR_NO_INT)
 
+    def get_state(self) -> dict:
+        self.flush_tx()  # the bytes written before the snapshot belong before it
+        return super().get_state()
+
+    def set_state(self, state: dict) -> None:
+        self.flush_tx()
+        super().set_state(state)
+
     def post_load(self) -> None:
+        self._update_fast()
         self._update()
