@@ -283,3 +283,28 @@ def test_mtime_in_realtime_mode_follows_the_host_clock(tmp_path):
     first, second = machine.read_reg("a0"), machine.read_reg("a1")
     assert start <= first < second <= end
     assert machine.clock.mtime() == end
+
+
+def test_semihosting_output_stays_after_the_uart_bytes_written_before_it(tmp_path):
+    elf = assemble(tmp_path, """
+    li s0, 0x10000000
+    li t0, 'a'
+    sb t0, 0(s0)
+    li t0, 'b'
+    sb t0, 0(s0)      # no newline: both wait in the native buffer
+    li a0, 4          # SYS_WRITE0
+    la a1, text
+.option push
+.option norvc
+.align 4
+    slli x0, x0, 0x1f
+    ebreak
+    srai x0, x0, 7
+.option pop
+    j finish_pass
+text: .asciz "cd\\n"
+.align 2
+""", "rv32", "semihost_order")
+    machine, chunks = _machine(elf, buffer_console=True)
+    assert machine.run(timeout=30).exit_code == 0
+    assert b"".join(chunks) == b"abcd\n" and machine.uart._native.transmitted == 2
