@@ -108,8 +108,8 @@ class Bus:
                 return 0
             try:
                 value = device.read(offset, width) & ((1 << (8 * width)) - 1)
-                if self.observer is not None:
-                    self.observer("R", base + offset, width, value, device, offset)
+                if self._observer is not None:
+                    self._observer("R", base + offset, width, value, device, offset)
                 return value
             except Exception as e:  # noqa: BLE001 - reported as one line by the machine
                 self.on_error(f"internal error in {device.name} read at {base + offset:#x}: {e!r}")
@@ -118,8 +118,8 @@ class Bus:
         def write(uc: Uc, offset: int, width: int, value: int, _user: object) -> None:
             if offset >= size:
                 return
-            if self.observer is not None:
-                self.observer("W", base + offset, width, value, device, offset)
+            if self._observer is not None:
+                self._observer("W", base + offset, width, value, device, offset)
             try:
                 device.write(offset, width, value)
             except Exception as e:  # noqa: BLE001
@@ -136,8 +136,7 @@ class Bus:
     def _map_native(self, base: int, map_size: int, size: int, device: MmioDevice, native: NativeMmio,
                     read: Callable, write: Callable) -> None:
         """Map ``device`` with its C callbacks; the Python ``read``/``write`` serve the rest."""
-        py_read = MmioRead(lambda uc, offset, width, _user: read(None, offset, width, None))
-        py_write = MmioWrite(lambda uc, offset, width, value, _user: write(None, offset, width, value, None))
+        py_read, py_write = MmioRead(read), MmioWrite(write)  # they ignore the engine and user pointers
         state = native.state
         state.fb.read = ctypes.cast(py_read, ctypes.c_void_p)
         state.fb.write = ctypes.cast(py_write, ctypes.c_void_p)
