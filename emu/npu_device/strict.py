@@ -202,4 +202,5 @@ def dram_ranges(name: str, d: Any) -> tuple[list[tuple[int, int]], list[tuple[in
     if command is None:
         return [], []
     written, read = command.dram_ranges(d)
-    return ([span for o in written for span in _rows(*o[1:])], [span for o in read for span in _rows(*o[1:])])
+    return ([span for o in written for span in _rows(o.addr, o.rows, o.row_bytes, o.stride)],
+            [span for o in read for span in _rows(o.addr, o.rows, o.row_bytes, o.stride)])

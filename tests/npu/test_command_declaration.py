@@ -18,10 +18,11 @@ from emu.npu_device.observe import Region
 from emu.npu_device.scoreboard import footprint
 from emu.npu_device.strict import dram_ranges
 from emu.npu_device.timing import Cost, CostModel
+from emu.npu_device.trace import ENGINES as TRACKS
+from emu.npu_device.trace import record_events
 
-from .harness import DATA, Harness
+from .harness import DATA, FakeHooks, Harness
 from .strategies import SMALL
-from .test_strict import FakeHooks
 
 FILL_OPCODE = 0x3F
 
@@ -90,8 +91,6 @@ def test_a_declared_command_is_decoded_generated_scheduled_guarded_and_estimated
         assert events[0].op == "FILL" and events[0].regions == (Region("dram", out, out + 48),)
         trace = h.npu.trace.records[-1]
         assert trace.op == "FILL" and trace.cost == estimate
-        from emu.npu_device.trace import ENGINES as TRACKS
-        from emu.npu_device.trace import record_events
         assert record_events(trace)[0]["tid"] == TRACKS.index("store") + 1
 
     # Gone again: unknown opcode, and the checked-in header is what the declarations generate.

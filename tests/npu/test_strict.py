@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pytest
@@ -14,35 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emu.npu_device.regs import REG
-from emu.npu_device.strict import AccessHooks
 from emu.testing import FirmwareError, FirmwareMachine
 
-from .harness import DATA, Harness
+from .harness import DATA, FakeHooks, Harness
 from .strategies import SMALL, descriptor
-
-
-class FakeHooks(AccessHooks):
-    """The CPU side played by the test: ``access`` runs the hooks covering an address."""
-
-    def __init__(self) -> None:
-        self.hooks: dict[int, tuple[int, int, bool, Callable[[int, bool], None]]] = {}
-        self.next = 0
-
-    def add(self, lo: int, hi: int, stores_only: bool, callback: Callable[[int, bool], None]) -> Any:
-        self.next += 1
-        self.hooks[self.next] = (lo, hi, stores_only, callback)
-        return self.next
-
-    def remove(self, handle: Any) -> None:
-        del self.hooks[handle]
-
-    def where(self) -> str:
-        return "0x80000100 <test>"
-
-    def access(self, addr: int, write: bool) -> None:
-        for lo, hi, stores_only, callback in list(self.hooks.values()):
-            if lo <= addr < hi and (write or not stores_only):
-                callback(addr, write)
 
 
 def strict_harness() -> tuple[Harness, FakeHooks, list[str]]:
