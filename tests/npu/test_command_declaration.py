@@ -14,7 +14,7 @@ from emu.compiler.lower import Desc
 from emu.npu_device import dma, header, ops, regs
 from emu.npu_device.command import ENGINES, Command, Data, Operands, flat
 from emu.npu_device.encoding import Field, Layout
-from emu.npu_device.observe import Region
+from emu.npu_device.observe import Region, written_regions
 from emu.npu_device.scoreboard import footprint
 from emu.npu_device.strict import dram_ranges
 from emu.npu_device.timing import Cost, CostModel
@@ -108,3 +108,12 @@ def test_every_declared_command_has_a_known_engine_and_operands_that_never_raise
             raw = bytes([command.opcode]) + rng.integers(0, 256, regs.DESC_BYTES - 1, dtype=np.uint8).tobytes()
             reads, writes = command.operands(command.layout.unpack(raw))
             assert all(o.space in ("dram", "spad", "acc", "tiles") for o in (*reads, *writes))
+
+
+def test_dwconv_and_qadd_writes_are_what_debugger_watchpoints_see() -> None:
+    """`npu watch acc|scratchpad` see DWCONV and QADD writes: the regions come from their operands."""
+    dw = regs.LAYOUT["DWCONV"].unpack(regs.LAYOUT["DWCONV"].pack(in_addr=0, w_addr=512, acc_addr=64, h=6, w=5, c=4,
+                                                                 kh=3, kw=2, sh=1, sw=1))
+    assert written_regions(regs.OPCODES["DWCONV"], dw, 8, 8) == (Region("accumulator", 64, 64 + 4 * 4 * 4 * 4),)
+    qadd = regs.LAYOUT["QADD"].unpack(regs.LAYOUT["QADD"].pack(a_addr=0, b_addr=100, out_addr=300, count=50))
+    assert written_regions(regs.OPCODES["QADD"], qadd, 8, 8) == (Region("scratchpad", 300, 350),)
