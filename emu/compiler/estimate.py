@@ -1,7 +1,7 @@
 """Static cost of a compiled model: each descriptor through the device's own CostModel.
 
-The formulas are those of ``emu.npu_device.timing`` (called with the shapes each command handler
-passes), so a layer's estimated cycles equal the busy cycles the device counts when it runs
+Each descriptor's cost is its command's declared cost function (``emu.npu_device.ops``), the one
+the device's executor returns, so a layer's estimated cycles equal the busy cycles the device counts when it runs
 (tests/tflite check this); idle time between layers (the CPU queueing the next layer) is not in
 the estimate.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emu.compiler.lower import CompiledModel, Desc, Layer
-from emu.npu_device.regs import FLAGS
-from emu.npu_device.timing import Cost, CostModel, MacroActivity
+from emu.compiler.lower import BASE_NONE, CompiledModel, Desc, Layer
+from emu.npu_device.command import Data
+from emu.npu_device.ops import BY_NAME
+from emu.npu_device.timing import Cost, CostModel
 
 
 @dataclass
@@ -29,35 +30,22 @@ class LayerEstimate:
 
 
 def desc_cost(costs: CostModel, d: Desc) -> Cost:
-    f = d.fields
-    acc = bool(f.get("flags", 0) & FLAGS["ACC"])
-    if d.op in ("DMA_IN", "DMA_OUT"):
-        return costs.dma(f["rows"], f["row_bytes"], inbound=d.op == "DMA_IN")
-    if d.op == "LOAD_WEIGHTS":
-        rows, cols = (f["n"], f["k"]) if f.get("flags", 0) & FLAGS["TRANSPOSE"] else (f["k"], f["n"])
-        return costs.load_weights(rows, cols, f["k"] * f["n"], False)  # as the device reads DRAM
-    if d.op == "MVM":
-        # The macro's energy depends on the activations' bits, unknown before the run: the estimate
-        # assumes every bit-plane is driven and half the input bits are 1.
-        planes = f["m"] * costs.planes_per_row
-        activity = MacroActivity(ones=f["m"] * f["k"] * 4, planes=planes)
-        return costs.mvm(f["m"], f["k"], f["n"], False, False, acc, activity)
-    if d.op == "POSTPROC":
-        n = f["n"]
-        dram_in = (4 * n if f["bias_addr"] or d.reloc8 else 0) + (8 * n if f["quant_addr"] or d.reloc16 else 0)
-        return costs.vector(f["m"] * n, f["m"] * n * 5, dram_in=dram_in)
-    if d.op == "DWCONV":
-        oh = (f["h"] - f["kh"]) // f["sh"] + 1
-        ow = (f["w"] - f["kw"]) // f["sw"] + 1
-        return costs.depthwise(oh * ow * f["c"], f["kh"] * f["kw"], (f["h"] * f["w"] + f["kh"] * f["kw"]) * f["c"], acc)
-    if d.op == "QADD":
-        return costs.vector(f["count"], 3 * f["count"])
-    if d.op == "POOL":
-        oh = (f["h"] - f["kh"]) // f["sh"] + 1
-        ow = (f["w"] - f["kw"]) // f["sw"] + 1
-        reads = oh * ow * f["c"] * f["kh"] * f["kw"]
-        return costs.vector(reads, reads + oh * ow * f["c"])
-    raise ValueError(f"no cost for {d.op}")
+    """The cost the command's declaration gives (emu.npu_device.ops) for the descriptor's fields.
+
+    A relocated address field (at byte 8 or 16) is 0 in the compiled table but non-zero once
+    loaded, which matters where the cost depends on whether an address is set (POSTPROC's bias
+    and quantization tables).  The macro's energy depends on the activations' bits, unknown
+    before the run: the command's cost then assumes every bit-plane driven and half the bits 1.
+    """
+    command = BY_NAME.get(d.op)
+    if command is None:
+        raise ValueError(f"no cost for {d.op}")
+    layout = command.layout
+    values = {name: d.fields.get(name, 0) for name in layout.tuple._fields}
+    for f in layout.fields:
+        if (f.offset == 8 and d.reloc8 != BASE_NONE) or (f.offset == 16 and d.reloc16 != BASE_NONE):
+            values[f.name] = values[f.name] or 1
+    return command.cost(costs, layout.tuple(**values), Data())
 
 
 def estimate_layer(costs: CostModel, layer: Layer) -> LayerEstimate:

@@ -7,7 +7,7 @@ interrupt, because nothing firmware writes may raise into the machine.
 
 from __future__ import annotations
 
-from emu.npu_device.regs import ERRORS
+from emu.npu_device.encoding import ERRORS
 
 
 class NpuFault(Exception):

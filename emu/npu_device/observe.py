@@ -5,8 +5,7 @@ The device knows nothing of debuggers: it calls every callable in
 rejected), and nothing at all when the list is empty.  The event carries what a
 tool needs to decide whether it cares -- the opcode, the descriptor's address,
 its decoded fields, the modeled [start, end) interval -- and the regions the
-command wrote, computed from the descriptor the same way the executor reads it
-(docs/npu.md).  The debugger's ``npu break`` / ``npu watch`` are built on it
+command wrote, the written operands its declaration lists (:mod:`emu.npu_device.ops`).  The debugger's ``npu break`` / ``npu watch`` are built on it
 (emu/debugger/npu_watch.py).
 """
 
@@ -15,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from emu.npu_device.postproc import pool_shape
-from emu.npu_device.regs import FLAGS, OPCODE_NAMES
+from emu.npu_device.command import Tiles
+from emu.npu_device.ops import COMMANDS, OPCODE_NAMES
 
-F_ACC = FLAGS["ACC"]
 SPACES = ("scratchpad", "accumulator", "tile", "dram")
+SPACE_NAMES = {"spad": "scratchpad", "acc": "accumulator", "dram": "dram"}  # command operands' spaces
 
 
 @dataclass(frozen=True)
@@ -68,53 +67,31 @@ class NpuEvent:
         return f"{self.op} #{self.index} at {self.desc_addr:#x}{shown}"
 
 
-def _rows_span(addr: int, rows: int, row_bytes: int, stride: int) -> tuple[int, int] | None:
-    """[first, last + 1) bytes touched by ``rows`` rows of ``row_bytes`` every ``stride`` bytes."""
-    if rows <= 0 or row_bytes <= 0:
-        return None
-    return addr, addr + (rows - 1) * stride + row_bytes
-
-
-def _tiles(base: int, k: int, n: int, tile_rows: int, tile_cols: int, whole: bool) -> list[Region]:
-    """The tiles of a K x N matrix at ``base`` in row-major tile-grid order (see TileStore.grid)."""
-    if k <= 0 or n <= 0:
+def _tiles(t: Tiles, tile_rows: int, tile_cols: int) -> list[Region]:
+    """The tiles of a K x N matrix in row-major tile-grid order (see TileStore.grid)."""
+    if t.k <= 0 or t.n <= 0:
         return []
-    tk, tn = -(-k // tile_rows), -(-n // tile_cols)
+    tk, tn = -(-t.k // tile_rows), -(-t.n // tile_cols)
     out = []
     for i in range(tk):
         for j in range(tn):
-            rows = tile_rows if whole else min(tile_rows, k - i * tile_rows)
-            cols = tile_cols if whole else min(tile_cols, n - j * tile_cols)
-            out.append(Region("tile", 0, rows, base + i * tn + j, 0, cols))
+            rows = tile_rows if t.whole else min(tile_rows, t.k - i * tile_rows)
+            cols = tile_cols if t.whole else min(tile_cols, t.n - j * tile_cols)
+            out.append(Region("tile", 0, rows, t.first + i * tn + j, 0, cols))
     return out
 
 
 def written_regions(opcode: int, d: Any, tile_rows: int, tile_cols: int) -> tuple[Region, ...]:
-    """Where a successfully executed descriptor ``d`` wrote (its fields as the executor reads them)."""
-    name = OPCODE_NAMES.get(opcode)
+    """Where a successfully executed descriptor ``d`` wrote: its command's declared written operands."""
+    command = COMMANDS.get(opcode)
+    if command is None:
+        return ()
     spans: list[Region] = []
-
-    def add(space: str, span: tuple[int, int] | None) -> None:
-        if span is not None:
-            spans.append(Region(space, *span))
-
-    onchip = "accumulator" if name in ("DMA_IN", "DMA_OUT", "ARGMAX") and d.flags & F_ACC else "scratchpad"
-    if name == "DMA_IN":
-        add(onchip, _rows_span(d.sram_addr, d.rows, d.row_bytes, d.sram_stride))
-    elif name == "DMA_OUT":
-        add("dram", _rows_span(d.dram_addr, d.rows, d.row_bytes, d.dram_stride))
-    elif name in ("LOAD_WEIGHTS", "WEIGHT_UPDATE"):
-        spans += _tiles(d.tile, d.k, d.n, tile_rows, tile_cols, whole=name == "LOAD_WEIGHTS")
-    elif name in ("MVM", "MVM_T"):
-        width = d.n if name == "MVM" else d.k
-        add("accumulator", _rows_span(d.acc_addr, d.m, 4 * width, d.acc_stride))
-    elif name in ("POSTPROC", "ELTWISE"):
-        add("scratchpad", _rows_span(d.out_addr, d.m, d.n, d.out_stride))
-    elif name == "POOL":
-        oh, ow = pool_shape(d.h, d.w, d.kh, d.kw, d.sh, d.sw)
-        add("scratchpad", _rows_span(d.out_addr, 1, oh * ow * d.c, 0))
-    elif name == "ARGMAX":
-        add("dram", _rows_span(d.dram_addr, 1, 4 * d.m, 0))
+    for operand in command.operands(d).writes:
+        if isinstance(operand, Tiles):
+            spans += _tiles(operand, tile_rows, tile_cols)
+        elif operand.rows > 0 and operand.row_bytes > 0:
+            spans.append(Region(SPACE_NAMES[operand.space], *operand.span()))
     return tuple(spans)
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from emu.npu_device.encoding import ACTIVATIONS, ELTWISE_OPS, POOL_OPS
 from emu.npu_device.fault import NpuFault
-from emu.npu_device.regs import ACTIVATIONS, ELTWISE_OPS, POOL_OPS
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 INT8_MIN, INT8_MAX = -128, 127

@@ -14,6 +14,11 @@ debug`` and in the test fixtures):
   the DRAM it reads (DMA_IN/LOAD_WEIGHTS sources, POSTPROC tables, its descriptor slot), is
   reported with the PC, the address and the descriptor.
 
+Which DRAM a command writes and reads is what its declaration's operands say (:func:`dram_ranges`).
+Commands that only touch on-chip memory (MVM, DWCONV, QADD...) have none of their own: a CPU
+read of their results goes through the DMA_OUT that the scoreboard orders after them, and that
+DMA_OUT's output is guarded until it completes.
+
 The CPU side is a Unicorn memory hook per guarded range (:class:`UnicornAccessHooks`), added when
 the doorbell returns and removed when the command completes.
 """
@@ -24,6 +29,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from emu.memory import Ram
+from emu.npu_device.ops import BY_NAME
 
 
 class Guard(NamedTuple):
@@ -190,22 +196,11 @@ def _rows(addr: int, rows: int, row_bytes: int, stride: int) -> list[tuple[int, 
 
 
 def dram_ranges(name: str, d: Any) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(written, read) DRAM byte ranges of a decoded descriptor, row by row for strided transfers."""
-    from emu.npu_device.regs import FLAGS
-
-    if name == "DMA_OUT":
-        return _rows(d.dram_addr, d.rows, d.row_bytes, d.dram_stride), []
-    if name == "ARGMAX":
-        return ([(d.dram_addr, d.dram_addr + 4 * d.m)] if d.m else []), []
-    if name == "DMA_IN":
-        return [], _rows(d.dram_addr, d.rows, d.row_bytes, d.dram_stride)
-    if name == "LOAD_WEIGHTS":
-        rows, cols = (d.n, d.k) if d.flags & FLAGS["TRANSPOSE"] else (d.k, d.n)
-        row_bytes = (cols + 1) // 2 if d.flags & FLAGS["INT4"] else cols
-        return [], _rows(d.dram_addr, rows, row_bytes, d.dram_stride)
-    if name == "POSTPROC":
-        reads = [(d.bias_addr, d.bias_addr + 4 * d.n)] if d.bias_addr and d.n else []
-        if d.quant_addr and d.n:
-            reads.append((d.quant_addr, d.quant_addr + 8 * d.n))
-        return [], reads
-    return [], []
+    """(written, read) DRAM byte ranges of a decoded descriptor, row by row for strided transfers:
+    the DRAM operands its command declares (:mod:`emu.npu_device.ops`)."""
+    command = BY_NAME.get(name)
+    if command is None:
+        return [], []
+    written, read = command.dram_ranges(d)
+    return ([span for o in written for span in _rows(o.addr, o.rows, o.row_bytes, o.stride)],
+            [span for o in read for span in _rows(o.addr, o.rows, o.row_bytes, o.stride)])

@@ -105,6 +105,11 @@ class CostModel:
                      for shift in range(0, self.m.input_bits, self.m.input_bits_per_cycle))
         return MacroActivity(ones, planes)
 
+    def assumed_activity(self, rows: int, depth: int) -> MacroActivity:
+        """The activity assumed when the data is not known (the compiler's static estimate): every
+        bit-plane of every row driven and half the input bits 1."""
+        return MacroActivity(ones=rows * depth * self.m.input_bits // 2, planes=rows * self.planes_per_row)
+
     def _activity_small(self, act: np.ndarray) -> MacroActivity:
         """:meth:`activity` of a few short rows with Python integers: no numpy call overhead
         (tiny MVMs are where the per-command cost shows)."""

@@ -28,15 +28,16 @@ import json
 import sys
 from typing import IO, Any, NamedTuple
 
+from emu.npu_device import command
+from emu.npu_device.ops import BY_NAME
+
 HISTORY = 4096  # commands kept without full tracing (the debugger's queue shows the last 256)
 TRIM_EVERY = 1024  # the oldest records are dropped in batches of this size (an amortised trim)
 
-# The engine (trace track) each opcode runs on; anything else (FENCE, errors) is "control".
-ENGINES = ("load", "mac", "vector", "store", "control")
+# One track per engine; a command's is the engine its declaration names (emu.npu_device.ops);
+# barriers (FENCE) and errors go on "control".
+ENGINES = (*command.ENGINES, "control")
 LAYERS_TID = len(ENGINES) + 1  # the layers track
-ENGINE_OF = {"DMA_IN": "load", "DMA_OUT": "store", "LOAD_WEIGHTS": "load", "MVM": "mac", "MVM_T": "mac",
-             "WEIGHT_UPDATE": "mac", "POSTPROC": "vector", "ELTWISE": "vector", "POOL": "vector",
-             "ARGMAX": "vector"}
 
 
 class Record(NamedTuple):
@@ -246,7 +247,8 @@ class LayerTrack:
 
 def record_events(r: Any) -> list[dict[str, Any]]:
     """A command's complete ("X") event on its engine's track, and its power and utilization counters."""
-    engine = ENGINE_OF.get(r.op, "control") if not r.error else "control"
+    declared = BY_NAME.get(r.op)
+    engine = declared.engine if declared is not None and declared.engine and not r.error else "control"
     tid = ENGINES.index(engine) + 1
     args: dict[str, Any] = {"index": r.index, "descriptor": f"{r.addr:#x}"}
     if r.fields is not None:

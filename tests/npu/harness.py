@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ from emu.devices.base import IrqLine
 from emu.memory import Ram
 from emu.npu_device import NpuConfig, NpuDevice
 from emu.npu_device.regs import BITS, DESC_BYTES, FLAGS, LAYOUT, REG
+from emu.npu_device.strict import AccessHooks
 
 RAM_BASE = 0x8000_0000
 RING = RAM_BASE + 0x1000  # 64 slots of 64 bytes
@@ -87,6 +89,30 @@ class Harness:
     def spad_put(self, addr: int, data: np.ndarray) -> None:
         raw = np.ascontiguousarray(data).view(np.uint8).ravel()
         self.npu.scratchpad[addr : addr + raw.size] = raw
+
+
+class FakeHooks(AccessHooks):
+    """The CPU side played by the test: ``access`` runs the hooks covering an address."""
+
+    def __init__(self) -> None:
+        self.hooks: dict[int, tuple[int, int, bool, Callable[[int, bool], None]]] = {}
+        self.next = 0
+
+    def add(self, lo: int, hi: int, stores_only: bool, callback: Callable[[int, bool], None]) -> Any:
+        self.next += 1
+        self.hooks[self.next] = (lo, hi, stores_only, callback)
+        return self.next
+
+    def remove(self, handle: Any) -> None:
+        del self.hooks[handle]
+
+    def where(self) -> str:
+        return "0x80000100 <test>"
+
+    def access(self, addr: int, write: bool) -> None:
+        for lo, hi, stores_only, callback in list(self.hooks.values()):
+            if lo <= addr < hi and (write or not stores_only):
+                callback(addr, write)
 
 
 IRQ = FLAGS["IRQ"]

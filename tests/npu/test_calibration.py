@@ -8,10 +8,41 @@ from emu.npu_device import calibration
 from emu.npu_device.config import NpuConfig, presets
 
 
-@pytest.mark.parametrize("point", calibration.POINTS, ids=lambda p: f"{p.preset}-{'T' if p.transposed else 'F'}")
-def test_preset_matches_its_paper_within_ten_percent(point: calibration.Point) -> None:
+def _id(p: calibration.Point) -> str:
+    return f"{p.preset}-{'T' if p.transposed else 'F'}-{p.input_bits}b-{'fit' if p.fitted else 'held'}"
+
+
+@pytest.mark.parametrize("point", [p for p in calibration.POINTS if p.fitted], ids=_id)
+def test_preset_matches_the_figure_it_is_fitted_to_within_ten_percent(point: calibration.Point) -> None:
     ours = calibration.measure(point)
     assert abs(ours / point.tops_per_watt - 1) <= calibration.MAX_ERROR, (point, ours)
+
+
+@pytest.mark.parametrize("point", [p for p in calibration.POINTS if not p.fitted], ids=_id)
+def test_held_out_point_within_ten_percent_or_its_miss_is_explained(point: calibration.Point) -> None:
+    """A held-out figure is the validation: its error is reported as it is, never tuned away; one
+    above the goal must say why (rendered under the docs table)."""
+    error = calibration.measure(point) / point.tops_per_watt - 1
+    if abs(error) > calibration.MAX_ERROR:
+        assert point.why, f"{_id(point)} misses by {error:+.1%}: state why in Point.why"
+        assert f"{error:+.1%}, above the" in calibration.table()
+
+
+def test_bit_parallel_transposable_preset_misses_int4_as_much() -> None:
+    """What the docs state: the paper's bit-parallel datapath, re-fitted to the INT8 figure, leaves
+    the INT4 miss where it is (so keeping the preset bit-serial hides nothing), and only by
+    inflating adder_bit about 8x (one 1-bit plane's tree billed per 8-bit input)."""
+    adder, own, _, error = calibration.bit_parallel_what_if()
+    held = next(p for p in calibration.POINTS if p.preset == "transposable_28nm" and not p.fitted)
+    assert abs(error) > calibration.MAX_ERROR
+    assert abs(error - (calibration.measure(held) / held.tops_per_watt - 1)) < 0.02
+    assert 6 < adder / own < 10
+
+
+def test_every_preset_has_a_held_out_point_or_says_why_not() -> None:
+    held = {p.preset for p in calibration.POINTS if not p.fitted}
+    assert held | set(calibration.NOTHING_HELD_OUT) == set(presets())
+    assert not held & set(calibration.NOTHING_HELD_OUT)
 
 
 def test_docs_table_is_the_computed_one() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pytest
@@ -14,35 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emu.npu_device.regs import REG
-from emu.npu_device.strict import AccessHooks
 from emu.testing import FirmwareError, FirmwareMachine
 
-from .harness import DATA, Harness
+from .harness import DATA, FakeHooks, Harness
 from .strategies import SMALL, descriptor
-
-
-class FakeHooks(AccessHooks):
-    """The CPU side played by the test: ``access`` runs the hooks covering an address."""
-
-    def __init__(self) -> None:
-        self.hooks: dict[int, tuple[int, int, bool, Callable[[int, bool], None]]] = {}
-        self.next = 0
-
-    def add(self, lo: int, hi: int, stores_only: bool, callback: Callable[[int, bool], None]) -> Any:
-        self.next += 1
-        self.hooks[self.next] = (lo, hi, stores_only, callback)
-        return self.next
-
-    def remove(self, handle: Any) -> None:
-        del self.hooks[handle]
-
-    def where(self) -> str:
-        return "0x80000100 <test>"
-
-    def access(self, addr: int, write: bool) -> None:
-        for lo, hi, stores_only, callback in list(self.hooks.values()):
-            if lo <= addr < hi and (write or not stores_only):
-                callback(addr, write)
 
 
 def strict_harness() -> tuple[Harness, FakeHooks, list[str]]:
@@ -94,10 +67,11 @@ def test_a_later_doorbell_sees_held_outputs_and_stacked_writes_land_in_order() -
     assert reports == []
 
 
-def race(firmware, arch: str, wait_first: int) -> FirmwareMachine:
+def race(firmware, arch: str, wait_first: int, kind: int = 0) -> FirmwareMachine:
     machine = FirmwareMachine(firmware("npu_race", arch))
     machine.run_until(symbol="main")  # after crt0 cleared .bss
     machine.write_symbol("wait_first", wait_first)
+    machine.write_symbol("kind", kind)
     return machine
 
 
@@ -115,9 +89,33 @@ def test_firmware_reading_before_completion_fails_with_pc_and_descriptor(firmwar
     assert int(found.group(1), 16) == machine.symbol_address("dst")
 
 
+@pytest.mark.parametrize(("kind", "op"), [(1, "DWCONV"), (2, "QADD")])
+def test_reading_a_dwconv_or_qadd_result_before_completion_is_caught(firmware, kind: int, op: str) -> None:
+    """DWCONV and QADD write on-chip memory; the CPU sees their results through the DMA_OUT the
+    scoreboard orders after them (their declared operands: read-after-write of the accumulator or
+    scratchpad), so that DMA_OUT's output stays guarded until after the op has ended."""
+    machine = race(firmware, "rv32", 0, kind)
+    with pytest.raises(FirmwareError) as info:
+        machine.run_until(exit=0)
+    message = str(info.value)
+    found = re.search(r"npu strict: CPU read of (0x[0-9a-f]+) at pc 0x[0-9a-f]+ <main\+\d+> before descriptor 3 "
+                      r"\(DMA_OUT at (0x[0-9a-f]+)\) completes: it will write \[0x[0-9a-f]+, 0x[0-9a-f]+\) until (\d+) ns", message)
+    assert found, message
+    assert int(found.group(1), 16) == machine.symbol_address("dst")
+    assert int(found.group(2), 16) == machine.symbol_address("ring") + 3 * 64
+    records = {r.op: r for r in machine.machine.npu.trace.records}
+    assert records["DMA_OUT"].start_ns >= records[op].end_ns > records[op].start_ns
+    assert int(found.group(3)) >= records[op].end_ns
+    # The op did not wait for the DMA_IN of the other operand's unrelated bytes beyond its own inputs,
+    # and ran on the vector engine, not as a barrier: it started when its inputs had arrived.
+    dma_ins = [r for r in machine.machine.npu.trace.records if r.op == "DMA_IN"]
+    assert records[op].start_ns == max(r.end_ns for r in dma_ins)
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2])
 @pytest.mark.parametrize("arch", ["rv32", "rv64"])
-def test_the_same_firmware_with_npu_wait_passes(firmware, arch: str) -> None:
-    machine = race(firmware, arch, 1)
+def test_the_same_firmware_with_npu_wait_passes(firmware, arch: str, kind: int) -> None:
+    machine = race(firmware, arch, 1, kind)
     machine.run_until(exit=0)
     machine.uart.expect("npu_race: waited")
 
