@@ -289,13 +289,100 @@ static void test_uxl(void)
 #endif
 }
 
+/* Sdtrig as QEMU 7.2 has it (target/riscv/debug.c): two type-2 (mcontrol) triggers whose WARL
+ * tdata1 keeps type, size, M/S/U and execute/store/load; action 0 raises a breakpoint exception
+ * before the matching instruction or access.  The trigger CSRs and tinfo are probed, then each
+ * kind of match is made to fire (or not) from U, S and M code run through run_in_mode(). */
+#if __riscv_xlen == 64
+#define TDATA1_TYPE(t) ((uxl_t)(t) << 60)
+#else
+#define TDATA1_TYPE(t) ((uxl_t)(t) << 28)
+#endif
+#define MCONTROL_M 0x40
+#define MCONTROL_S 0x10
+#define MCONTROL_U 0x08
+#define MCONTROL_X 0x04
+#define MCONTROL_W 0x02
+#define MCONTROL_R 0x01
+#define CSR_TSELECT 0x7a0
+#define CSR_TDATA1  0x7a1
+#define CSR_TDATA2  0x7a2
+#define CSR_TDATA3  0x7a3
+
+static void trigger_set(uxl_t tdata1, uxl_t tdata2)
+{
+    csr_write(CSR_TDATA1, TDATA1_TYPE(2));   /* disarm before moving the address */
+    csr_write(CSR_TDATA2, tdata2);
+    csr_write(CSR_TDATA1, tdata1);
+}
+
 static void test_sdtrig(void)
 {
-    PROBE("sdtrig", "tselect", csr_read(0x7a0));
-    PROBE("sdtrig", "tselect := 0, read back", (csr_write(0x7a0, 0), csr_read(0x7a0)));
-    PROBE("sdtrig", "tdata1", csr_read(0x7a1));
-    PROBE("sdtrig", "tdata2", csr_read(0x7a2));
-    PROBE("sdtrig", "tdata1 := 0, read back", (csr_write(0x7a1, 0), csr_read(0x7a1)));
+    PROBE("sdtrig", "tselect", csr_read(CSR_TSELECT));
+    PROBE("sdtrig", "tselect := 0, read back", (csr_write(CSR_TSELECT, 0), csr_read(CSR_TSELECT)));
+    PROBE("sdtrig", "tdata1", csr_read(CSR_TDATA1));
+    PROBE("sdtrig", "tdata2", csr_read(CSR_TDATA2));
+    PROBE("sdtrig", "tdata3", csr_read(CSR_TDATA3));
+    PROBE("sdtrig", "tinfo", csr_read(0x7a4));
+    PROBE("sdtrig", "tcontrol", csr_read(0x7a5));
+    PROBE("sdtrig", "mcontext", csr_read(0x7a8));
+    PROBE("sdtrig", "tdata1 := 0, read back", (csr_write(CSR_TDATA1, 0), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 2 | all ones, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(2) | (TDATA1_TYPE(1) - 1)), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 2 | size 4 (1 B) | M | X, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(2) | (1UL << 16) | MCONTROL_M | MCONTROL_X), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := dmode | type 2 | U | R, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(2) | (TDATA1_TYPE(1) >> 1) | MCONTROL_U | MCONTROL_R),
+           csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 6 | U | R, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(6) | MCONTROL_U | MCONTROL_R), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 3, read back", (csr_write(CSR_TDATA1, TDATA1_TYPE(3) | 0x400 | 0x40), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata2 := 0x12345678, read back", (csr_write(CSR_TDATA2, 0x12345678), csr_read(CSR_TDATA2)));
+    PROBE("sdtrig", "tdata3 := 5, read back", (csr_write(CSR_TDATA3, 5), csr_read(CSR_TDATA3)));
+    PROBE("sdtrig", "tselect := 1, read back", (csr_write(CSR_TSELECT, 1), csr_read(CSR_TSELECT)));
+    PROBE("sdtrig", "trigger 1 tdata1", csr_read(CSR_TDATA1));
+    PROBE("sdtrig", "trigger 1 tdata2", csr_read(CSR_TDATA2));
+    PROBE("sdtrig", "tselect := 2, read back", (csr_write(CSR_TSELECT, 2), csr_read(CSR_TSELECT)));
+    PROBE("sdtrig", "tselect := -1, read back", (csr_write(CSR_TSELECT, (uxl_t)-1), csr_read(CSR_TSELECT)));
+    csr_write(CSR_TSELECT, 0);
+    trigger_set(TDATA1_TYPE(2), 0);
+
+    /* execute: before the instruction at tdata2, when the privilege bit of the mode is set */
+    uxl_t ux = MCONTROL_U | MCONTROL_X;
+    trigger_set(TDATA1_TYPE(2) | ux, (uxl_t)body_load);
+    show_run("sdtrig", "U exec trigger (U|X) at body_load", PRV_U, body_load, (uxl_t)&value);
+    show_run("sdtrig", "S exec trigger (U|X) at body_load", PRV_S, body_load, (uxl_t)&value);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_S | MCONTROL_X, (uxl_t)body_load);
+    show_run("sdtrig", "S exec trigger (M|S|X) at body_load", PRV_S, body_load, (uxl_t)&value);
+    show_run("sdtrig", "M exec trigger (M|S|X) at body_load", PRV_M, body_load, (uxl_t)&value);
+    show_run("sdtrig", "U exec trigger (M|S|X) at body_load", PRV_U, body_load, (uxl_t)&value);
+    trigger_set(TDATA1_TYPE(2) | ux, (uxl_t)body_load + 4);   /* the ecall after the load */
+    show_run("sdtrig", "U exec trigger (U|X) at body_load + 4", PRV_U, body_load, (uxl_t)&value);
+    /* trigger 1 works as well; trigger 0 disabled (no mode bit) */
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_X, (uxl_t)body_load);
+    csr_write(CSR_TSELECT, 1);
+    trigger_set(TDATA1_TYPE(2) | ux, (uxl_t)body_store);
+    show_run("sdtrig", "U exec trigger 1 at body_store", PRV_U, body_store, (uxl_t)&user_data[3]);
+    show_run("sdtrig", "U body_load with trigger 0 lacking a mode", PRV_U, body_load, (uxl_t)&value);
+    trigger_set(TDATA1_TYPE(2), 0);
+    csr_write(CSR_TSELECT, 0);
+
+    /* loads and stores: before the access, default size = XLEN / 8 bytes from tdata2 */
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U load of tdata2 (U|R)", PRV_U, body_load, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U load of tdata2 + XLEN/8 (U|R)", PRV_U, body_load, (uxl_t)&user_data[5]);
+    show_run("sdtrig", "U load of tdata2 - XLEN/8 (U|R)", PRV_U, body_load, (uxl_t)&user_data[3]);
+    show_run("sdtrig", "U store to tdata2 (U|R)", PRV_U, body_store, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "S load of tdata2 (U|R)", PRV_S, body_load, (uxl_t)&user_data[4]);
+    user_data[4] = 0x77;
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_S | MCONTROL_W, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "S store to tdata2 (S|W)", PRV_S, body_store, (uxl_t)&user_data[4]);
+    printf("[sdtrig] the stopped store left 0x%lx\n", (unsigned long)user_data[4]);
+    show_run("sdtrig", "S load of tdata2 (S|W)", PRV_S, body_load, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_R | MCONTROL_W | (1UL << 16), (uxl_t)&user_data[4] + 1);
+    show_run("sdtrig", "M load of a word holding tdata2 (M|R|W, 1 byte)", PRV_M, body_load, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2), 0);
+    show_run("sdtrig", "U load after disarming", PRV_U, body_load, (uxl_t)&user_data[4]);
 }
 
 static void test_counters(void)
