@@ -84,6 +84,17 @@ body_load:
 body_store:
     STORE   a0, 0(a0)
     ecall
+    .globl body_amo, body_lrsc, body_tselect
+body_tselect:                       /* the trigger CSRs are M-mode only */
+    csrr    a0, 0x7a0
+    ecall
+body_amo:                           /* a0 = word to OR 0 into (read and write), old value in a0 */
+    amoor.w a0, zero, (a0)
+    ecall
+body_lrsc:                          /* a0 = word: lr then sc of the same value, sc result in a0 */
+    lr.w    t1, (a0)
+    sc.w    a0, t1, (a0)
+    ecall
 body_sret:
     csrw    sepc, a0
     sret

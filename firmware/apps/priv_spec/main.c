@@ -13,6 +13,7 @@ extern struct m_record m_rec;
 extern struct s_record s_rec;
 extern uxl_t run_in_mode(unsigned mode, const void *entry, uxl_t arg);
 extern char body_fp[];
+extern char body_amo[], body_lrsc[], body_tselect[];
 extern char body_ecall[], body_load[], body_store[], body_sret[], body_wfi[], body_satp[], body_sfence[];
 extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[], u_straddle[];
 
@@ -381,8 +382,42 @@ static void test_sdtrig(void)
     show_run("sdtrig", "S load of tdata2 (S|W)", PRV_S, body_load, (uxl_t)&user_data[4]);
     trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_R | MCONTROL_W | (1UL << 16), (uxl_t)&user_data[4] + 1);
     show_run("sdtrig", "M load of a word holding tdata2 (M|R|W, 1 byte)", PRV_M, body_load, (uxl_t)&user_data[4]);
+
+    /* atomics: an AMO reads and writes; lr reads, sc writes */
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U amoor.w on tdata2 (U|R)", PRV_U, body_amo, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U lr.w/sc.w on tdata2 (U|R)", PRV_U, body_lrsc, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_W, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U amoor.w on tdata2 (U|W)", PRV_U, body_amo, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U lr.w/sc.w on tdata2 (U|W)", PRV_U, body_lrsc, (uxl_t)&user_data[4]);
+
+    /* a trigger on an access PMP denies: which exception wins */
+    uxl_t page = (uxl_t)denied_page;
+    pmp_off();
+    csr_write(pmpaddr0, page >> 2);
+    csr_write(pmpaddr1, (page + 4096) >> 2);
+    csr_write(pmpaddr2, (uxl_t)-1);
+    csr_write(pmpcfg0, (PMP_TOR | PMP_RWX) | (PMP_TOR << 8) | ((uxl_t)(PMP_TOR | PMP_RWX) << 16));
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, page + 8);
+    show_run("sdtrig", "U load PMP denies, load trigger on it", PRV_U, body_load, page + 8);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_X, page);
+    show_run("sdtrig", "U fetch PMP denies, exec trigger on it", PRV_U, u_jump, page);
+    pmp_tor_all();
+
+    /* type 6 (mcontrol6): the WARL fields QEMU 7.2 keeps, and a match */
+    PROBE("sdtrig", "tdata1 := type 6 | all ones, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(6) | (TDATA1_TYPE(1) - 1)), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 6 | size 5 | S | W, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(6) | (5UL << 16) | MCONTROL_S | MCONTROL_W), csr_read(CSR_TDATA1)));
+    trigger_set(TDATA1_TYPE(6) | MCONTROL_S | MCONTROL_W | (1UL << 16), (uxl_t)&user_data[4] + 3);
+    show_run("sdtrig", "S store over a type 6 trigger (S|W, 1 byte)", PRV_S, body_store, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "S store beside a type 6 trigger (S|W, 1 byte)", PRV_S, body_store, (uxl_t)&user_data[5]);
+    csr_write(CSR_TDATA1, TDATA1_TYPE(2));
+    PROBE("sdtrig", "tinfo := 0, read back", (csr_write(0x7a4, 0), csr_read(0x7a4)));
+
     trigger_set(TDATA1_TYPE(2), 0);
     show_run("sdtrig", "U load after disarming", PRV_U, body_load, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "S csrr tselect", PRV_S, body_tselect, 0);
 }
 
 static void test_counters(void)
