@@ -404,6 +404,26 @@ static void test_sdtrig(void)
     show_run("sdtrig", "U fetch PMP denies, exec trigger on it", PRV_U, u_jump, page);
     pmp_tor_all();
 
+    /* with paging: tdata2 is a virtual address; a trigger on an access that page-faults */
+    csr_write(stvec, (uxl_t)s_trap);
+    csr_write(medeleg, (1UL << CAUSE_FETCH_PAGE_FAULT) | (1UL << CAUSE_LOAD_PAGE_FAULT));
+    csr_write(satp, SATP_ON(root));
+    __asm__ volatile("sfence.vma" ::: "memory");
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, USER_VA + 0x1008);
+    show_run("sdtrig", "U load from VA 0x401008 (U|R at that VA)", PRV_U, (void *)user_va(u_load), USER_VA + 0x1008);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, USER_VA + 0x3008);
+    s_rec.cause = 0;
+    show_run("sdtrig", "U load from unmapped 0x403008 (U|R there)", PRV_U, (void *)user_va(u_load), USER_VA + 0x3008);
+    printf("[sdtrig] S saw scause=%lu\n", (unsigned long)s_rec.cause);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_X, USER_VA + 0x3000);
+    s_rec.cause = 0;
+    show_run("sdtrig", "U fetch from unmapped 0x403000 (U|X there)", PRV_U, (void *)(USER_VA + 0x3000), 0);
+    printf("[sdtrig] S saw scause=%lu\n", (unsigned long)s_rec.cause);
+    trigger_set(TDATA1_TYPE(2), 0);
+    csr_write(satp, 0);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    csr_write(medeleg, 0);
+
     /* type 6 (mcontrol6): the WARL fields QEMU 7.2 keeps, and a match */
     PROBE("sdtrig", "tdata1 := type 6 | all ones, read back",
           (csr_write(CSR_TDATA1, TDATA1_TYPE(6) | (TDATA1_TYPE(1) - 1)), csr_read(CSR_TDATA1)));
