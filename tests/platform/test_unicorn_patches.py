@@ -443,3 +443,41 @@ def test_patch_behaviour(tmp_path, name, arch, deterministic):
 def test_qemu_agrees(tmp_path, name, arch):
     elf = assemble(tmp_path, SNIPPETS[name], arch, name)
     assert run_qemu(elf, arch, timeout=20).exit_code == 0
+
+
+# The trigger state is part of the CPU context: a snapshot taken while a trigger is armed brings
+# it back after the firmware disarmed it (the run after the restore must break at `target` again).
+SDTRIG_SNAPSHOT = PRELUDE + """
+    la t0, target
+    csrw 0x7a2, t0
+    li t0, 2
+    slli t0, t0, TOP_BIT - 3
+    ori t0, t0, 0x44          # M | execute
+    csrw 0x7a1, t0
+    li t0, 20000
+1:  addi t0, t0, -1           # the snapshot is taken in this loop
+    bnez t0, 1b
+    jal target
+target:
+    FAIL 1
+.align 2
+trap:
+    csrr t0, mcause
+    li t1, 3
+    beq t0, t1, 1f
+    FAIL 2
+1:  li t0, 2
+    slli t0, t0, TOP_BIT - 3
+    csrw 0x7a1, t0            # disarm
+    j finish_pass
+"""
+
+
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_triggers_travel_with_snapshots(tmp_path, arch):
+    machine = Machine.from_elf(assemble(tmp_path, SDTRIG_SNAPSHOT, arch, "sdtrig_snapshot"), deterministic=True)
+    assert machine.run(max_insns=5000).exit_code is None
+    snap = machine.snapshot()
+    assert machine.run(timeout=20).exit_code == 0
+    machine.restore(snap)
+    assert machine.run(timeout=20).exit_code == 0
