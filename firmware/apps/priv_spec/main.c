@@ -13,7 +13,7 @@ extern struct m_record m_rec;
 extern struct s_record s_rec;
 extern uxl_t run_in_mode(unsigned mode, const void *entry, uxl_t arg);
 extern char body_fp[];
-extern char body_amo[], body_lrsc[], body_tselect[];
+extern char body_amo[], body_lrsc[], body_tselect[], body_flw[], body_cfld[], body_cfsd[];
 extern char body_ecall[], body_load[], body_store[], body_sret[], body_wfi[], body_satp[], body_sfence[];
 extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[], u_straddle[];
 
@@ -390,6 +390,17 @@ static void test_sdtrig(void)
     trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_W, (uxl_t)&user_data[4]);
     show_run("sdtrig", "U amoor.w on tdata2 (U|W)", PRV_U, body_amo, (uxl_t)&user_data[4]);
     show_run("sdtrig", "U lr.w/sc.w on tdata2 (U|W)", PRV_U, body_lrsc, (uxl_t)&user_data[4]);
+
+    /* floating-point accesses, compressed ones too (M-mode, FS = Initial) */
+    csr_set(mstatus, 1UL << 13);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_R, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "M flw of tdata2 (M|R)", PRV_M, body_flw, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "M c.fld of tdata2 (M|R)", PRV_M, body_cfld, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "M c.fsd to tdata2 (M|R)", PRV_M, body_cfsd, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_W, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "M c.fsd to tdata2 (M|W)", PRV_M, body_cfsd, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2), 0);
+    csr_clear(mstatus, MSTATUS_FS);
 
     /* a trigger on an access PMP denies: which exception wins */
     uxl_t page = (uxl_t)denied_page;
