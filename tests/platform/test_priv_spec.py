@@ -6,10 +6,9 @@ illegal, FS Dirty and SD after a write, fcsr), TVM/TSR/TW, UXL,
 Sdtrig probes, mcountinhibit and counter writes, printing one
 tagged line per observation.  Each tag is compared on its own, so a difference names a feature.
 
-Tags that depend on the hart fixes of the patched Unicorn (native trap delivery for mtval/stval,
-PMP NAPOT decoding on rv32, TSR/TW bit positions, UXL/SXL, Sdtrig, mcountinhibit, writable
-counters) are expected to fail until that branch is merged: xfail(strict=False) with the reason
-NEEDS_CORE, to be removed at the merge."""
+The [sdtrig] tag probes tselect/tdata1..3/tinfo (WARL values, the trigger count) and makes type 2
+and type 6 triggers fire on execute, load, store, AMO and lr/sc from U, S and M (Unicorn patch
+0008); every tag, and the whole console, must equal QEMU 7.2's."""
 
 from __future__ import annotations
 
@@ -19,19 +18,9 @@ import pytest
 from npuemu_cli import run_npuemu
 from support.qemu import run_qemu
 
-NEEDS_CORE = "Sdtrig (tselect/tdata*) is not implemented yet: docs/platform.md"
 BOTH = ("rv32", "rv64")
 TAGS = ("pmp-tor", "pmp-deny", "pmp-mtval", "vm", "vm-stval", "satp", "deleg", "fpu", "uxl", "sdtrig", "counters", "tvm", "tsr",
         "pmp-napot", "tw")
-# tag -> arches where Unicorn 2.1.4 still differs from QEMU 7.2 (docs/platform.md lists why)
-NEEDS_CORE_FIX = {
-    "sdtrig": BOTH,          # tselect/tdata* raise illegal instruction: no trigger module yet
-}
-
-
-def _param(tag: str, arch: str):
-    marks = [pytest.mark.xfail(strict=False, reason=NEEDS_CORE)] if arch in NEEDS_CORE_FIX.get(tag, ()) else []
-    return pytest.param(tag, arch, marks=marks, id=f"{tag}-{arch}")
 
 
 @functools.cache
@@ -46,7 +35,7 @@ def _tagged(text: str, tag: str) -> list[str]:
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize(("tag", "arch"), [_param(t, a) for t in TAGS for a in BOTH])
+@pytest.mark.parametrize(("tag", "arch"), [pytest.param(t, a, id=f"{t}-{a}") for t in TAGS for a in BOTH])
 def test_feature_lines_equal_qemus(firmware, tag, arch):
     qemu, _, ours, _ = _runs(str(firmware("priv_spec", arch)), arch)
     expected = _tagged(qemu, tag)
@@ -55,8 +44,7 @@ def test_feature_lines_equal_qemus(firmware, tag, arch):
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("arch", [pytest.param(a, marks=pytest.mark.xfail(strict=False, reason=NEEDS_CORE))
-                                  for a in BOTH])
+@pytest.mark.parametrize("arch", BOTH)
 def test_whole_console_and_exit_status_equal_qemus(firmware, arch):
     qemu, qemu_status, ours, status = _runs(str(firmware("priv_spec", arch)), arch)
     assert qemu.endswith("priv_spec: done\n") and qemu_status == 0

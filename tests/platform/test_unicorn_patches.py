@@ -348,6 +348,80 @@ SNIPPETS = {"pmp_napot": PMP_NAPOT, "tsr_tw": TSR_TW, "traps": TRAPS, "counters"
             "sv39_smc": SV39_AND_SMC}
 
 
+# Sdtrig (patch 0008): two triggers (tselect ignores 5), tdata1 reads type 2; an execute trigger
+# with M set breaks before `target` (cause 3, mepc = target, mtval = 0, as QEMU 7.2), a load
+# trigger before the load, and a store trigger with only U set stays silent in M-mode.
+SDTRIG = PRELUDE + """
+#define TYPE2(bits) li t0, 2; slli t0, t0, TOP_BIT - 3; ori t0, t0, bits
+    li t0, 5
+    csrw 0x7a0, t0            # tselect
+    csrr t0, 0x7a0
+    beqz t0, 1f
+    FAIL 1
+1:  csrr t0, 0x7a1            # tdata1
+    srli t0, t0, TOP_BIT - 3
+    li t1, 2
+    beq t0, t1, 1f
+    FAIL 2
+1:  la t0, target
+    csrw 0x7a2, t0            # tdata2
+    TYPE2(0x44)               # M | execute
+    csrw 0x7a1, t0
+    li s0, 1
+    jal target
+    FAIL 3
+target:
+    FAIL 4                    # the trigger did not fire
+stage2:
+    la t0, data
+    TYPE2(0)
+    csrw 0x7a1, t0            # disarm before moving the address
+    la t0, data
+    csrw 0x7a2, t0
+    TYPE2(0x41)               # M | load
+    csrw 0x7a1, t0
+    li s0, 2
+    la t0, data
+load_at:
+    LREG t1, 0(t0)
+    FAIL 5
+stage3:
+    TYPE2(0x0a)               # U | store: not in M-mode
+    csrw 0x7a1, t0
+    la t0, data
+    SREG t0, 0(t0)
+    j finish_pass
+.align 2
+trap:
+    csrr t0, mcause
+    li t1, 3
+    beq t0, t1, 1f
+    FAIL 6                    # not a breakpoint
+1:  csrr t0, mtval
+    beqz t0, 1f
+    FAIL 7
+1:  csrr t0, mepc
+    li t1, 1
+    bne s0, t1, 2f
+    la t1, target
+    beq t0, t1, 1f
+    FAIL 8
+1:  la t0, stage2
+    csrw mepc, t0
+    mret
+2:  la t1, load_at
+    beq t0, t1, 1f
+    FAIL 9
+1:  la t0, stage3
+    csrw mepc, t0
+    mret
+.section .data
+.align 3
+data:
+    .dword 0
+"""
+SNIPPETS["sdtrig"] = SDTRIG
+
 def test_the_patched_unicorn_is_loaded():
     assert importlib.metadata.version("unicorn").startswith("2.1.4+npuemu.")
     assert PATCH_LEVEL >= 1
@@ -369,3 +443,41 @@ def test_patch_behaviour(tmp_path, name, arch, deterministic):
 def test_qemu_agrees(tmp_path, name, arch):
     elf = assemble(tmp_path, SNIPPETS[name], arch, name)
     assert run_qemu(elf, arch, timeout=20).exit_code == 0
+
+
+# The trigger state is part of the CPU context: a snapshot taken while a trigger is armed brings
+# it back after the firmware disarmed it (the run after the restore must break at `target` again).
+SDTRIG_SNAPSHOT = PRELUDE + """
+    la t0, target
+    csrw 0x7a2, t0
+    li t0, 2
+    slli t0, t0, TOP_BIT - 3
+    ori t0, t0, 0x44          # M | execute
+    csrw 0x7a1, t0
+    li t0, 20000
+1:  addi t0, t0, -1           # the snapshot is taken in this loop
+    bnez t0, 1b
+    jal target
+target:
+    FAIL 1
+.align 2
+trap:
+    csrr t0, mcause
+    li t1, 3
+    beq t0, t1, 1f
+    FAIL 2
+1:  li t0, 2
+    slli t0, t0, TOP_BIT - 3
+    csrw 0x7a1, t0            # disarm
+    j finish_pass
+"""
+
+
+@pytest.mark.parametrize("arch", ["rv32", "rv64"])
+def test_triggers_travel_with_snapshots(tmp_path, arch):
+    machine = Machine.from_elf(assemble(tmp_path, SDTRIG_SNAPSHOT, arch, "sdtrig_snapshot"), deterministic=True)
+    assert machine.run(max_insns=5000).exit_code is None
+    snap = machine.snapshot()
+    assert machine.run(timeout=20).exit_code == 0
+    machine.restore(snap)
+    assert machine.run(timeout=20).exit_code == 0

@@ -84,6 +84,29 @@ body_load:
 body_store:
     STORE   a0, 0(a0)
     ecall
+    .globl body_amo, body_lrsc, body_tselect, body_flw, body_cfld, body_cfsd
+    .option push
+    .option arch, +f, +d
+body_flw:                           /* FP accesses at a0 (FS must be on); c.fld/c.fsd compressed */
+    flw     f0, 0(a0)
+    ecall
+body_cfld:
+    c.fld   fs0, 0(a0)
+    ecall
+body_cfsd:
+    c.fsd   fs0, 0(a0)
+    ecall
+    .option pop
+body_tselect:                       /* the trigger CSRs are M-mode only */
+    csrr    a0, 0x7a0
+    ecall
+body_amo:                           /* a0 = word to OR 0 into (read and write), old value in a0 */
+    amoor.w a0, zero, (a0)
+    ecall
+body_lrsc:                          /* a0 = word: lr then sc of the same value, sc result in a0 */
+    lr.w    t1, (a0)
+    sc.w    a0, t1, (a0)
+    ecall
 body_sret:
     csrw    sepc, a0
     sret

@@ -13,6 +13,7 @@ extern struct m_record m_rec;
 extern struct s_record s_rec;
 extern uxl_t run_in_mode(unsigned mode, const void *entry, uxl_t arg);
 extern char body_fp[];
+extern char body_amo[], body_lrsc[], body_tselect[], body_flw[], body_cfld[], body_cfsd[];
 extern char body_ecall[], body_load[], body_store[], body_sret[], body_wfi[], body_satp[], body_sfence[];
 extern char s_trap[], s_alias_sret[], user_page[], u_load[], u_store[], u_jump[], u_ecall[], u_straddle[];
 
@@ -289,13 +290,165 @@ static void test_uxl(void)
 #endif
 }
 
+/* Sdtrig as QEMU 7.2 has it (target/riscv/debug.c): two type-2 (mcontrol) triggers whose WARL
+ * tdata1 keeps type, size, M/S/U and execute/store/load; action 0 raises a breakpoint exception
+ * before the matching instruction or access.  The trigger CSRs and tinfo are probed, then each
+ * kind of match is made to fire (or not) from U, S and M code run through run_in_mode(). */
+#if __riscv_xlen == 64
+#define TDATA1_TYPE(t) ((uxl_t)(t) << 60)
+#else
+#define TDATA1_TYPE(t) ((uxl_t)(t) << 28)
+#endif
+#define MCONTROL_M 0x40
+#define MCONTROL_S 0x10
+#define MCONTROL_U 0x08
+#define MCONTROL_X 0x04
+#define MCONTROL_W 0x02
+#define MCONTROL_R 0x01
+#define CSR_TSELECT 0x7a0
+#define CSR_TDATA1  0x7a1
+#define CSR_TDATA2  0x7a2
+#define CSR_TDATA3  0x7a3
+
+static void trigger_set(uxl_t tdata1, uxl_t tdata2)
+{
+    csr_write(CSR_TDATA1, TDATA1_TYPE(2));   /* disarm before moving the address */
+    csr_write(CSR_TDATA2, tdata2);
+    csr_write(CSR_TDATA1, tdata1);
+}
+
 static void test_sdtrig(void)
 {
-    PROBE("sdtrig", "tselect", csr_read(0x7a0));
-    PROBE("sdtrig", "tselect := 0, read back", (csr_write(0x7a0, 0), csr_read(0x7a0)));
-    PROBE("sdtrig", "tdata1", csr_read(0x7a1));
-    PROBE("sdtrig", "tdata2", csr_read(0x7a2));
-    PROBE("sdtrig", "tdata1 := 0, read back", (csr_write(0x7a1, 0), csr_read(0x7a1)));
+    PROBE("sdtrig", "tselect", csr_read(CSR_TSELECT));
+    PROBE("sdtrig", "tselect := 0, read back", (csr_write(CSR_TSELECT, 0), csr_read(CSR_TSELECT)));
+    PROBE("sdtrig", "tdata1", csr_read(CSR_TDATA1));
+    PROBE("sdtrig", "tdata2", csr_read(CSR_TDATA2));
+    PROBE("sdtrig", "tdata3", csr_read(CSR_TDATA3));
+    PROBE("sdtrig", "tinfo", csr_read(0x7a4));
+    PROBE("sdtrig", "tcontrol", csr_read(0x7a5));
+    PROBE("sdtrig", "mcontext", csr_read(0x7a8));
+    PROBE("sdtrig", "tdata1 := 0, read back", (csr_write(CSR_TDATA1, 0), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 2 | all ones, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(2) | (TDATA1_TYPE(1) - 1)), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 2 | size 4 (1 B) | M | X, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(2) | (1UL << 16) | MCONTROL_M | MCONTROL_X), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := dmode | type 2 | U | R, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(2) | (TDATA1_TYPE(1) >> 1) | MCONTROL_U | MCONTROL_R),
+           csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 6 | U | R, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(6) | MCONTROL_U | MCONTROL_R), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 3, read back", (csr_write(CSR_TDATA1, TDATA1_TYPE(3) | 0x400 | 0x40), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata2 := 0x12345678, read back", (csr_write(CSR_TDATA2, 0x12345678), csr_read(CSR_TDATA2)));
+    PROBE("sdtrig", "tdata3 := 5, read back", (csr_write(CSR_TDATA3, 5), csr_read(CSR_TDATA3)));
+    PROBE("sdtrig", "tselect := 1, read back", (csr_write(CSR_TSELECT, 1), csr_read(CSR_TSELECT)));
+    PROBE("sdtrig", "trigger 1 tdata1", csr_read(CSR_TDATA1));
+    PROBE("sdtrig", "trigger 1 tdata2", csr_read(CSR_TDATA2));
+    PROBE("sdtrig", "tselect := 2, read back", (csr_write(CSR_TSELECT, 2), csr_read(CSR_TSELECT)));
+    PROBE("sdtrig", "tselect := -1, read back", (csr_write(CSR_TSELECT, (uxl_t)-1), csr_read(CSR_TSELECT)));
+    csr_write(CSR_TSELECT, 0);
+    trigger_set(TDATA1_TYPE(2), 0);
+
+    /* execute: before the instruction at tdata2, when the privilege bit of the mode is set */
+    uxl_t ux = MCONTROL_U | MCONTROL_X;
+    trigger_set(TDATA1_TYPE(2) | ux, (uxl_t)body_load);
+    show_run("sdtrig", "U exec trigger (U|X) at body_load", PRV_U, body_load, (uxl_t)&value);
+    show_run("sdtrig", "S exec trigger (U|X) at body_load", PRV_S, body_load, (uxl_t)&value);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_S | MCONTROL_X, (uxl_t)body_load);
+    show_run("sdtrig", "S exec trigger (M|S|X) at body_load", PRV_S, body_load, (uxl_t)&value);
+    show_run("sdtrig", "M exec trigger (M|S|X) at body_load", PRV_M, body_load, (uxl_t)&value);
+    show_run("sdtrig", "U exec trigger (M|S|X) at body_load", PRV_U, body_load, (uxl_t)&value);
+    trigger_set(TDATA1_TYPE(2) | ux, (uxl_t)body_load + 4);   /* the ecall after the load */
+    show_run("sdtrig", "U exec trigger (U|X) at body_load + 4", PRV_U, body_load, (uxl_t)&value);
+    /* trigger 1 works as well; trigger 0 disabled (no mode bit) */
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_X, (uxl_t)body_load);
+    csr_write(CSR_TSELECT, 1);
+    trigger_set(TDATA1_TYPE(2) | ux, (uxl_t)body_store);
+    show_run("sdtrig", "U exec trigger 1 at body_store", PRV_U, body_store, (uxl_t)&user_data[3]);
+    show_run("sdtrig", "U body_load with trigger 0 lacking a mode", PRV_U, body_load, (uxl_t)&value);
+    trigger_set(TDATA1_TYPE(2), 0);
+    csr_write(CSR_TSELECT, 0);
+
+    /* loads and stores: before the access, default size = XLEN / 8 bytes from tdata2 */
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U load of tdata2 (U|R)", PRV_U, body_load, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U load of tdata2 + XLEN/8 (U|R)", PRV_U, body_load, (uxl_t)&user_data[5]);
+    show_run("sdtrig", "U load of tdata2 - XLEN/8 (U|R)", PRV_U, body_load, (uxl_t)&user_data[3]);
+    show_run("sdtrig", "U store to tdata2 (U|R)", PRV_U, body_store, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "S load of tdata2 (U|R)", PRV_S, body_load, (uxl_t)&user_data[4]);
+    user_data[4] = 0x77;
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_S | MCONTROL_W, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "S store to tdata2 (S|W)", PRV_S, body_store, (uxl_t)&user_data[4]);
+    printf("[sdtrig] the stopped store left 0x%lx\n", (unsigned long)user_data[4]);
+    show_run("sdtrig", "S load of tdata2 (S|W)", PRV_S, body_load, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_R | MCONTROL_W | (1UL << 16), (uxl_t)&user_data[4] + 1);
+    show_run("sdtrig", "M load of a word holding tdata2 (M|R|W, 1 byte)", PRV_M, body_load, (uxl_t)&user_data[4]);
+
+    /* atomics: an AMO reads and writes; lr reads, sc writes */
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U amoor.w on tdata2 (U|R)", PRV_U, body_amo, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U lr.w/sc.w on tdata2 (U|R)", PRV_U, body_lrsc, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_W, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U amoor.w on tdata2 (U|W)", PRV_U, body_amo, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "U lr.w/sc.w on tdata2 (U|W)", PRV_U, body_lrsc, (uxl_t)&user_data[4]);
+
+    /* floating-point accesses, compressed ones too (M-mode, FS = Initial) */
+    csr_set(mstatus, 1UL << 13);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_R, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "M flw of tdata2 (M|R)", PRV_M, body_flw, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "M c.fld of tdata2 (M|R)", PRV_M, body_cfld, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "M c.fsd to tdata2 (M|R)", PRV_M, body_cfsd, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_M | MCONTROL_W, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "M c.fsd to tdata2 (M|W)", PRV_M, body_cfsd, (uxl_t)&user_data[4]);
+    trigger_set(TDATA1_TYPE(2), 0);
+    csr_clear(mstatus, MSTATUS_FS);
+
+    /* a trigger on an access PMP denies: which exception wins */
+    uxl_t page = (uxl_t)denied_page;
+    pmp_off();
+    csr_write(pmpaddr0, page >> 2);
+    csr_write(pmpaddr1, (page + 4096) >> 2);
+    csr_write(pmpaddr2, (uxl_t)-1);
+    csr_write(pmpcfg0, (PMP_TOR | PMP_RWX) | (PMP_TOR << 8) | ((uxl_t)(PMP_TOR | PMP_RWX) << 16));
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, page + 8);
+    show_run("sdtrig", "U load PMP denies, load trigger on it", PRV_U, body_load, page + 8);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_X, page);
+    show_run("sdtrig", "U fetch PMP denies, exec trigger on it", PRV_U, u_jump, page);
+    pmp_tor_all();
+
+    /* with paging: tdata2 is a virtual address; a trigger on an access that page-faults */
+    csr_write(stvec, (uxl_t)s_trap);
+    csr_write(medeleg, (1UL << CAUSE_FETCH_PAGE_FAULT) | (1UL << CAUSE_LOAD_PAGE_FAULT));
+    csr_write(satp, SATP_ON(root));
+    __asm__ volatile("sfence.vma" ::: "memory");
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, USER_VA + 0x1008);
+    show_run("sdtrig", "U load from VA 0x401008 (U|R at that VA)", PRV_U, (void *)user_va(u_load), USER_VA + 0x1008);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_R, USER_VA + 0x3008);
+    s_rec.cause = 0;
+    show_run("sdtrig", "U load from unmapped 0x403008 (U|R there)", PRV_U, (void *)user_va(u_load), USER_VA + 0x3008);
+    printf("[sdtrig] S saw scause=%lu\n", (unsigned long)s_rec.cause);
+    trigger_set(TDATA1_TYPE(2) | MCONTROL_U | MCONTROL_X, USER_VA + 0x3000);
+    s_rec.cause = 0;
+    show_run("sdtrig", "U fetch from unmapped 0x403000 (U|X there)", PRV_U, (void *)(USER_VA + 0x3000), 0);
+    printf("[sdtrig] S saw scause=%lu\n", (unsigned long)s_rec.cause);
+    trigger_set(TDATA1_TYPE(2), 0);
+    csr_write(satp, 0);
+    __asm__ volatile("sfence.vma" ::: "memory");
+    csr_write(medeleg, 0);
+
+    /* type 6 (mcontrol6): the WARL fields QEMU 7.2 keeps, and a match */
+    PROBE("sdtrig", "tdata1 := type 6 | all ones, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(6) | (TDATA1_TYPE(1) - 1)), csr_read(CSR_TDATA1)));
+    PROBE("sdtrig", "tdata1 := type 6 | size 5 | S | W, read back",
+          (csr_write(CSR_TDATA1, TDATA1_TYPE(6) | (5UL << 16) | MCONTROL_S | MCONTROL_W), csr_read(CSR_TDATA1)));
+    trigger_set(TDATA1_TYPE(6) | MCONTROL_S | MCONTROL_W | (1UL << 16), (uxl_t)&user_data[4] + 3);
+    show_run("sdtrig", "S store over a type 6 trigger (S|W, 1 byte)", PRV_S, body_store, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "S store beside a type 6 trigger (S|W, 1 byte)", PRV_S, body_store, (uxl_t)&user_data[5]);
+    csr_write(CSR_TDATA1, TDATA1_TYPE(2));
+    PROBE("sdtrig", "tinfo := 0, read back", (csr_write(0x7a4, 0), csr_read(0x7a4)));
+
+    trigger_set(TDATA1_TYPE(2), 0);
+    show_run("sdtrig", "U load after disarming", PRV_U, body_load, (uxl_t)&user_data[4]);
+    show_run("sdtrig", "S csrr tselect", PRV_S, body_tselect, 0);
 }
 
 static void test_counters(void)
