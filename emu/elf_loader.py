@@ -159,8 +159,9 @@ def read_image_file(path: str | os.PathLike, what: str = "firmware") -> bytes:
             raise ElfError(f"cannot read {what} {p}: {info.st_size} bytes is larger than the "
                            f"{MAX_IMAGE_BYTES >> 20} MiB limit")
         chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, min(1 << 20, MAX_IMAGE_BYTES + 1 - total))
+        while True:  # the whole file in one read (joining one chunk copies nothing); more if it grew
+            want = info.st_size - total if total < info.st_size else 1 << 20
+            chunk = os.read(fd, min(want, MAX_IMAGE_BYTES + 1 - total))
             if not chunk:
                 break
             chunks.append(chunk)
