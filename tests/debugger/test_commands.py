@@ -390,12 +390,12 @@ def test_less_common_forms(debug) -> None:
 
 
 def test_reverse_stepi_replays_from_the_nearest_anchor(debug, monkeypatch) -> None:
-    from emu.debugger import cmd_time
+    from emu.debugger import timetravel
 
-    monkeypatch.setattr(cmd_time, "REANCHOR_INSNS", 100)
+    monkeypatch.setattr(timetravel, "FAR_INSNS", 100)
     s = debug()
-    _at_main(s)  # ~600 instructions: an anchor was taken at the stop
-    assert len(s.shell.timeline.anchors) == 2
+    _at_main(s)  # ~600 instructions: a checkpoint was taken at the stop
+    assert len(s.shell.timeline.travel.checkpoints) == 2
     trail = []
     for _ in range(30):
         trail.append((s.machine.insn_count, s.reg("pc"), s.reg("sp")))
