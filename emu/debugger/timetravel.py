@@ -192,9 +192,11 @@ class TimeTravel:
             self._take()
 
     # -- forward ------------------------------------------------------------------------------------
-    def forward(self, step: bool = False) -> Stop:
+    def forward(self, step: bool = False, interrupted: threading.Event | None = None) -> Stop:
         """``machine.step()`` or ``machine.run()``, leaving checkpoints behind on the way (without
-        deterministic time there is no history: just the run)."""
+        deterministic time there is no history: just the run).  ``interrupted`` (the shell's Ctrl-C)
+        is checked between chunks too: a stop request made between two chunks would be dropped
+        by the next chunk's start."""
         m = self.m
         if not self.available:
             return m.step() if step else m.run()
@@ -210,6 +212,8 @@ class TimeTravel:
             stop = self._run(budget, stepping=False)
             if stop.reason is not StopReason.INSN_LIMIT:
                 return stop
+            if interrupted is not None and interrupted.is_set():
+                return Stop(StopReason.INTERRUPTED, m.cpu.pc, "interrupted")
             if self._due():
                 self._take()
             if m.cpu.pc in m.debug.breakpoints:
