@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 DEFAULT_BUDGET = 256 << 20      # RAM page bytes live images may hold (the oldest checkpoints go first)
 CHUNK_INSNS = 1_000_000         # forward execution between checks for a due checkpoint
 CHECKPOINT_COST_SHARE = 20      # a checkpoint is due after this many times its own cost in run time
+MIN_CHECKPOINT_COST = 1e-3      # ... counted as at least this (s)
 NEAR_SPAN = 20_000              # a step back replays at most about this much from a near checkpoint
 NEAR_KEEP = 4                   # near checkpoints kept (most recent first)
 FAR_INSNS = 2_000_000           # note_stop: a checkpoint when the machine ran this far past the last one
@@ -172,10 +173,8 @@ class TimeTravel:
             return False
         if self.interval is not None:
             return count - latest >= self.interval
-        if count - latest >= FAR_INSNS:  # ran without forward() (the shell's stepping commands)
-            return True
         # CPU time executing, not wall time: a user thinking between two steps costs no checkpoint.
-        return self._ran_since >= CHECKPOINT_COST_SHARE * max(self._last_cost, 1e-3)
+        return self._ran_since >= CHECKPOINT_COST_SHARE * max(self._last_cost, MIN_CHECKPOINT_COST)
 
     def _restore(self, point: Checkpoint) -> None:
         self.m.restore(point.state)
@@ -187,8 +186,10 @@ class TimeTravel:
         if not self.available:
             return
         self.sync()
-        self.frontier = max(self.frontier, self.m.insn_count or 0)
-        if self._due():
+        count = self.m.insn_count or 0
+        self.frontier = max(self.frontier, count)
+        latest = self.checkpoints[-1].count if self.checkpoints else 0
+        if self._due() or count - latest >= FAR_INSNS:  # stepping commands do not count run time
             self._take()
 
     # -- forward ------------------------------------------------------------------------------------
