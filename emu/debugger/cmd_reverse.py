@@ -17,7 +17,7 @@ from emu.debugger import frames
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registry import Command, Registry
 from emu.debugger.resume import user_hit
-from emu.debugger.timetravel import NoHistory, ReverseHit
+from emu.debugger.timetravel import Cancelled, NoHistory, ReverseHit
 from emu.machine import Stop, StopReason
 
 if TYPE_CHECKING:
@@ -61,6 +61,10 @@ def reverse_continue(shell: CommandShell, arg: str) -> None:
             hit = travel.reverse_continue()
         except NoHistory:
             hit = ReverseHit("begin", m.insn_count or 0, m.cpu.pc)
+        except Cancelled:  # Ctrl-C: the engine is back where the search began
+            shell.out("\nProgram received signal SIGINT, Interrupt.")
+            shell.location_line(shell.pc)
+            return
         if hit.kind != "breakpoint":
             break
         points = user_hit(shell, Stop(StopReason.BREAKPOINT, hit.pc))
@@ -93,6 +97,7 @@ def _search_back(shell: CommandShell, choose) -> None:
             shell.out("\nNo more reverse-execution history.")
             return
         length *= 2
+
 
 def reverse_lines(shell: CommandShell, arg: str, over: bool) -> None:
     elf = shell.elf

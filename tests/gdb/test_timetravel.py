@@ -209,3 +209,23 @@ def test_checkpoints_cost_what_changed_not_the_ram_size(firmware):
     out = subprocess.run([sys.executable, "-c", script, str(firmware("hello"))], capture_output=True, text=True,
                          timeout=120, check=True).stdout
     assert int(out.split("VmHWM:")[1].split()[0]) < 256 << 10, out
+
+
+def test_shell_ctrl_c_abandons_reverse_continue(demo):
+    """The shell's Ctrl-C reaches the engine's search: back where it began, one SIGINT line."""
+    from emu.debugger.commands import CommandShell
+
+    m = demo()
+    out: list[str] = []
+    shell = CommandShell(m, out.append)
+    shell.execute("break exit")
+    shell.execute("continue")
+    shell.execute("delete")
+    before = fingerprint(m)
+    out.clear()
+    timer = threading.Timer(0.3, shell.interrupt)  # what the REPL's SIGINT handler calls
+    timer.start()
+    shell.execute("reverse-continue")  # nothing to find: would replay the whole run
+    timer.join()
+    assert "Program received signal SIGINT, Interrupt." in "".join(out), out
+    assert fingerprint(m) == before
