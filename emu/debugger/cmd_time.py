@@ -39,8 +39,7 @@ class Timeline:
     def __init__(self, shell: CommandShell) -> None:
         self.shell = shell
         self.saved: dict[str, Saved] = {}
-        self.travel = time_travel(shell.machine)
-        self.travel.restart()  # the history begins at attach
+        self.travel = time_travel(shell.machine)  # a new engine's history begins now
         self.fresh_start = False  # ``run`` prints "Starting program" instead of "Continuing."
 
     def _take(self, name: str) -> Saved:

@@ -389,7 +389,7 @@ def test_less_common_forms(debug) -> None:
     assert "Undefined info command" in s("info frobs") and "Ambiguous command" in s("info s")
 
 
-def test_reverse_stepi_replays_from_the_nearest_anchor(debug, monkeypatch) -> None:
+def test_reverse_stepi_replays_from_the_nearest_checkpoint(debug, monkeypatch) -> None:
     from emu.debugger import timetravel
 
     monkeypatch.setattr(timetravel, "FAR_INSNS", 100)
