@@ -405,3 +405,19 @@ def test_reverse_stepi_replays_from_the_nearest_checkpoint(debug, monkeypatch) -
         count, pc, sp = trail[-back]
         assert (s.machine.insn_count, s.reg("pc"), s.reg("sp")) == (count, pc, sp)
         trail = trail[:-back]
+
+
+def test_going_forward_again_prints_nothing_twice(debug) -> None:
+    """After a step back, re-executed output was printed the first time (the engine's frontier),
+    whether the shell goes forward by next, stepi or continue."""
+    s = debug()
+    _at_main(s)
+    s("next")  # line 10: the printf
+    assert s.uart.decode().count("Hello from npuemu") == 1
+    s("reverse-next")
+    s("stepi 3000")  # over the whole printf again, one instruction at a time
+    assert s.uart.decode().count("Hello from npuemu") == 1
+    s("reverse-next")
+    s("next")
+    s("continue")
+    assert s.uart.decode().count("Hello from npuemu") == 1 and "bye" in s.uart.decode()
