@@ -134,6 +134,18 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked: importlib.metadata scans every installed
+    distribution (~90 ms), which every other command would pay at start-up."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"npuemu {_version()}")
+        parser.exit()
+
+
 def check_output_path(option: str, path: str) -> None:
     """Fail before the firmware runs when an output file cannot be created (not after minutes of run)."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -169,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(QEMU virt memory map). `npuemu run --help` and `npuemu debug --help` list the "
                      "options; docs/ in the source tree has the details.", epilog=EPILOG,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"npuemu {_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="boot a firmware ELF: console on stdout, exit status = firmware's",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -140,6 +140,21 @@ class ElfImage:
         return [(s.paddr, s.paddr + len(s.data)) for s in self.segments if s.executable]
 
 
+def read_bounded(fd: int, size: int, limit: int) -> bytes | None:
+    """The rest of open file ``fd`` whose fstat said ``size`` bytes: None once it holds more than
+    ``limit`` (a file can grow after fstat: never more than ``limit + 1`` bytes are read).  The
+    whole file comes in one read when it did not grow (joining one chunk copies nothing)."""
+    chunks, total = [], 0
+    while total <= limit:
+        want = size - total if total < size else 1 << 20
+        chunk = os.read(fd, min(want, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+    return None
+
+
 def read_image_file(path: str | os.PathLike, what: str = "firmware") -> bytes:
     """The bytes of a firmware/kernel/initrd file: a regular file of at most MAX_IMAGE_BYTES.
 
@@ -158,16 +173,10 @@ def read_image_file(path: str | os.PathLike, what: str = "firmware") -> bytes:
         if info.st_size > MAX_IMAGE_BYTES:
             raise ElfError(f"cannot read {what} {p}: {info.st_size} bytes is larger than the "
                            f"{MAX_IMAGE_BYTES >> 20} MiB limit")
-        chunks, total = [], 0
-        while True:
-            chunk = os.read(fd, min(1 << 20, MAX_IMAGE_BYTES + 1 - total))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-            if total > MAX_IMAGE_BYTES:  # the file grew while we read it
-                raise ElfError(f"cannot read {what} {p}: larger than the {MAX_IMAGE_BYTES >> 20} MiB limit")
-        return b"".join(chunks)
+        data = read_bounded(fd, info.st_size, MAX_IMAGE_BYTES)
+        if data is None:  # the file grew while we read it
+            raise ElfError(f"cannot read {what} {p}: larger than the {MAX_IMAGE_BYTES >> 20} MiB limit")
+        return data
     except OSError as e:
         raise ElfError(f"cannot read {what} {p}: {e.strerror or e}") from None
     finally:

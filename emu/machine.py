@@ -222,7 +222,7 @@ class Machine:
         mrom = board.region("mrom")
         self.uc.mem_map(mrom.base, mrom.size, UC_PROT_READ | UC_PROT_EXEC)
         self.uc.mem_write(mrom.base, layout.rom)
-        if any(csr_sites.uses_insn_counters(self.ram.view(start, end - start).tobytes())
+        if any(csr_sites.uses_insn_counters(self.ram.view(start, end - start))
                for start, end in layout.executable_ranges() if self.ram.contains(start, end - start)):
             # The firmware measures itself with cycle/instret: give it exact counts (what it
             # reads would otherwise be derived from host time), at the counter's cost in speed.

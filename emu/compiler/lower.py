@@ -138,6 +138,32 @@ def _same_padding(in_size: int, out_size: int, k: int, stride: int, padding: int
     return total // 2
 
 
+@dataclass(frozen=True)
+class Window:
+    """A convolution's geometry: input/output HWC, weights (n, kh, kw, wc), strides, top/left
+    padding, and the input and output buffers."""
+
+    x: Tensor
+    w: Tensor
+    y: Tensor
+    ih: int
+    iw: int
+    ic: int
+    oh: int
+    ow: int
+    oc: int
+    n: int
+    kh: int
+    kw: int
+    wc: int
+    sh: int
+    sw: int
+    pt: int
+    pl: int
+    src: Buffer
+    dst: Buffer
+
+
 class Compiler:
     def __init__(self, model: Model, config: NpuConfig, name: str) -> None:
         self.m = model
@@ -395,7 +421,8 @@ class Compiler:
         layer.macs += rows * px_per_row * k * n
 
     # -- operators -------------------------------------------------------------------------------
-    def conv(self, op: Operator, layer: Layer) -> None:
+    def window(self, op: Operator) -> Window:
+        """What CONV_2D and DEPTHWISE_CONV_2D read alike: tensors, shapes, strides, padding, buffers."""
         x, w, y = (self.m.tensors[i] for i in op.inputs[:2] + op.outputs[:1])
         o = op.options
         if o.DilationHFactor() != 1 or o.DilationWFactor() != 1:
@@ -403,12 +430,18 @@ class Compiler:
         ih, iw, ic = _hwc(x, op)
         oh, ow, oc = _hwc(y, op)
         n, kh, kw, wc = w.shape
-        if wc != ic or n != oc:
-            raise CompileError(f"{op.where()}: grouped convolution is not supported")
         sh, sw = o.StrideH(), o.StrideW()
-        pt = _same_padding(ih, oh, kh, sh, o.Padding())
-        pl = _same_padding(iw, ow, kw, sw, o.Padding())
-        src, dst = self.buffers[op.inputs[0]], self.buffers[op.outputs[0]]
+        return Window(x, w, y, ih, iw, ic, oh, ow, oc, n, kh, kw, wc, sh, sw,
+                      _same_padding(ih, oh, kh, sh, o.Padding()), _same_padding(iw, ow, kw, sw, o.Padding()),
+                      self.buffers[op.inputs[0]], self.buffers[op.outputs[0]])
+
+    def conv(self, op: Operator, layer: Layer) -> None:
+        g = self.window(op)
+        x, w, y, o = g.x, g.w, g.y, op.options
+        iw, ic, oh, ow, n, kh, kw = g.iw, g.ic, g.oh, g.ow, g.n, g.kh, g.kw
+        sh, sw, pt, pl, src, dst = g.sh, g.sw, g.pt, g.pl, g.src, g.dst
+        if g.wc != ic or n != g.oc:
+            raise CompileError(f"{op.where()}: grouped convolution is not supported")
         k = kh * kw * ic
         bias = self.bias(op, n)
         qm = quant.conv_multipliers(x.qscale, w.scale, y.qscale, n)
@@ -463,19 +496,11 @@ class Compiler:
         return np.zeros(n, dtype=np.int64)
 
     def depthwise(self, op: Operator, layer: Layer) -> None:
-        x, w, y = (self.m.tensors[i] for i in op.inputs[:2] + op.outputs[:1])
-        o = op.options
-        if o.DilationHFactor() != 1 or o.DilationWFactor() != 1:
-            raise CompileError(f"{op.where()}: dilated convolution is not supported")
-        ih, iw, c = _hwc(x, op)
-        oh, ow, oc = _hwc(y, op)
-        _, kh, kw, wc = w.shape
-        if wc != c or oc != c:
+        g = self.window(op)
+        x, w, y, o = g.x, g.w, g.y, op.options
+        c, oh, ow, kh, kw, sh, sw, pt, pl, src, dst = g.ic, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.src, g.dst
+        if g.wc != c or g.oc != c:
             raise CompileError(f"{op.where()}: depth multiplier {o.DepthMultiplier()} is not supported (only 1)")
-        sh, sw = o.StrideH(), o.StrideW()
-        pt = _same_padding(ih, oh, kh, sh, o.Padding())
-        pl = _same_padding(iw, ow, kw, sw, o.Padding())
-        src, dst = self.buffers[op.inputs[0]], self.buffers[op.outputs[0]]
         wk = w.data.reshape(kh, kw, c)
         folded = self.bias(op, c) - x.zp * wk.astype(np.int64).sum(axis=(0, 1))
         w_off = self.blob(wk)

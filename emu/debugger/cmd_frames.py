@@ -209,24 +209,21 @@ def info_frame(shell: CommandShell, arg: str) -> None:
 
 
 def info_locals(shell: CommandShell, arg: str) -> None:
-    f = shell.selected_frame()
-    if f is None or f.scope is None:
-        raise DebuggerError("No symbol table info available.")
-    found = scope.locals_of(shell, f)
-    if not found:
-        shell.out("No locals.")
-    pr = _printer(shell)
-    for name, v in found:
-        shell.out(f"{name} = {pr.value(v)}")
+    _print_variables(shell, scope.locals_of, "No locals.")
 
 
 def info_args(shell: CommandShell, arg: str) -> None:
+    _print_variables(shell, scope.arguments, "No arguments.")
+
+
+def _print_variables(shell: CommandShell, collect, none: str) -> None:
+    """``info locals`` / ``info args``: ``collect(shell, frame)`` -> [(name, value)], one per line."""
     f = shell.selected_frame()
     if f is None or f.scope is None:
         raise DebuggerError("No symbol table info available.")
-    found = scope.arguments(shell, f)
+    found = collect(shell, f)
     if not found:
-        shell.out("No arguments.")
+        shell.out(none)
     pr = _printer(shell)
     for name, v in found:
         shell.out(f"{name} = {pr.value(v)}")

@@ -15,7 +15,7 @@ import numpy as np
 
 from emu.debugger.errors import DebuggerError
 from emu.debugger.files import output_path
-from emu.debugger.npu_watch import NpuWatchError, npu_watch
+from emu.debugger.npu_watch import NpuWatchError, npu_watch, parse_span
 from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
 
@@ -102,16 +102,13 @@ def npu_tiles(shell: CommandShell, arg: str) -> None:
         shell.out(f"  tile {i:<3} {mode}  {used:>6} non-zero  {span}")
 
 
-def _slice(text: str, length: int) -> slice:
-    lo, sep, hi = text.partition(":")
+def _slice(text: str, length: int, what: str) -> slice:
+    """``START:END`` (either may be omitted) or ``INDEX`` within ``0:length``, parsed as NPU
+    watchpoints parse their ranges; errors as one debugger line."""
     try:
-        start = int(lo, 0) if lo else 0
-        end = int(hi, 0) if sep and hi else (length if sep else start + 1)
-    except ValueError:
-        raise DebuggerError(f'Bad range "{text}": use START:END.') from None
-    if not 0 <= start < end <= length:
-        raise DebuggerError(f"Range {start}:{end} is outside 0:{length}.")
-    return slice(start, end)
+        return slice(*parse_span(text, length, what))
+    except NpuWatchError as e:
+        raise DebuggerError(str(e)) from None
 
 
 def _matrix(shell: CommandShell, data: np.ndarray, row0: int, col0: int, row_step: int = 1) -> None:
@@ -134,8 +131,8 @@ def npu_dump(shell: CommandShell, arg: str) -> None:
         if index >= tiles.shape[0]:
             raise DebuggerError(f"No tile {index}: the NPU has {tiles.shape[0]} tiles (0..{tiles.shape[0] - 1}).")
         rows_text, _, cols_text = rng.partition(",")
-        rows = _slice(rows_text, tiles.shape[1]) if rows_text else slice(0, min(MAX_ROWS, tiles.shape[1]))
-        cols = _slice(cols_text, tiles.shape[2]) if cols_text else slice(0, min(MAX_COLS, tiles.shape[2]))
+        rows = _slice(rows_text, tiles.shape[1], "tile rows") if rows_text else slice(0, min(MAX_ROWS, tiles.shape[1]))
+        cols = _slice(cols_text, tiles.shape[2], "tile columns") if cols_text else slice(0, min(MAX_COLS, tiles.shape[2]))
         shell.out(f"tile {index} rows {rows.start}:{rows.stop} cols {cols.start}:{cols.stop} "
                   f"(of {tiles.shape[1]}x{tiles.shape[2]}, {'int4' if npu.tile_int4[index] else 'int8'})")
         _matrix(shell, npu.tile(index)[rows, cols], rows.start, cols.start)
@@ -146,7 +143,7 @@ def npu_dump(shell: CommandShell, arg: str) -> None:
     key = names[what]
     flat = np.asarray(npu.scratchpad if key == "scratchpad" else npu.accumulator).reshape(-1)
     per_row = FLAT_PER_ROW[key]
-    part = _slice(rng, flat.size) if rng else slice(0, min(flat.size, MAX_ROWS * per_row // 4))
+    part = _slice(rng, flat.size, f"the {key} (entries)") if rng else slice(0, min(flat.size, MAX_ROWS * per_row // 4))
     data = flat[part]
     pad = (-data.size) % per_row
     shell.out(f"{key} [{part.start}:{part.stop}] of {flat.size} ({'uint8' if key == 'scratchpad' else 'int32'})")
@@ -175,21 +172,21 @@ def npu_trace(shell: CommandShell, arg: str) -> None:
 
 
 def npu_break(shell: CommandShell, arg: str) -> None:
-    _npu(shell)
-    try:
-        point = npu_watch(shell.machine).add_break(arg)
-    except NpuWatchError as e:
-        raise DebuggerError(str(e)) from None
-    shell.out(f"NPU breakpoint {point.number}: {point.what()}")
+    _add_point(shell, arg, "breakpoint", npu_watch(shell.machine).add_break)
 
 
 def npu_watch_cmd(shell: CommandShell, arg: str) -> None:
+    _add_point(shell, arg, "watchpoint", npu_watch(shell.machine).add_watch)
+
+
+def _add_point(shell: CommandShell, arg: str, kind: str, add) -> None:
+    """``npu break`` / ``npu watch``: NpuWatch's parse errors become one debugger line."""
     _npu(shell)
     try:
-        point = npu_watch(shell.machine).add_watch(arg)
+        point = add(arg)
     except NpuWatchError as e:
         raise DebuggerError(str(e)) from None
-    shell.out(f"NPU watchpoint {point.number}: {point.what()}")
+    shell.out(f"NPU {kind} {point.number}: {point.what()}")
 
 
 def npu_breakpoints(shell: CommandShell, arg: str) -> None:

@@ -1,11 +1,11 @@
 """Reverse execution past single instructions: ``reverse-continue``, ``reverse-next``,
 ``reverse-step``, ``reverse-finish`` (``reverse-stepi`` is in cmd_time).
 
-Built on the same anchors as ``reverse-stepi`` (cmd_time.Timeline): deterministic time makes
-"restore the anchor, run k instructions" reproduce the past exactly.  ``reverse-continue`` replays
-the window since the anchor with the user's breakpoints and watchpoints armed and goes to the last
-hit before now.  Line-wise commands replay the last instructions one by one (a trace of pc and
-sp, doubling its length until it reaches far enough back) and pick the place GDB would stop.
+Thin commands over the machine's time-travel engine (emu/debugger/timetravel.py, the one the GDB
+stub's ``bs``/``bc`` use).  ``reverse-continue`` is the engine's search for the last breakpoint or
+watchpoint hit, repeated while the hit is not the user's (a false condition), as gdb does over
+``bc``.  Line-wise commands ask the engine for a trace of the last instructions (pc and sp,
+doubling its length until it reaches far enough back) and pick the place GDB would stop.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from emu.debugger import frames
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registry import Command, Registry
 from emu.debugger.resume import user_hit
+from emu.debugger.timetravel import Cancelled, NoHistory, ReverseHit
+from emu.machine import Stop, StopReason
 
 if TYPE_CHECKING:
-    from emu.debugger.cmd_time import Saved
     from emu.debugger.commands import CommandShell
+    from emu.debugger.timetravel import TimeTravel
 
 FIRST_TRACE = 4096          # instructions traced back at first (doubled until enough)
 MAX_TRACE = 1 << 20         # never single-step more than this many instructions per command
@@ -44,107 +46,54 @@ class Point:
     sp: int
 
 
-def _anchor(shell: CommandShell) -> tuple[Saved, int]:
-    m = shell.machine
-    if m.insn_count is None or not m.clock.deterministic:
+def _engine(shell: CommandShell) -> TimeTravel:
+    travel = shell.timeline.travel
+    if not travel.available:
         raise DebuggerError("Reverse execution needs deterministic time: start npuemu debug without --realtime.")
-    tl = shell.timeline
-    if m.state_writes != tl._writes:  # changed behind the shell's back (gdb, a test)
-        tl.state_changed()
-    now = m.insn_count
-    usable = [a for a in tl.anchors if a.insn_count is not None and a.insn_count < now]
-    if not usable:
-        raise DebuggerError("No more reverse-execution history.")
-    return usable[0], now
-
-
-def _go_to(shell: CommandShell, anchor: Saved, count: int) -> None:
-    """Restore ``anchor`` and run forward to instruction ``count``, output muted, breakpoints ignored."""
-    m = shell.machine
-    m.restore(anchor.snapshot)
-    m.output_muted = True
-    try:
-        with shell.breakpoints.suspended():
-            while m.insn_count < count:
-                stop = m.step(count - m.insn_count)
-                if stop.reason.name in ("EXITED", "FATAL"):
-                    break
-    finally:
-        m.output_muted = False
+    return travel
 
 
 def reverse_continue(shell: CommandShell, arg: str) -> None:
-    anchor, now = _anchor(shell)
+    travel = _engine(shell)
     m = shell.machine
-    m.restore(anchor.snapshot)
-    last: tuple[int, str] | None = None
-    m.output_muted = True
-    try:
-        while m.insn_count < now:
-            stop = m.run(max_insns=now - m.insn_count)
-            kind = stop.reason.name
-            if _is_now(shell, now):
-                break
-            if kind == "BREAKPOINT" and user_hit(shell, stop):
-                last = (m.insn_count, "breakpoint")  # the stop is before the instruction, uncounted
-            elif kind == "WATCHPOINT":
-                last = (m.insn_count - 1, "watchpoint")  # stop before the store that changed it
-            elif kind not in ("BREAKPOINT", "WATCHPOINT"):
-                break
-    finally:
-        m.output_muted = False
-    target = last[0] if last is not None else anchor.insn_count or 0
-    _go_to(shell, anchor, target)
-    if last is None:
+    while True:
+        try:
+            hit = travel.reverse_continue()
+        except NoHistory:
+            hit = ReverseHit("begin", m.insn_count or 0, m.cpu.pc)
+        except Cancelled:  # Ctrl-C: the engine is back where the search began
+            shell.out("\nProgram received signal SIGINT, Interrupt.")
+            shell.location_line(shell.pc)
+            return
+        if hit.kind != "breakpoint":
+            break
+        points = user_hit(shell, Stop(StopReason.BREAKPOINT, hit.pc))
+        if points:
+            shell.out("")
+            shell.location_line(shell.pc, f"Breakpoint {points[0].number}, ")
+            return
+    if hit.kind == "begin":
         shell.out("\nNo more reverse-execution history.")
-        shell.location_line(shell.pc)
-        return
-    hit = shell.breakpoints.at(shell.pc) if last[1] == "breakpoint" else []
-    if hit:
-        shell.out("")
-        shell.location_line(shell.pc, f"Breakpoint {hit[0].number}, ")
     else:
         shell.out("")
-        shell.location_line(shell.pc)
-
-
-def _is_now(shell: CommandShell, now: int) -> bool:
-    """Replay reached the present (instruction ``now``)."""
-    return shell.machine.insn_count >= now
-
-
-def _trace(shell: CommandShell, anchor: Saved, now: int, length: int) -> list[Point]:
-    """The states of the last ``length`` instructions before ``now`` (oldest first), by replay."""
-    m = shell.machine
-    start = max(anchor.insn_count or 0, now - length)
-    _go_to(shell, anchor, start)
-    out: list[Point] = []
-    m.output_muted = True
-    try:
-        with shell.breakpoints.suspended():
-            while not _is_now(shell, now):
-                out.append(Point(m.insn_count, shell.pc, shell.get_reg("sp")))
-                stop = m.step(1)
-                if stop.reason.name in ("EXITED", "FATAL"):
-                    break
-    finally:
-        m.output_muted = False
-    return out
+    shell.location_line(shell.pc)
 
 
 def _search_back(shell: CommandShell, choose) -> None:
-    """Trace further and further back until ``choose(trace)`` names a count; go there."""
-    anchor, now = _anchor(shell)
+    """Trace further and further back until ``choose(trace, reached_begin)`` names a count; go there."""
+    travel = _engine(shell)
     length = FIRST_TRACE
     while True:
-        trace = _trace(shell, anchor, now, length)
-        reached_anchor = not trace or trace[0].count <= (anchor.insn_count or 0)
-        found = choose(trace, reached_anchor)
+        trace = [Point(count, pc, sp) for count, (pc, sp) in
+                 travel.trace(length, lambda: (shell.pc, shell.get_reg("sp")))]
+        reached_begin = not trace or trace[0].count <= travel.begin
+        found = choose(trace, reached_begin)
         if found is not None:
-            _go_to(shell, anchor, found)
+            travel.go_to(found)
             return
-        if reached_anchor or length >= MAX_TRACE:
-            _go_to(shell, anchor, trace[0].count if trace else now)
+        if reached_begin or length >= MAX_TRACE:
+            if trace:
+                travel.go_to(trace[0].count)
             shell.out("\nNo more reverse-execution history.")
             return
         length *= 2

@@ -125,7 +125,7 @@ def stepi(shell: CommandShell, arg: str, over: bool) -> None:
             report_interrupt(shell)
             return
         result = _step_over_call(shell) if over else None
-        stop, hit = result if result is not None else (shell.machine.step(1), [])
+        stop, hit = result if result is not None else (shell.timeline.travel.forward(step=True), [])
         if hit or stop_kind(stop) not in ("STEPPED", "BREAKPOINT"):
             report(shell, stop, hit)
             return
@@ -176,7 +176,7 @@ def _step_one_line(shell: CommandShell, over: bool, forward_only: bool) -> bool:
         if calling and over:
             stop, hit = run_to(shell, [back])
         else:
-            stop, hit = shell.machine.step(1), []
+            stop, hit = shell.timeline.travel.forward(step=True), []
             if calling and stop_kind(stop) == "STEPPED":
                 if elf.line_for(shell.pc) is None:  # no line info: run through it
                     stop, hit = run_to(shell, [back])
@@ -243,7 +243,7 @@ def _leave_inlined(shell: CommandShell, frame: frames.Frame) -> bool:
             report_interrupt(shell)
             return False
         result = _step_over_call(shell)
-        stop, hit = result if result is not None else (shell.machine.step(1), [])
+        stop, hit = result if result is not None else (shell.timeline.travel.forward(step=True), [])
         if hit or stop_kind(stop) not in ("STEPPED", "BREAKPOINT"):
             report(shell, stop, hit)
             return False

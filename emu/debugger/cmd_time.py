@@ -1,13 +1,13 @@
-"""Time travel: ``snapshot``, ``restore``, ``info snapshots``, ``reverse-stepi``.
+"""Time travel in the shell: ``snapshot``, ``restore``, ``info snapshots``, ``reverse-stepi``.
 
-Reverse execution falls out of snapshots and determinism: with deterministic
-time and the exact instruction counter, restoring a snapshot and executing
-``k`` instructions always arrives at the same state.  So ``reverse-stepi N``
-restores the nearest *anchor* before the target (a snapshot the timeline is
-known to be reproducible from) and re-executes up to ``insn_count - N``.  Anything the
-user changes by hand (``set``, ``uart send``, ``restore``) cannot be
-replayed, so it moves the anchor to "now": reverse execution never crosses
-a manual change.
+Named snapshots are the user's.  Reverse execution is the machine's one engine
+(emu/debugger/timetravel.py, shared with the GDB stub): with deterministic time
+and the exact instruction counter, restoring a checkpoint and executing ``k``
+instructions always arrives at the same state, so ``reverse-stepi N`` restores
+the nearest checkpoint before the target and re-executes up to ``insn_count - N``.
+Anything the user changes by hand (``set``, ``uart send``, ``restore``) cannot be
+replayed, so the history restarts there: reverse execution never crosses a manual
+change.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from emu.debugger.errors import DebuggerError
 from emu.debugger.numbers import is_decimal
 from emu.debugger.registry import Command, Registry
+from emu.debugger.timetravel import NoHistory, time_travel
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
@@ -32,20 +33,13 @@ class Saved:
     pc: int
 
 
-# Reverse execution replays from the nearest anchor; one is kept every REANCHOR_INSNS instructions
-# (at the end of a command) so a step back never replays more, within a RAM budget for the copies.
-REANCHOR_INSNS = 2_000_000
-ANCHOR_RAM_BUDGET = 512 << 20
-
-
 class Timeline:
-    """Named snapshots and the replay anchors (all on the current deterministic timeline)."""
+    """Named snapshots, and the shell's side of the machine's time-travel engine."""
 
     def __init__(self, shell: CommandShell) -> None:
         self.shell = shell
         self.saved: dict[str, Saved] = {}
-        self.anchors = [self._take("(attach)")]  # sorted by instruction count
-        self._writes = shell.machine.state_writes  # changes from outside (gdb) invalidate anchors
+        self.travel = time_travel(shell.machine)  # a new engine's history begins now
         self.fresh_start = False  # ``run`` prints "Starting program" instead of "Continuing."
 
     def _take(self, name: str) -> Saved:
@@ -54,25 +48,16 @@ class Timeline:
 
     def restart(self) -> None:
         self.shell.machine.reset()
-        self.anchors = [self._take("(start)")]
-        self._writes = self.shell.machine.state_writes
+        self.travel.restart()
         self.fresh_start = True
 
     def state_changed(self) -> None:
         """The user changed state by hand: replays must start from here."""
-        self.anchors = [self._take("(anchor)")]
-        self._writes = self.shell.machine.state_writes
+        self.travel.restart()
 
     def note_stop(self) -> None:
-        """After a command: add an anchor when the firmware ran far past the latest one."""
-        m = self.shell.machine
-        latest = self.anchors[-1].insn_count
-        if m.insn_count is None or latest is None or not m.clock.deterministic:
-            return
-        if m.insn_count - latest >= REANCHOR_INSNS:
-            self.anchors.append(self._take("(anchor)"))
-            keep = max(2, ANCHOR_RAM_BUDGET // max(m.ram.size, 1))
-            del self.anchors[:-keep]
+        """After a command that ran the machine: a checkpoint if it went far."""
+        self.travel.note_stop()
 
     def save(self, name: str) -> Saved:
         saved = self.saved[name] = self._take(name)
@@ -83,32 +68,22 @@ class Timeline:
             raise DebuggerError(f'No snapshot named "{name}".  Try "info snapshots".')
         saved = self.saved[name]
         self.shell.machine.restore(saved.snapshot)
-        self.anchors = [saved]
-        self._writes = self.shell.machine.state_writes
+        self.travel.restart()
         return saved
 
     def rewind(self, n: int) -> None:
-        """Go back ``n`` instructions by replaying from the nearest anchor before the target."""
-        m = self.shell.machine
-        if m.insn_count is None or not m.clock.deterministic:
-            raise DebuggerError("reverse-stepi needs deterministic time: start npuemu debug "
-                                "without --realtime.")
-        if m.state_writes != self._writes:  # changed behind the shell's back (gdb, a test)
-            self.state_changed()
-        target = m.insn_count - n
-        usable = [a for a in self.anchors if a.insn_count is not None and a.insn_count <= target]
-        if not usable:
-            raise DebuggerError("No more reverse-execution history (the history starts at the last "
-                                "restart, restore or manual change).")
-        m.restore(usable[-1].snapshot)
-        m.output_muted = True  # the replayed instructions must not print their output twice
+        """Go back ``n`` instructions (replayed from the nearest checkpoint before the target)."""
         try:
-            while m.insn_count < target:
-                stop = m.step(target - m.insn_count)
-                if stop.reason.name in ("EXITED", "FATAL"):
-                    break
-        finally:
-            m.output_muted = False
+            self.travel.step_back(n)
+        except NoHistory as e:
+            raise DebuggerError(_history_message(e)) from None
+
+
+def _history_message(e: NoHistory) -> str:
+    if "deterministic" in str(e):
+        return "Reverse execution needs deterministic time: start npuemu debug without --realtime."
+    return ("No more reverse-execution history (the history starts at the last restart, restore or "
+            "manual change).")
 
 
 def register(root: Registry, info: Registry) -> None:

@@ -159,8 +159,10 @@ class CommandShell:
         return command, arg
 
     def interrupt(self) -> None:
-        """Ctrl-C from another thread: stop the machine and any stepping loop of ours."""
+        """Ctrl-C from another thread: stop the machine, any stepping loop of ours and a
+        reverse-continue's search."""
         self.interrupted.set()
+        self.timeline.travel.cancel.set()
         self.machine.request_stop()
 
     # -- output --------------------------------------------------------------------------------------

@@ -8,10 +8,9 @@ not decode become ``.2byte``/``.4byte`` so a dump never stops at data.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import capstone
 
 # Mnemonics whose last operand is a pc-relative offset.
 _PC_RELATIVE = {
@@ -36,8 +35,16 @@ class Disassembler:
     """Decodes RV32/RV64 with the C extension; one instance per machine (capstone handles are costly)."""
 
     def __init__(self, xlen: int) -> None:
-        mode = capstone.CS_MODE_RISCV64 if xlen == 64 else capstone.CS_MODE_RISCV32
-        self._cs = capstone.Cs(capstone.CS_ARCH_RISCV, mode | capstone.CS_MODE_RISCVC)
+        self.xlen = xlen
+
+    @functools.cached_property
+    def _cs(self):
+        """The capstone handle, made on first use: importing capstone costs 20-40 ms that the
+        debugger's first prompt need not wait for."""
+        import capstone
+
+        mode = capstone.CS_MODE_RISCV64 if self.xlen == 64 else capstone.CS_MODE_RISCV32
+        return capstone.Cs(capstone.CS_ARCH_RISCV, mode | capstone.CS_MODE_RISCVC)
 
     def decode(self, code: bytes, addr: int, count: int | None = None) -> list[Insn]:
         """Up to ``count`` instructions (all of ``code`` when None) starting at ``addr``."""

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from emu.debugger.errors import DebuggerError
+from emu.elf_loader import read_bounded
 
 MAX_SCRIPT_BYTES = 1 << 20   # ``source`` / ``--batch`` scripts
 MAX_SOURCE_BYTES = 4 << 20   # C/assembly files the DWARF line table names
@@ -73,17 +74,10 @@ def read_regular_file(name: str | os.PathLike[str], limit: int, *, expand_user: 
         if info.st_size > limit:
             raise DebuggerError(f"{_shown(path)}: too large ({info.st_size} bytes; "
                                 f"the limit is {_size_text(limit)}).")
-        chunks: list[bytes] = []
-        total = 0
-        while total <= limit:  # the size can grow after fstat: never read past limit + 1
-            chunk = os.read(fd, limit + 1 - total)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > limit:
+        data = read_bounded(fd, info.st_size, limit)
+        if data is None:  # it grew after fstat
             raise DebuggerError(f"{_shown(path)}: too large (over {_size_text(limit)}).")
-        return b"".join(chunks)
+        return data
     except OSError as e:
         raise DebuggerError(f"{_shown(path)}: {e.strerror or e}.") from None
     finally:

@@ -48,8 +48,7 @@ from emu.debugger.gdb_target import (
     target_xml,
 )
 from emu.debugger.netif import interface_addresses
-from emu.debugger.npu_watch import npu_watch
-from emu.debugger.timetravel import Cancelled, NoHistory, ReverseHit, TimeTravel
+from emu.debugger.timetravel import Cancelled, NoHistory, ReverseHit, TimeTravel, time_travel
 from emu.errors import ConfigError, EmuError
 from emu.machine import Machine, Stop, StopReason
 
@@ -544,8 +543,7 @@ class GdbStub:
     def _travel(self) -> TimeTravel | None:
         if self._reversible and self._travel_engine is None:
             self.machine.enable_counting()
-            self._travel_engine = TimeTravel(self.machine)
-            self._travel_engine.replay_hooks.append(npu_watch(self.machine).pause)
+            self._travel_engine = time_travel(self.machine)
         return self._travel_engine
 
     def _reverse(self, body: bytes) -> bytes:

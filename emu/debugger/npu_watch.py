@@ -83,7 +83,8 @@ def _overlap(want: Region, got: Region) -> bool:
     return want.start < got.end and got.start < want.end
 
 
-def _span(text: str, limit: int, what: str) -> tuple[int, int]:
+def parse_span(text: str, limit: int, what: str) -> tuple[int, int]:
+    """``START:END`` (either may be omitted) or ``INDEX`` within ``0:limit`` -> (start, end)."""
     lo, sep, hi = text.partition(":")
     try:
         start = int(lo, 0) if lo else 0
@@ -150,23 +151,23 @@ class NpuWatch:
             if tile >= tiles:
                 raise NpuWatchError(f"No tile {tile}: the NPU has {tiles} tiles (0..{tiles - 1}).")
             rows_text, _, cols_text = (words[2] if len(words) == 3 else "").partition(",")
-            r0, r1 = _span(rows_text, rows, "tile rows") if rows_text else (0, rows)
-            c0, c1 = _span(cols_text, cols, "tile columns") if cols_text else (0, cols)
+            r0, r1 = parse_span(rows_text, rows, "tile rows") if rows_text else (0, rows)
+            c0, c1 = parse_span(cols_text, cols, "tile columns") if cols_text else (0, cols)
             region = Region("tile", r0, r1, tile, c0, c1)
         else:
             if len(words) != 2:
                 raise NpuWatchError(f"Usage: npu watch {words[0]} START:END.")
             if space == "scratchpad":
-                start, end = _span(words[1], npu.scratchpad.size, "the scratchpad (bytes)")
+                start, end = parse_span(words[1], npu.scratchpad.size, "the scratchpad (bytes)")
                 region = Region(space, start, end)
             elif space == "dram":  # DMA_OUT and ARGMAX write RAM: CPU watchpoints do not see it
                 ram = self.m.ram
-                start, end = _span(words[1], ram.end, "DRAM (addresses)")
+                start, end = parse_span(words[1], ram.end, "DRAM (addresses)")
                 if start < ram.base:
                     raise NpuWatchError(f"DRAM is {ram.base:#x}..{ram.end:#x}: {start:#x} is below it.")
                 region = Region(space, start, end)
             else:
-                start, end = _span(words[1], npu.accumulator.size, "the accumulator (int32 entries)")
+                start, end = parse_span(words[1], npu.accumulator.size, "the accumulator (int32 entries)")
                 region = Region(space, 4 * start, 4 * end)
         return self._add(NpuPoint(self._next, region=region))
 

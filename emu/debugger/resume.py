@@ -26,7 +26,9 @@ def resume(shell: CommandShell) -> tuple[Stop, list[Point]]:
     Returns the Stop and the user's breakpoints that caused it (empty for internal ones).
     """
     while True:
-        stop = shell.machine.run()  # the Machine executes a breakpoint it starts on
+        # Through the time-travel engine: checkpoints on the way, and output already printed
+        # before a step back is not printed again.  The Machine executes a breakpoint it starts on.
+        stop = shell.timeline.travel.forward(interrupted=shell.interrupted)
         if stop_kind(stop) == "WATCHPOINT" and (_unchanged(shell, stop.watch) or
                                                 _watch_condition_false(shell, stop.watch)):
             continue

@@ -21,7 +21,19 @@ if TYPE_CHECKING:
     from emu.debugger.frames import Frame
 
 
-class FrameAccess:
+class _MemoryAccess:
+    """Target memory for DWARF locations: the shell's reads, errors as LocationError."""
+
+    shell: CommandShell
+
+    def read(self, addr: int, size: int) -> bytes:
+        try:
+            return self.shell.read_mem(addr, size)
+        except DebuggerError as e:
+            raise LocationError(str(e)) from None
+
+
+class FrameAccess(_MemoryAccess):
     """The :class:`emu.dwarf.location.FrameAccess` of one frame."""
 
     def __init__(self, shell: CommandShell, frame: Frame) -> None:
@@ -37,12 +49,6 @@ class FrameAccess:
         if number not in regs.values:
             raise LocationError(f"register {number} is not saved in this frame")
         return regs.values[number]
-
-    def read(self, addr: int, size: int) -> bytes:
-        try:
-            return self.shell.read_mem(addr, size)
-        except DebuggerError as e:
-            raise LocationError(str(e)) from None
 
     def cfa(self) -> int:
         return self.frame.cfa
@@ -147,18 +153,12 @@ def read_variable(shell: CommandShell, frame: Frame | None, var: Variable) -> Va
         return Value(t, None, error=str(e)) if "Cannot access memory" in str(e) else Value(t, None)
 
 
-class _GlobalAccess:
+class _GlobalAccess(_MemoryAccess):
     def __init__(self, shell: CommandShell) -> None:
         self.shell, self.xlen = shell, shell.xlen
 
     def reg(self, number: int) -> int:
         raise LocationError("a global in a register")
-
-    def read(self, addr: int, size: int) -> bytes:
-        try:
-            return self.shell.read_mem(addr, size)
-        except DebuggerError as e:
-            raise LocationError(str(e)) from None
 
     def cfa(self) -> int:
         raise LocationError("no frame")

@@ -3,59 +3,67 @@
 With deterministic time the machine's whole future follows from its state and
 the instruction count, so the state ``k`` instructions ago is reached by
 restoring the nearest earlier *checkpoint* and executing forward again.  This
-module is the one engine behind gdb's reverse execution (the stub's ``bs`` and
-``bc`` packets) and the debugger shell's ``reverse-*`` commands:
+module is the one engine behind both front ends: gdb's reverse execution (the
+stub's ``bs`` and ``bc`` packets) and the debugger shell's ``reverse-*``
+commands (emu/debugger/cmd_time.py, cmd_reverse.py).  :func:`time_travel` gives
+the machine's engine, shared by whichever front ends drive it.
 
 - :meth:`TimeTravel.forward` runs the machine in chunks and takes a checkpoint
   whenever enough host time has passed since the last one (so checkpoints cost
   a bounded share of the run, about 1/:data:`CHECKPOINT_COST_SHARE`); below the
   furthest point reached it re-executes silently (the output was printed);
+  :meth:`TimeTravel.note_stop` lets a front end that ran the machine itself
+  (the shell's stepping commands) leave a checkpoint behind when it went far;
 - :meth:`TimeTravel.step_back` returns ``n`` instructions back;
 - :meth:`TimeTravel.reverse_continue` finds the *last* breakpoint or
   watchpoint hit before the current point, by replaying the segments between
-  checkpoints newest first, and stops there.
+  checkpoints newest first, and stops there;
+- :meth:`TimeTravel.trace` replays the last instructions one by one and
+  records what the caller asks (pc, sp): the shell's line-wise reverse
+  commands pick the place to stop from it, then :meth:`TimeTravel.go_to` it.
 
-Memory is bounded: a checkpoint's RAM is a list of pages shared with the
-other checkpoints wherever they are equal (:class:`PageStore`), and the oldest
-checkpoints are dropped when the unique pages exceed ``budget`` bytes.  A few
-*near* checkpoints close to where the user is stepping back make repeated
-``reverse-stepi`` cheap.  Anything changed from outside the guest (a register
-or memory write by gdb or the shell, typed input) cannot be replayed: the
-history restarts at that point (``Machine.state_writes`` tells).
+A checkpoint is a machine snapshot (emu/snapshot.py): its RAM is a
+:class:`~emu.memory.RamImage`, pages written since the previous image copied,
+the others shared, so a checkpoint costs what changed, not the RAM size.  The
+oldest checkpoints are dropped when the live images hold more than ``budget``
+bytes.  A few *near* checkpoints close to where the user is stepping back make
+repeated ``reverse-stepi`` cheap.  Anything changed from outside the guest (a
+register or memory write by gdb or the shell, typed input) cannot be replayed:
+the history restarts at that point (``Machine.state_writes`` tells).
 
-A front end (the GDB stub here; the shell's cmd_time/cmd_run the same way) runs the firmware
-forward only through :meth:`TimeTravel.forward` (so checkpoints exist), adds
-``npu_watch(machine).pause`` to ``replay_hooks``, calls :meth:`restart` when it resets or restores
-the machine, and builds the other reverse commands from :meth:`step_back` and
-:meth:`reverse_continue` as gdb does from ``bs``/``bc``: reverse-finish is a breakpoint at the
-function's entry, a reverse-continue and one step back; a breakpoint condition that is false
-means reverse-continue again.
+A front end runs the firmware forward through :meth:`TimeTravel.forward` (or calls
+:meth:`note_stop` after running it), calls :meth:`restart` when it resets or restores the
+machine, and builds the other reverse commands from :meth:`step_back`,
+:meth:`reverse_continue` and :meth:`trace` as gdb does from ``bs``/``bc``: reverse-finish is a
+breakpoint at the function's entry, a reverse-continue and one step back; a breakpoint condition
+that is false means reverse-continue again.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-import numpy as np
+from typing import TYPE_CHECKING, TypeVar
 
 from emu.machine import Stop, StopReason
-from emu.snapshot import Snapshot, restore_snapshot, take_snapshot
+from emu.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from emu.breakpoints import WatchHit
     from emu.machine import Machine
 
-PAGE = 64 << 10                 # bytes per shared RAM page
-DEFAULT_BUDGET = 256 << 20      # unique checkpoint page bytes kept (the oldest checkpoints go first)
+DEFAULT_BUDGET = 256 << 20      # RAM page bytes live images may hold (the oldest checkpoints go first)
 CHUNK_INSNS = 1_000_000         # forward execution between checks for a due checkpoint
 CHECKPOINT_COST_SHARE = 20      # a checkpoint is due after this many times its own cost in run time
+MIN_CHECKPOINT_COST = 1e-3      # ... counted as at least this (s)
 NEAR_SPAN = 20_000              # a step back replays at most about this much from a near checkpoint
 NEAR_KEEP = 4                   # near checkpoints kept (most recent first)
+FAR_INSNS = 2_000_000           # note_stop: a checkpoint when the machine ran this far past the last one
+T = TypeVar("T")
 
 
 class NoHistory(Exception):
@@ -69,12 +77,11 @@ class Cancelled(Exception):
 
 @dataclass
 class Checkpoint:
-    """The machine at ``count`` instructions: everything but RAM, plus RAM as shared pages."""
+    """The machine at ``count`` instructions (its snapshot's RAM image shares unchanged pages)."""
 
     count: int
     pc: int
     state: Snapshot
-    pages: list[bytes]
 
 
 @dataclass
@@ -85,57 +92,6 @@ class ReverseHit:
     count: int
     pc: int
     watch: WatchHit | None = None
-
-
-class PageStore:
-    """RAM images as lists of page ``bytes``, equal pages shared between images.
-
-    ``_ref`` is a full copy of the last image captured or restored, so finding
-    the pages that changed since is one vectorised comparison.
-    """
-
-    def __init__(self, buf: np.ndarray) -> None:
-        self.buf = buf
-        self.count = -(-buf.size // PAGE)
-        self._zero = bytes(PAGE)
-        self._ref = np.zeros_like(buf)
-        self._ref_pages = [self._zero] * self.count
-        if buf.size % PAGE:  # a short last page
-            self._ref_pages[-1] = bytes(buf.size % PAGE)
-
-    def _changed(self) -> list[int]:
-        """Pages of ``buf`` that differ from ``_ref``."""
-        full = self.buf.size // PAGE
-        now = self.buf[: full * PAGE].view(np.uint64).reshape(full, PAGE // 8) if full else None
-        ref = self._ref[: full * PAGE].view(np.uint64).reshape(full, PAGE // 8) if full else None
-        changed = [] if now is None else np.flatnonzero((now != ref).any(axis=1)).tolist()
-        if full < self.count and not np.array_equal(self.buf[full * PAGE:], self._ref[full * PAGE:]):
-            changed.append(full)
-        return changed
-
-    def capture(self) -> list[bytes]:
-        pages = list(self._ref_pages)
-        for i in self._changed():
-            part = slice(i * PAGE, min((i + 1) * PAGE, self.buf.size))
-            self._ref[part] = self.buf[part]
-            block = self.buf[part]
-            pages[i] = self._zero if block.size == PAGE and not block.any() else block.tobytes()
-        self._ref_pages = pages
-        return pages
-
-    def restore(self, pages: list[bytes]) -> None:
-        dirty = set(self._changed())
-        dirty.update(i for i, (a, b) in enumerate(zip(pages, self._ref_pages, strict=True)) if a is not b)
-        for i in dirty:
-            part = slice(i * PAGE, min((i + 1) * PAGE, self.buf.size))
-            data = np.frombuffer(pages[i], dtype=np.uint8)
-            self.buf[part] = data
-            self._ref[part] = data
-        self._ref_pages = list(pages)
-
-    def unique_bytes(self, images: list[list[bytes]]) -> int:
-        seen = {id(p): len(p) for pages in images for p in pages if p is not self._zero}
-        return sum(seen.values())
 
 
 class TimeTravel:
@@ -149,7 +105,6 @@ class TimeTravel:
         self.budget = budget
         self.chunk = chunk
         self.interval = interval
-        self.store = PageStore(machine.ram.buf)
         self.checkpoints: list[Checkpoint] = []   # sorted by count
         self._near: list[Checkpoint] = []
         self._writes = -1
@@ -170,9 +125,11 @@ class TimeTravel:
         return self.m.clock.deterministic and self.m.insn_count is not None
 
     def restart(self) -> None:
-        """Forget the history: it begins now."""
+        """Forget the history: it begins now (without deterministic time there is none)."""
         self.checkpoints = []
         self._near = []
+        if not self.available:
+            return
         self._take()
         self._writes = self.m.state_writes
         self.frontier = self.m.insn_count or 0
@@ -189,7 +146,7 @@ class TimeTravel:
     def _take(self, near: bool = False) -> Checkpoint:
         m = self.m
         started = time.thread_time()
-        point = Checkpoint(m.insn_count or 0, m.cpu.pc, take_snapshot(m, include_ram=False), self.store.capture())
+        point = Checkpoint(m.insn_count or 0, m.cpu.pc, m.snapshot())
         self._last_cost = time.thread_time() - started
         self._ran_since = 0.0
         if near:
@@ -203,9 +160,9 @@ class TimeTravel:
         return point
 
     def _trim(self) -> None:
-        """Drop the oldest checkpoints (never the last two) while the pages exceed the budget."""
-        while len(self.checkpoints) > 2 and \
-                self.store.unique_bytes([p.pages for p in self.checkpoints + self._near]) > self.budget:
+        """Drop the oldest checkpoints (never the last two) while the live RAM images exceed the
+        budget (a dropped checkpoint's image goes at once: nothing else refers to it)."""
+        while len(self.checkpoints) > 2 and self.m.ram.live_image_bytes() > self.budget:
             del self.checkpoints[0]
 
     def _due(self) -> bool:
@@ -217,17 +174,33 @@ class TimeTravel:
         if self.interval is not None:
             return count - latest >= self.interval
         # CPU time executing, not wall time: a user thinking between two steps costs no checkpoint.
-        return self._ran_since >= CHECKPOINT_COST_SHARE * max(self._last_cost, 1e-3)
+        return self._ran_since >= CHECKPOINT_COST_SHARE * max(self._last_cost, MIN_CHECKPOINT_COST)
 
     def _restore(self, point: Checkpoint) -> None:
-        self.store.restore(point.pages)
-        restore_snapshot(self.m, point.state)
+        self.m.restore(point.state)
         self._writes = self.m.state_writes
 
+    def note_stop(self) -> None:
+        """The machine ran outside :meth:`forward` (and stopped): a checkpoint if one is due, and
+        the frontier moves (what ran was printed)."""
+        if not self.available:
+            return
+        self.sync()
+        count = self.m.insn_count or 0
+        self.frontier = max(self.frontier, count)
+        latest = self.checkpoints[-1].count if self.checkpoints else 0
+        if self._due() or count - latest >= FAR_INSNS:  # stepping commands do not count run time
+            self._take()
+
     # -- forward ------------------------------------------------------------------------------------
-    def forward(self, step: bool = False) -> Stop:
-        """``machine.step()`` or ``machine.run()``, leaving checkpoints behind on the way."""
+    def forward(self, step: bool = False, interrupted: threading.Event | None = None) -> Stop:
+        """``machine.step()`` or ``machine.run()``, leaving checkpoints behind on the way (without
+        deterministic time there is no history: just the run).  ``interrupted`` (the shell's Ctrl-C)
+        is checked between chunks too: a stop request made between two chunks would be dropped
+        by the next chunk's start."""
         m = self.m
+        if not self.available:
+            return m.step() if step else m.run()
         self.sync()
         if step:
             stop = self._run(1, stepping=True)
@@ -240,6 +213,8 @@ class TimeTravel:
             stop = self._run(budget, stepping=False)
             if stop.reason is not StopReason.INSN_LIMIT:
                 return stop
+            if interrupted is not None and interrupted.is_set():
+                return Stop(StopReason.INTERRUPTED, m.cpu.pc, "interrupted")
             if self._due():
                 self._take()
             if m.cpu.pc in m.debug.breakpoints:
@@ -303,6 +278,7 @@ class TimeTravel:
 
     def go_to(self, target: int) -> None:
         """Move to instruction count ``target`` (before now) by restoring and replaying."""
+        self._require()
         base = self._base_for(target)
         with self._replaying():
             self._restore(base)
@@ -311,6 +287,25 @@ class TimeTravel:
                 self._run_to(target - NEAR_SPAN // 2)
                 self._take(near=True)
             self._run_to(target)
+
+    def trace(self, length: int, probe: Callable[[], T]) -> list[tuple[int, T]]:
+        """``(count, probe())`` for each of the last ``length`` instructions before now (fewer
+        when the history begins later), oldest first, by replaying them one at a time; the
+        machine ends where it was."""
+        now = self._require()
+        start = max(self.begin, now - length)
+        out: list[tuple[int, T]] = []
+        if start < now:
+            self.go_to(start)
+        m = self.m
+        with self._replaying():
+            while (m.insn_count or 0) < now:
+                count = m.insn_count or 0
+                out.append((count, probe()))
+                stop = m.step(1)
+                if stop.reason in (StopReason.EXITED, StopReason.FATAL) or (m.insn_count or 0) == count:
+                    break
+        return out
 
     def step_back(self, n: int = 1) -> None:
         """Go back ``n`` instructions; :class:`NoHistory` (nothing moved) past the start."""
@@ -372,3 +367,18 @@ class TimeTravel:
                 elif stop.reason in (StopReason.EXITED, StopReason.FATAL):
                     break
         return last
+
+
+_ENGINES: weakref.WeakKeyDictionary[Machine, TimeTravel] = weakref.WeakKeyDictionary()
+
+
+def time_travel(machine: Machine) -> TimeTravel:
+    """The machine's one time-travel engine (created on first use), shared by the shell and the
+    GDB stub; NPU breakpoints pause while it replays."""
+    engine = _ENGINES.get(machine)
+    if engine is None:
+        from emu.debugger.npu_watch import npu_watch
+
+        engine = _ENGINES[machine] = TimeTravel(machine)
+        engine.replay_hooks.append(npu_watch(machine).pause)
+    return engine

@@ -389,13 +389,13 @@ def test_less_common_forms(debug) -> None:
     assert "Undefined info command" in s("info frobs") and "Ambiguous command" in s("info s")
 
 
-def test_reverse_stepi_replays_from_the_nearest_anchor(debug, monkeypatch) -> None:
-    from emu.debugger import cmd_time
+def test_reverse_stepi_replays_from_the_nearest_checkpoint(debug, monkeypatch) -> None:
+    from emu.debugger import timetravel
 
-    monkeypatch.setattr(cmd_time, "REANCHOR_INSNS", 100)
+    monkeypatch.setattr(timetravel, "FAR_INSNS", 100)
     s = debug()
-    _at_main(s)  # ~600 instructions: an anchor was taken at the stop
-    assert len(s.shell.timeline.anchors) == 2
+    _at_main(s)  # ~600 instructions: a checkpoint was taken at the stop
+    assert len(s.shell.timeline.travel.checkpoints) == 2
     trail = []
     for _ in range(30):
         trail.append((s.machine.insn_count, s.reg("pc"), s.reg("sp")))
@@ -405,3 +405,19 @@ def test_reverse_stepi_replays_from_the_nearest_anchor(debug, monkeypatch) -> No
         count, pc, sp = trail[-back]
         assert (s.machine.insn_count, s.reg("pc"), s.reg("sp")) == (count, pc, sp)
         trail = trail[:-back]
+
+
+def test_going_forward_again_prints_nothing_twice(debug) -> None:
+    """After a step back, re-executed output was printed the first time (the engine's frontier),
+    whether the shell goes forward by next, stepi or continue."""
+    s = debug()
+    _at_main(s)
+    s("next")  # line 10: the printf
+    assert s.uart.decode().count("Hello from npuemu") == 1
+    s("reverse-next")
+    s("stepi 3000")  # over the whole printf again, one instruction at a time
+    assert s.uart.decode().count("Hello from npuemu") == 1
+    s("reverse-next")
+    s("next")
+    s("continue")
+    assert s.uart.decode().count("Hello from npuemu") == 1 and "bye" in s.uart.decode()
