@@ -54,9 +54,11 @@ run: firmware
 	$(VENV_BIN)/npuemu run $(RUN_ARGS) $(FIRMWARE_DIR)/$(DEMO_ARCH)/$(DEMO).elf
 
 test: firmware
+	$(VENV_BIN)/python -m compileall -q emu bench >/dev/null  # bytecode even under PYTHONDONTWRITEBYTECODE: every npuemu child starts faster
 	$(VENV_BIN)/pytest -n auto $(PYTEST_ARGS)
 
 bench: firmware
+	$(VENV_BIN)/python -m compileall -q emu bench >/dev/null
 	$(VENV_BIN)/python -m bench
 
 lint: venv
