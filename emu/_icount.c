@@ -21,7 +21,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef int (*stop_fn)(void *uc);
 typedef int (*break_fn)(uint64_t address);
@@ -72,38 +75,6 @@ static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
     s->count++;
 }
 
-static int64_t monotonic_ns(void);
-
-/*
- * Realtime pacing without a timer thread: a UC_HOOK_BLOCK that reads the host clock every
- * `period` blocks and stops the CPU once `deadline_ns` has passed.  A block hook runs before the
- * block's first instruction and Unicorn checks the stop request right after it, so the CPU always
- * stops *between* instructions: never inside an MMIO callback, whose access Unicorn would replay
- * (a UART byte written twice).  Other threads (Ctrl-C, gdb) and device callbacks ask for a stop
- * by setting deadline_ns = 0 and countdown = 1.
- */
-struct pace_state {
-    int64_t deadline_ns;     /* CLOCK_MONOTONIC */
-    uint32_t countdown;      /* blocks until the next clock check (>= 1) */
-    uint32_t period;
-    stop_fn stop;
-    uint64_t stops;          /* stops made, for statistics */
-};
-
-static void pace_hook(void *uc, uint64_t address, uint32_t size, void *user)
-{
-    struct pace_state *p = (struct pace_state *)user;
-    (void)address;
-    (void)size;
-    if (--p->countdown > 0)
-        return;
-    p->countdown = p->period;
-    if (monotonic_ns() >= p->deadline_ns) {
-        p->stops++;
-        p->stop(uc);
-    }
-}
-
 /* Mirrors emu/clock.py (TimeState): keep the two in the same order. */
 struct time_state {
     const uint64_t *count;   /* the instruction counter (icount_state.count) */
@@ -124,6 +95,182 @@ static int64_t monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Realtime pacing: one persistent thread per machine ends a CPU slice at a host-clock deadline
+ * by calling uc_emu_stop.  With npuemu's patch 0009 a stop only takes effect at the start of a
+ * translated block (QEMU's icount_decr check) or before an instruction with a code hook, never
+ * inside an instruction: an MMIO access is never cut short and replayed (the original bug: UART
+ * bytes written twice by Unicorn's emu_start(timeout=) thread).  The translated code pays one
+ * load and branch per block, which it pays anyway; no UC_HOOK_BLOCK, no thread per slice.
+ *
+ * A stop can be lost if it lands before emu_start has begun (emu_start clears stop requests),
+ * so while a slice stays armed past its deadline the thread stops it again every RETRY_NS.  The
+ * run loop disarms after emu_start returns; only then may the engine go away.
+ */
+#define RETRY_NS 1000000LL
+
+struct pacer {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    pid_t pid;              /* the process the thread runs in (a fork child starts its own) */
+    void *uc;
+    stop_fn stop;
+    int64_t deadline_ns;    /* CLOCK_MONOTONIC */
+    int armed;
+    int quit;
+    uint64_t stops;         /* stops made, for the run loop ("did the pacer end this slice?") */
+};
+
+static void pacer_fire(struct pacer *p)
+{
+    p->stops++;
+    p->stop(p->uc);
+}
+
+static void *pacer_main(void *arg)
+{
+    struct pacer *p = (struct pacer *)arg;
+    pthread_mutex_lock(&p->lock);
+    while (!p->quit) {
+        if (!p->armed) {
+            pthread_cond_wait(&p->wake, &p->lock);
+            continue;
+        }
+        int64_t now = monotonic_ns();
+        int64_t until = p->deadline_ns;
+        if (now >= until) {
+            pacer_fire(p);
+            until = now + RETRY_NS;
+        }
+        struct timespec ts = {(time_t)(until / 1000000000LL), (long)(until % 1000000000LL)};
+        pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static int pacer_start(struct pacer *p)
+{
+    pthread_condattr_t attr;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    p->pid = getpid();
+    p->armed = 0;
+    p->quit = 0;
+    return pthread_create(&p->thread, NULL, pacer_main, p);
+}
+
+static struct pacer *pacer_ptr(PyObject *arg)
+{
+    struct pacer *p = (struct pacer *)PyLong_AsVoidPtr(arg);
+    if (p == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "null pacer");
+    return p;
+}
+
+static PyObject *pacer_new(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *uc, *stop;
+    if (!PyArg_ParseTuple(args, "OO", &uc, &stop))
+        return NULL;
+    struct pacer *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return PyErr_NoMemory();
+    p->uc = PyLong_AsVoidPtr(uc);
+    p->stop = (stop_fn)PyLong_AsVoidPtr(stop);
+    if (PyErr_Occurred() || pacer_start(p) != 0) {
+        free(p);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_OSError, "cannot start the pacer thread");
+        return NULL;
+    }
+    return PyLong_FromVoidPtr(p);
+}
+
+static PyObject *pacer_arm(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *ptr;
+    long long deadline;
+    if (!PyArg_ParseTuple(args, "OL", &ptr, &deadline))
+        return NULL;
+    struct pacer *p = pacer_ptr(ptr);
+    if (p == NULL)
+        return NULL;
+    if (p->pid != getpid() && pacer_start(p) != 0) {  /* forked: the thread stayed in the parent */
+        PyErr_SetString(PyExc_OSError, "cannot start the pacer thread");
+        return NULL;
+    }
+    pthread_mutex_lock(&p->lock);
+    p->deadline_ns = deadline;
+    p->armed = 1;
+    pthread_cond_signal(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    Py_RETURN_NONE;
+}
+
+/* An earlier deadline for the armed slice (or a stop as soon as possible: deadline 0). */
+static PyObject *pacer_tighten(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *ptr;
+    long long deadline;
+    if (!PyArg_ParseTuple(args, "OL", &ptr, &deadline))
+        return NULL;
+    struct pacer *p = pacer_ptr(ptr);
+    if (p == NULL)
+        return NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->armed && deadline < p->deadline_ns) {
+        p->deadline_ns = deadline;
+        if (deadline <= monotonic_ns())
+            pacer_fire(p);  /* now, from this thread: the pacer thread retries if it was lost */
+        pthread_cond_signal(&p->wake);
+    }
+    pthread_mutex_unlock(&p->lock);
+    Py_RETURN_NONE;
+}
+
+static PyObject *pacer_disarm(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    struct pacer *p = pacer_ptr(arg);
+    if (p == NULL)
+        return NULL;
+    pthread_mutex_lock(&p->lock);
+    p->armed = 0;
+    uint64_t stops = p->stops;
+    pthread_mutex_unlock(&p->lock);
+    return PyLong_FromUnsignedLongLong(stops);
+}
+
+static PyObject *pacer_free(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    struct pacer *p = pacer_ptr(arg);
+    if (p == NULL)
+        return NULL;
+    if (p->pid == getpid()) {
+        pthread_mutex_lock(&p->lock);
+        p->quit = 1;
+        p->armed = 0;
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(p->thread, NULL);
+        Py_END_ALLOW_THREADS
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->lock);
+    }
+    free(p);
+    Py_RETURN_NONE;
 }
 
 static int64_t now_ns(const struct time_state *t)
@@ -208,16 +355,13 @@ static PyObject *counter_address(PyObject *self, PyObject *args)
     return PyLong_FromVoidPtr((void *)&counter_csr);
 }
 
-static PyObject *pace_address(PyObject *self, PyObject *args)
-{
-    (void)self;
-    (void)args;
-    return PyLong_FromVoidPtr((void *)&pace_hook);
-}
-
 static PyMethodDef methods[] = {
     {"hook_address", hook_address, METH_NOARGS, "Address of the C UC_HOOK_CODE callback."},
-    {"pace_address", pace_address, METH_NOARGS, "Address of the C UC_HOOK_BLOCK pacing callback."},
+    {"pacer_new", pacer_new, METH_VARARGS, "pacer_new(uc, uc_emu_stop address): start a pacer thread."},
+    {"pacer_arm", pacer_arm, METH_VARARGS, "pacer_arm(pacer, deadline_ns): stop the CPU at that monotonic time."},
+    {"pacer_tighten", pacer_tighten, METH_VARARGS, "pacer_tighten(pacer, deadline_ns): an earlier deadline."},
+    {"pacer_disarm", pacer_disarm, METH_O, "pacer_disarm(pacer) -> stops made so far."},
+    {"pacer_free", pacer_free, METH_O, "pacer_free(pacer): end the thread and free the pacer."},
     {"counter_address", counter_address, METH_NOARGS, "Address of the counter-CSR callback."},
     {NULL, NULL, 0, NULL},
 };

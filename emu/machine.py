@@ -486,20 +486,20 @@ class Machine:
             host_stop = Pacer.now_ns() + max(budget_ns, 0)
             if host_deadline is not None:
                 host_stop = min(host_stop, int(host_deadline * 1e9))
-            self.pacer.arm(host_stop)
             paced_stops = self.pacer.stops
+            self.pacer.arm(host_stop)
         pc = self.cpu.pc
         self._in_slice = True
         try:
             self.uc.emu_start(pc, NEVER)
         except UcError as e:
-            self._in_slice = False
+            self._end_slice()
             return self._on_uc_error(e)
         except Exception as e:  # noqa: BLE001 - an exception raised inside one of our hooks
-            self._in_slice = False
+            self._end_slice()
             self._internal_error(f"internal error: {e!r}")
             return "done"
-        self._in_slice = False
+        self._end_slice()
         stopped = self.counter.at_limit or (self.pacer is not None and self.pacer.stops != paced_stops)
         if self._break_hit is None and not stopped and not self._stop_requested:
             try:
@@ -509,6 +509,11 @@ class Machine:
             except BusError:
                 pass
         return "done"
+
+    def _end_slice(self) -> None:
+        self._in_slice = False
+        if self.pacer is not None:
+            self.pacer.disarm()
 
     def _kick(self) -> None:
         """A device needs the run loop now (exit, reset, an earlier event): end the slice between
