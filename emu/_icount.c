@@ -57,6 +57,16 @@ static int is_break(const struct icount_state *s, uint64_t address)
     return lo < s->nbreaks && s->breaks[lo] == address;
 }
 
+/*
+ * The filter's hash: Fibonacci hashing, the top 16 bits of address * 2^64/phi.  An xor of shifted
+ * address bits put breakpoints set in one region and code running in a neighbouring one on the
+ * same bits (1000 breakpoints 16 MiB above a loop hit the filter on every instruction: 1.5x).
+ */
+static inline uint32_t filter_bit(uint64_t address)
+{
+    return (uint32_t)((address * 0x9E3779B97F4A7C15ull) >> 48);
+}
+
 static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
 {
     struct icount_state *s = (struct icount_state *)user;
@@ -65,7 +75,7 @@ static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
         s->stop(uc);
         return;
     }
-    uint32_t bit = (uint32_t)((address >> 1) ^ (address >> 17) ^ (address >> 33)) & 0xFFFF;
+    uint32_t bit = filter_bit(address);
     if (s->nbreaks && (s->filter[bit >> 3] >> (bit & 7) & 1) && is_break(s, address) &&
         s->on_break(address)) {
         s->stop(uc);
