@@ -358,6 +358,15 @@ static PyObject *hook_address(PyObject *self, PyObject *args)
     return PyLong_FromVoidPtr((void *)&icount_hook);
 }
 
+static PyObject *filter_bit_py(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long long address = PyLong_AsUnsignedLongLongMask(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyLong_FromUnsignedLong(filter_bit(address));
+}
+
 static PyObject *counter_address(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -372,6 +381,7 @@ static PyMethodDef methods[] = {
     {"pacer_tighten", pacer_tighten, METH_VARARGS, "pacer_tighten(pacer, deadline_ns): an earlier deadline."},
     {"pacer_disarm", pacer_disarm, METH_O, "pacer_disarm(pacer) -> stops made so far."},
     {"pacer_free", pacer_free, METH_O, "pacer_free(pacer): end the thread and free the pacer."},
+    {"filter_bit", filter_bit_py, METH_O, "The breakpoint filter's bit for an address (as the hook computes it)."},
     {"counter_address", counter_address, METH_NOARGS, "Address of the counter-CSR callback."},
     {NULL, NULL, 0, NULL},
 };

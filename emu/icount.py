@@ -85,7 +85,7 @@ class InstructionCounter:
 
         ctypes.memset(self._filter, 0, ctypes.sizeof(self._filter))
         for addr in addresses:
-            bit = ((addr * 0x9E3779B97F4A7C15) & NO_LIMIT) >> 48  # filter_bit() in _icount.c
+            bit = _icount.filter_bit(addr)
             self._filter[bit >> 3] |= 1 << (bit & 7)
         self._breaks = (ctypes.c_uint64 * len(addresses))(*sorted(addresses))
         self._break_cb = BreakCallback(trampoline)
