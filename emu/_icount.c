@@ -21,9 +21,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 typedef int (*stop_fn)(void *uc);
@@ -115,65 +119,86 @@ static int64_t monotonic_ns(void)
  * bytes written twice by Unicorn's emu_start(timeout=) thread).  The translated code pays one
  * load and branch per block, which it pays anyway; no UC_HOOK_BLOCK, no thread per slice.
  *
+ * The thread sleeps in read() on a timerfd that the emulation thread sets to the slice's
+ * deadline (timerfd_settime, absolute CLOCK_MONOTONIC) and cancels when the slice ends: the
+ * thread only wakes when a deadline really passes.  (A condition variable woke it for every
+ * slice, and a mutex made a device's tightening wait for the thread when the loaded host had
+ * preempted it with the lock held: 140 us per 10 kHz timer interrupt.)
+ *
  * A stop can be lost if it lands before emu_start has begun (emu_start clears stop requests),
- * so while a slice stays armed past its deadline the thread stops it again every RETRY_NS.  The
- * run loop disarms after emu_start returns; only then may the engine go away.
+ * so while a slice stays armed past its deadline the thread stops it again every RETRY_NS.
+ * `firing` counts stops in progress: disarm waits for them, so once the run loop has disarmed,
+ * no stop reaches the engine (which may then be closed).
  */
 #define RETRY_NS 1000000LL
 
 struct pacer {
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
+    _Atomic int64_t deadline_ns;    /* CLOCK_MONOTONIC */
+    _Atomic int armed;
+    _Atomic int firing;
+    _Atomic int quit;
+    _Atomic uint64_t stops;         /* stops made, for the run loop ("did the pacer end the slice?") */
+    int timer;                      /* timerfd */
     pthread_t thread;
-    pid_t pid;              /* the process the thread runs in (a fork child starts its own) */
+    pid_t pid;                      /* the process the thread runs in (a fork child starts its own) */
     void *uc;
     stop_fn stop;
-    int64_t deadline_ns;    /* CLOCK_MONOTONIC */
-    int armed;
-    int quit;
-    uint64_t stops;         /* stops made, for the run loop ("did the pacer end this slice?") */
 };
 
+static void pacer_set_timer(struct pacer *p, int64_t when_ns)
+{
+    struct itimerspec its = {{0, 0}, {0, 0}};  /* all zero: cancel */
+    if (when_ns > 0) {
+        its.it_value.tv_sec = (time_t)(when_ns / 1000000000LL);
+        its.it_value.tv_nsec = (long)(when_ns % 1000000000LL);
+    }
+    timerfd_settime(p->timer, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Stop the engine if a slice is armed (from any thread). */
 static void pacer_fire(struct pacer *p)
 {
-    p->stops++;
-    p->stop(p->uc);
+    atomic_fetch_add(&p->firing, 1);
+    if (atomic_load(&p->armed)) {
+        atomic_fetch_add(&p->stops, 1);
+        p->stop(p->uc);
+    }
+    atomic_fetch_sub(&p->firing, 1);
 }
 
 static void *pacer_main(void *arg)
 {
     struct pacer *p = (struct pacer *)arg;
-    pthread_mutex_lock(&p->lock);
-    while (!p->quit) {
-        if (!p->armed) {
-            pthread_cond_wait(&p->wake, &p->lock);
-            continue;
-        }
+    uint64_t expirations;
+    while (!atomic_load(&p->quit)) {
+        if (read(p->timer, &expirations, sizeof(expirations)) < 0 && errno != EINTR && errno != EAGAIN)
+            break;
+        if (atomic_load(&p->quit))
+            break;
         int64_t now = monotonic_ns();
-        int64_t until = p->deadline_ns;
-        if (now >= until) {
+        if (atomic_load(&p->armed) && now >= atomic_load(&p->deadline_ns)) {
             pacer_fire(p);
-            until = now + RETRY_NS;
+            if (atomic_load(&p->armed))
+                pacer_set_timer(p, now + RETRY_NS);
         }
-        struct timespec ts = {(time_t)(until / 1000000000LL), (long)(until % 1000000000LL)};
-        pthread_cond_timedwait(&p->wake, &p->lock, &ts);
     }
-    pthread_mutex_unlock(&p->lock);
     return NULL;
 }
 
 static int pacer_start(struct pacer *p)
 {
-    pthread_condattr_t attr;
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->wake, &attr);
-    pthread_condattr_destroy(&attr);
     p->pid = getpid();
-    p->armed = 0;
-    p->quit = 0;
-    return pthread_create(&p->thread, NULL, pacer_main, p);
+    atomic_store(&p->armed, 0);
+    atomic_store(&p->firing, 0);
+    atomic_store(&p->quit, 0);
+    p->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (p->timer < 0)
+        return -1;
+    if (pthread_create(&p->thread, NULL, pacer_main, p) != 0) {
+        close(p->timer);
+        return -1;
+    }
+    return 0;
 }
 
 static struct pacer *pacer_ptr(PyObject *arg)
@@ -214,19 +239,20 @@ static PyObject *pacer_arm(PyObject *self, PyObject *args)
     struct pacer *p = pacer_ptr(ptr);
     if (p == NULL)
         return NULL;
-    if (p->pid != getpid() && pacer_start(p) != 0) {  /* forked: the thread stayed in the parent */
-        PyErr_SetString(PyExc_OSError, "cannot start the pacer thread");
-        return NULL;
+    if (p->pid != getpid()) {  /* forked: the thread (and the timer's owner) stayed in the parent */
+        close(p->timer);
+        if (pacer_start(p) != 0) {
+            PyErr_SetString(PyExc_OSError, "cannot start the pacer thread");
+            return NULL;
+        }
     }
-    pthread_mutex_lock(&p->lock);
-    p->deadline_ns = deadline;
-    p->armed = 1;
-    pthread_cond_signal(&p->wake);
-    pthread_mutex_unlock(&p->lock);
+    atomic_store(&p->deadline_ns, (int64_t)deadline);
+    atomic_store(&p->armed, 1);
+    pacer_set_timer(p, deadline > 0 ? deadline : 1);
     Py_RETURN_NONE;
 }
 
-/* An earlier deadline for the armed slice (or a stop as soon as possible: deadline 0). */
+/* An earlier deadline for the armed slice; one already due stops the engine from this thread. */
 static PyObject *pacer_tighten(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -237,14 +263,12 @@ static PyObject *pacer_tighten(PyObject *self, PyObject *args)
     struct pacer *p = pacer_ptr(ptr);
     if (p == NULL)
         return NULL;
-    pthread_mutex_lock(&p->lock);
-    if (p->armed && deadline < p->deadline_ns) {
-        p->deadline_ns = deadline;
-        if (deadline <= monotonic_ns())
-            pacer_fire(p);  /* now, from this thread: the pacer thread retries if it was lost */
-        pthread_cond_signal(&p->wake);
-    }
-    pthread_mutex_unlock(&p->lock);
+    if (!atomic_load(&p->armed) || deadline >= atomic_load(&p->deadline_ns))
+        Py_RETURN_NONE;
+    atomic_store(&p->deadline_ns, (int64_t)deadline);
+    if (deadline <= monotonic_ns())
+        pacer_fire(p);  /* now, from this thread; the pacer repeats it if it was lost */
+    pacer_set_timer(p, deadline > 0 ? deadline : 1);
     Py_RETURN_NONE;
 }
 
@@ -254,11 +278,11 @@ static PyObject *pacer_disarm(PyObject *self, PyObject *arg)
     struct pacer *p = pacer_ptr(arg);
     if (p == NULL)
         return NULL;
-    pthread_mutex_lock(&p->lock);
-    p->armed = 0;
-    uint64_t stops = p->stops;
-    pthread_mutex_unlock(&p->lock);
-    return PyLong_FromUnsignedLongLong(stops);
+    atomic_store(&p->armed, 0);
+    pacer_set_timer(p, 0);
+    while (atomic_load(&p->firing))  /* a stop in progress finishes before the engine is free */
+        sched_yield();
+    return PyLong_FromUnsignedLongLong(atomic_load(&p->stops));
 }
 
 static PyObject *pacer_free(PyObject *self, PyObject *arg)
@@ -268,16 +292,13 @@ static PyObject *pacer_free(PyObject *self, PyObject *arg)
     if (p == NULL)
         return NULL;
     if (p->pid == getpid()) {
-        pthread_mutex_lock(&p->lock);
-        p->quit = 1;
-        p->armed = 0;
-        pthread_cond_signal(&p->wake);
-        pthread_mutex_unlock(&p->lock);
+        atomic_store(&p->armed, 0);
+        atomic_store(&p->quit, 1);
+        pacer_set_timer(p, 1);  /* long past: the thread wakes at once and sees quit */
         Py_BEGIN_ALLOW_THREADS
         pthread_join(p->thread, NULL);
         Py_END_ALLOW_THREADS
-        pthread_cond_destroy(&p->wake);
-        pthread_mutex_destroy(&p->lock);
+        close(p->timer);
     }
     free(p);
     Py_RETURN_NONE;
