@@ -380,9 +380,9 @@ class Machine:
         device or hook callback on the emulation thread.  A request made while nothing runs is
         dropped when the next run starts (a late Ctrl-C must not stop the next `continue`).
 
-        It never calls ``emu_stop``: landing inside an MMIO callback, that would make Unicorn run
-        the access again (a UART byte lost or doubled).  The counter's exact stop or the pacer's
-        stop at the next translated block end the slice between two instructions."""
+        The counter's exact stop, or the pacer's ``uc_emu_stop`` (which npuemu's Unicorn patch 0009
+        makes take effect only at a translated block's start), ends the slice between two
+        instructions, even from inside an MMIO callback: the access is never replayed."""
         self._stop_requested = True
         if self.counter.enabled:
             self.counter.stop_now()
@@ -517,8 +517,7 @@ class Machine:
 
     def _kick(self) -> None:
         """A device needs the run loop now (exit, reset, an earlier event): end the slice between
-        two instructions (the counter's exact stop, or the pacer's at the next block); never
-        ``emu_stop`` from inside an MMIO callback, whose access Unicorn would replay."""
+        two instructions (the counter's exact stop, or the pacer's at the next block)."""
         if not self._in_slice:
             return
         if self.counter.enabled:
