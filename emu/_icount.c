@@ -132,6 +132,11 @@ static int64_t monotonic_ns(void)
  */
 #define RETRY_NS 1000000LL
 
+/* Bumped in a fork child (pthread_atfork): a pacer made before the fork has no thread there.
+   (getpid() on every arm was a system call per slice.) */
+static unsigned fork_generation;
+static void after_fork_in_child(void) { fork_generation++; }
+
 struct pacer {
     _Atomic int64_t deadline_ns;    /* CLOCK_MONOTONIC */
     _Atomic int armed;
@@ -140,7 +145,7 @@ struct pacer {
     _Atomic uint64_t stops;         /* stops made, for the run loop ("did the pacer end the slice?") */
     int timer;                      /* timerfd */
     pthread_t thread;
-    pid_t pid;                      /* the process the thread runs in (a fork child starts its own) */
+    unsigned generation;            /* fork_generation when the thread started */
     void *uc;
     stop_fn stop;
 };
@@ -187,7 +192,7 @@ static void *pacer_main(void *arg)
 
 static int pacer_start(struct pacer *p)
 {
-    p->pid = getpid();
+    p->generation = fork_generation;
     atomic_store(&p->armed, 0);
     atomic_store(&p->firing, 0);
     atomic_store(&p->quit, 0);
@@ -239,7 +244,7 @@ static PyObject *pacer_arm(PyObject *self, PyObject *args)
     struct pacer *p = pacer_ptr(ptr);
     if (p == NULL)
         return NULL;
-    if (p->pid != getpid()) {  /* forked: the thread (and the timer's owner) stayed in the parent */
+    if (p->generation != fork_generation) {  /* forked: the thread stayed in the parent */
         close(p->timer);
         if (pacer_start(p) != 0) {
             PyErr_SetString(PyExc_OSError, "cannot start the pacer thread");
@@ -278,8 +283,7 @@ static PyObject *pacer_disarm(PyObject *self, PyObject *arg)
     struct pacer *p = pacer_ptr(arg);
     if (p == NULL)
         return NULL;
-    atomic_store(&p->armed, 0);
-    pacer_set_timer(p, 0);
+    atomic_store(&p->armed, 0);  /* the timer stays set: the next arm moves it (one syscall less) */
     while (atomic_load(&p->firing))  /* a stop in progress finishes before the engine is free */
         sched_yield();
     return PyLong_FromUnsignedLongLong(atomic_load(&p->stops));
@@ -291,7 +295,7 @@ static PyObject *pacer_free(PyObject *self, PyObject *arg)
     struct pacer *p = pacer_ptr(arg);
     if (p == NULL)
         return NULL;
-    if (p->pid == getpid()) {
+    if (p->generation == fork_generation) {
         atomic_store(&p->armed, 0);
         atomic_store(&p->quit, 1);
         pacer_set_timer(p, 1);  /* long past: the thread wakes at once and sees quit */
@@ -411,4 +415,8 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_icount", "Native instruction counter and counter CSRs for Unicorn.", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__icount(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__icount(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+    return PyModule_Create(&module);
+}
