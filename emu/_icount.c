@@ -180,11 +180,23 @@ static void *pacer_main(void *arg)
             break;
         if (atomic_load(&p->quit))
             break;
+        if (!atomic_load(&p->armed))
+            continue;  /* an old slice's deadline: the next arm sets the timer again */
         int64_t now = monotonic_ns();
-        if (atomic_load(&p->armed) && now >= atomic_load(&p->deadline_ns)) {
+        int64_t deadline = atomic_load(&p->deadline_ns);
+        int64_t next = deadline;  /* woken early (see below): wait for the real deadline */
+        if (now >= deadline) {
             pacer_fire(p);
-            if (atomic_load(&p->armed))
-                pacer_set_timer(p, now + RETRY_NS);
+            next = now + RETRY_NS;
+        }
+        /* The emulation thread may have armed or tightened meanwhile and set the timer before
+           this thread sets it: set it again until the deadline it was computed from holds. */
+        for (;;) {
+            pacer_set_timer(p, next);
+            int64_t current = atomic_load(&p->deadline_ns);
+            if (current == deadline)
+                break;
+            deadline = next = current;
         }
     }
     return NULL;
