@@ -21,7 +21,14 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <time.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 typedef int (*stop_fn)(void *uc);
 typedef int (*break_fn)(uint64_t address);
@@ -54,6 +61,16 @@ static int is_break(const struct icount_state *s, uint64_t address)
     return lo < s->nbreaks && s->breaks[lo] == address;
 }
 
+/*
+ * The filter's hash: Fibonacci hashing, the top 16 bits of address * 2^64/phi.  An xor of shifted
+ * address bits put breakpoints set in one region and code running in a neighbouring one on the
+ * same bits (1000 breakpoints 16 MiB above a loop hit the filter on every instruction: 1.5x).
+ */
+static inline uint32_t filter_bit(uint64_t address)
+{
+    return (uint32_t)((address * 0x9E3779B97F4A7C15ull) >> 48);
+}
+
 static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
 {
     struct icount_state *s = (struct icount_state *)user;
@@ -62,7 +79,7 @@ static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
         s->stop(uc);
         return;
     }
-    uint32_t bit = (uint32_t)((address >> 1) ^ (address >> 17) ^ (address >> 33)) & 0xFFFF;
+    uint32_t bit = filter_bit(address);
     if (s->nbreaks && (s->filter[bit >> 3] >> (bit & 7) & 1) && is_break(s, address) &&
         s->on_break(address)) {
         s->stop(uc);
@@ -70,38 +87,6 @@ static void icount_hook(void *uc, uint64_t address, uint32_t size, void *user)
         return;
     }
     s->count++;
-}
-
-static int64_t monotonic_ns(void);
-
-/*
- * Realtime pacing without a timer thread: a UC_HOOK_BLOCK that reads the host clock every
- * `period` blocks and stops the CPU once `deadline_ns` has passed.  A block hook runs before the
- * block's first instruction and Unicorn checks the stop request right after it, so the CPU always
- * stops *between* instructions: never inside an MMIO callback, whose access Unicorn would replay
- * (a UART byte written twice).  Other threads (Ctrl-C, gdb) and device callbacks ask for a stop
- * by setting deadline_ns = 0 and countdown = 1.
- */
-struct pace_state {
-    int64_t deadline_ns;     /* CLOCK_MONOTONIC */
-    uint32_t countdown;      /* blocks until the next clock check (>= 1) */
-    uint32_t period;
-    stop_fn stop;
-    uint64_t stops;          /* stops made, for statistics */
-};
-
-static void pace_hook(void *uc, uint64_t address, uint32_t size, void *user)
-{
-    struct pace_state *p = (struct pace_state *)user;
-    (void)address;
-    (void)size;
-    if (--p->countdown > 0)
-        return;
-    p->countdown = p->period;
-    if (monotonic_ns() >= p->deadline_ns) {
-        p->stops++;
-        p->stop(uc);
-    }
 }
 
 /* Mirrors emu/clock.py (TimeState): keep the two in the same order. */
@@ -124,6 +109,215 @@ static int64_t monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Realtime pacing: one persistent thread per machine ends a CPU slice at a host-clock deadline
+ * by calling uc_emu_stop.  With npuemu's patch 0009 a stop only takes effect at the start of a
+ * translated block (QEMU's icount_decr check) or before an instruction with a code hook, never
+ * inside an instruction: an MMIO access is never cut short and replayed (the original bug: UART
+ * bytes written twice by Unicorn's emu_start(timeout=) thread).  The translated code pays one
+ * load and branch per block, which it pays anyway; no UC_HOOK_BLOCK, no thread per slice.
+ *
+ * The thread sleeps in read() on a timerfd that the emulation thread sets to the slice's
+ * deadline (timerfd_settime, absolute CLOCK_MONOTONIC) and cancels when the slice ends: the
+ * thread only wakes when a deadline really passes.  (A condition variable woke it for every
+ * slice, and a mutex made a device's tightening wait for the thread when the loaded host had
+ * preempted it with the lock held: 140 us per 10 kHz timer interrupt.)
+ *
+ * A stop can be lost if it lands before emu_start has begun (emu_start clears stop requests),
+ * so while a slice stays armed past its deadline the thread stops it again every RETRY_NS.
+ * `firing` counts stops in progress: disarm waits for them, so once the run loop has disarmed,
+ * no stop reaches the engine (which may then be closed).
+ */
+#define RETRY_NS 1000000LL
+
+/* Bumped in a fork child (pthread_atfork): a pacer made before the fork has no thread there.
+   (getpid() on every arm was a system call per slice.) */
+static unsigned fork_generation;
+static void after_fork_in_child(void) { fork_generation++; }
+
+struct pacer {
+    _Atomic int64_t deadline_ns;    /* CLOCK_MONOTONIC */
+    _Atomic int armed;
+    _Atomic int firing;
+    _Atomic int quit;
+    _Atomic uint64_t stops;         /* stops made, for the run loop ("did the pacer end the slice?") */
+    int timer;                      /* timerfd */
+    pthread_t thread;
+    unsigned generation;            /* fork_generation when the thread started */
+    void *uc;
+    stop_fn stop;
+};
+
+static void pacer_set_timer(struct pacer *p, int64_t when_ns)
+{
+    struct itimerspec its = {{0, 0}, {0, 0}};  /* all zero: cancel */
+    if (when_ns > 0) {
+        its.it_value.tv_sec = (time_t)(when_ns / 1000000000LL);
+        its.it_value.tv_nsec = (long)(when_ns % 1000000000LL);
+    }
+    timerfd_settime(p->timer, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+/* Stop the engine if a slice is armed (from any thread). */
+static void pacer_fire(struct pacer *p)
+{
+    atomic_fetch_add(&p->firing, 1);
+    if (atomic_load(&p->armed)) {
+        atomic_fetch_add(&p->stops, 1);
+        p->stop(p->uc);
+    }
+    atomic_fetch_sub(&p->firing, 1);
+}
+
+static void *pacer_main(void *arg)
+{
+    struct pacer *p = (struct pacer *)arg;
+    uint64_t expirations;
+    while (!atomic_load(&p->quit)) {
+        if (read(p->timer, &expirations, sizeof(expirations)) < 0 && errno != EINTR && errno != EAGAIN)
+            break;
+        if (atomic_load(&p->quit))
+            break;
+        if (!atomic_load(&p->armed))
+            continue;  /* an old slice's deadline: the next arm sets the timer again */
+        int64_t now = monotonic_ns();
+        int64_t deadline = atomic_load(&p->deadline_ns);
+        int64_t next = deadline;  /* woken early (see below): wait for the real deadline */
+        if (now >= deadline) {
+            pacer_fire(p);
+            next = now + RETRY_NS;
+        }
+        /* The emulation thread may have armed or tightened meanwhile and set the timer before
+           this thread sets it: set it again until the deadline it was computed from holds. */
+        for (;;) {
+            pacer_set_timer(p, next);
+            int64_t current = atomic_load(&p->deadline_ns);
+            if (current == deadline)
+                break;
+            deadline = next = current;
+        }
+    }
+    return NULL;
+}
+
+static int pacer_start(struct pacer *p)
+{
+    p->generation = fork_generation;
+    atomic_store(&p->armed, 0);
+    atomic_store(&p->firing, 0);
+    atomic_store(&p->quit, 0);
+    p->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (p->timer < 0)
+        return -1;
+    if (pthread_create(&p->thread, NULL, pacer_main, p) != 0) {
+        close(p->timer);
+        return -1;
+    }
+    return 0;
+}
+
+static struct pacer *pacer_ptr(PyObject *arg)
+{
+    struct pacer *p = (struct pacer *)PyLong_AsVoidPtr(arg);
+    if (p == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "null pacer");
+    return p;
+}
+
+static PyObject *pacer_new(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *uc, *stop;
+    if (!PyArg_ParseTuple(args, "OO", &uc, &stop))
+        return NULL;
+    struct pacer *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return PyErr_NoMemory();
+    p->uc = PyLong_AsVoidPtr(uc);
+    p->stop = (stop_fn)PyLong_AsVoidPtr(stop);
+    if (PyErr_Occurred() || pacer_start(p) != 0) {
+        free(p);
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_OSError, "cannot start the pacer thread");
+        return NULL;
+    }
+    return PyLong_FromVoidPtr(p);
+}
+
+static PyObject *pacer_arm(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *ptr;
+    long long deadline;
+    if (!PyArg_ParseTuple(args, "OL", &ptr, &deadline))
+        return NULL;
+    struct pacer *p = pacer_ptr(ptr);
+    if (p == NULL)
+        return NULL;
+    if (p->generation != fork_generation) {  /* forked: the thread stayed in the parent */
+        close(p->timer);
+        if (pacer_start(p) != 0) {
+            PyErr_SetString(PyExc_OSError, "cannot start the pacer thread");
+            return NULL;
+        }
+    }
+    atomic_store(&p->deadline_ns, (int64_t)deadline);
+    atomic_store(&p->armed, 1);
+    pacer_set_timer(p, deadline > 0 ? deadline : 1);
+    Py_RETURN_NONE;
+}
+
+/* An earlier deadline for the armed slice; one already due stops the engine from this thread. */
+static PyObject *pacer_tighten(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *ptr;
+    long long deadline;
+    if (!PyArg_ParseTuple(args, "OL", &ptr, &deadline))
+        return NULL;
+    struct pacer *p = pacer_ptr(ptr);
+    if (p == NULL)
+        return NULL;
+    if (!atomic_load(&p->armed) || deadline >= atomic_load(&p->deadline_ns))
+        Py_RETURN_NONE;
+    atomic_store(&p->deadline_ns, (int64_t)deadline);
+    if (deadline <= monotonic_ns())
+        pacer_fire(p);  /* now, from this thread; the pacer repeats it if it was lost */
+    pacer_set_timer(p, deadline > 0 ? deadline : 1);
+    Py_RETURN_NONE;
+}
+
+static PyObject *pacer_disarm(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    struct pacer *p = pacer_ptr(arg);
+    if (p == NULL)
+        return NULL;
+    atomic_store(&p->armed, 0);  /* the timer stays set: the next arm moves it (one syscall less) */
+    while (atomic_load(&p->firing))  /* a stop in progress finishes before the engine is free */
+        sched_yield();
+    return PyLong_FromUnsignedLongLong(atomic_load(&p->stops));
+}
+
+static PyObject *pacer_free(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    struct pacer *p = pacer_ptr(arg);
+    if (p == NULL)
+        return NULL;
+    if (p->generation == fork_generation) {
+        atomic_store(&p->armed, 0);
+        atomic_store(&p->quit, 1);
+        pacer_set_timer(p, 1);  /* long past: the thread wakes at once and sees quit */
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(p->thread, NULL);
+        Py_END_ALLOW_THREADS
+        close(p->timer);
+    }
+    free(p);
+    Py_RETURN_NONE;
 }
 
 static int64_t now_ns(const struct time_state *t)
@@ -201,6 +395,15 @@ static PyObject *hook_address(PyObject *self, PyObject *args)
     return PyLong_FromVoidPtr((void *)&icount_hook);
 }
 
+static PyObject *filter_bit_py(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long long address = PyLong_AsUnsignedLongLongMask(arg);
+    if (PyErr_Occurred())
+        return NULL;
+    return PyLong_FromUnsignedLong(filter_bit(address));
+}
+
 static PyObject *counter_address(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -208,16 +411,14 @@ static PyObject *counter_address(PyObject *self, PyObject *args)
     return PyLong_FromVoidPtr((void *)&counter_csr);
 }
 
-static PyObject *pace_address(PyObject *self, PyObject *args)
-{
-    (void)self;
-    (void)args;
-    return PyLong_FromVoidPtr((void *)&pace_hook);
-}
-
 static PyMethodDef methods[] = {
     {"hook_address", hook_address, METH_NOARGS, "Address of the C UC_HOOK_CODE callback."},
-    {"pace_address", pace_address, METH_NOARGS, "Address of the C UC_HOOK_BLOCK pacing callback."},
+    {"pacer_new", pacer_new, METH_VARARGS, "pacer_new(uc, uc_emu_stop address): start a pacer thread."},
+    {"pacer_arm", pacer_arm, METH_VARARGS, "pacer_arm(pacer, deadline_ns): stop the CPU at that monotonic time."},
+    {"pacer_tighten", pacer_tighten, METH_VARARGS, "pacer_tighten(pacer, deadline_ns): an earlier deadline."},
+    {"pacer_disarm", pacer_disarm, METH_O, "pacer_disarm(pacer) -> stops made so far."},
+    {"pacer_free", pacer_free, METH_O, "pacer_free(pacer): end the thread and free the pacer."},
+    {"filter_bit", filter_bit_py, METH_O, "The breakpoint filter's bit for an address (as the hook computes it)."},
     {"counter_address", counter_address, METH_NOARGS, "Address of the counter-CSR callback."},
     {NULL, NULL, 0, NULL},
 };
@@ -226,4 +427,8 @@ static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_icount", "Native instruction counter and counter CSRs for Unicorn.", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__icount(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__icount(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+    return PyModule_Create(&module);
+}

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import ctypes
 import time
+import weakref
 
-from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE, Uc
+from unicorn import UC_HOOK_CODE, Uc
 from unicorn.unicorn_py3 import unicorn as _ucpy
 
 from emu import _icount
 
 NO_LIMIT = (1 << 64) - 1
+FAR_NS = 1 << 62  # a host deadline that never comes (fits the C side's int64)
 
 
 class _State(ctypes.Structure):
@@ -83,7 +85,7 @@ class InstructionCounter:
 
         ctypes.memset(self._filter, 0, ctypes.sizeof(self._filter))
         for addr in addresses:
-            bit = ((addr >> 1) ^ (addr >> 17) ^ (addr >> 33)) & 0xFFFF  # as _icount.c
+            bit = _icount.filter_bit(addr)
             self._filter[bit >> 3] |= 1 << (bit & 7)
         self._breaks = (ctypes.c_uint64 * len(addresses))(*sorted(addresses))
         self._break_cb = BreakCallback(trampoline)
@@ -121,56 +123,47 @@ class InstructionCounter:
         return self._state.count >= self._state.limit
 
 
-class _PaceState(ctypes.Structure):
-    _fields_ = [
-        ("deadline_ns", ctypes.c_int64),
-        ("countdown", ctypes.c_uint32),
-        ("period", ctypes.c_uint32),
-        ("stop", ctypes.c_void_p),
-        ("stops", ctypes.c_uint64),
-    ]
-
-
 class Pacer:
     """Ends realtime CPU slices at a host-clock deadline, cleanly between two instructions.
 
-    Why not ``emu_start(timeout=...)``: Unicorn's timer thread can stop the CPU inside an MMIO
-    callback, and Unicorn then executes that access again (UART bytes written twice under host
-    load); it also costs a thread per slice.  The native block hook checks the clock every
-    ``period`` translated blocks instead (a few hundred instructions at most)."""
-
-    PERIOD = 64
+    Why not ``emu_start(timeout=...)``: Unicorn's timer thread costs a thread per slice, and its
+    stop could land inside an MMIO callback, which Unicorn then ran again (UART bytes written
+    twice under host load).  A per-block hook reading the clock cost every translated block.  Now
+    one persistent native thread per machine (``emu/_icount.c``) calls ``uc_emu_stop`` at the
+    deadline, and npuemu's Unicorn patch 0009 makes a stop take effect only at a translated
+    block's start or before a hooked instruction, never inside an instruction."""
 
     def __init__(self, uc: Uc) -> None:
         stop = ctypes.cast(_ucpy.uclib.uc_emu_stop, ctypes.c_void_p).value
-        self._state = _PaceState(NO_LIMIT >> 1, self.PERIOD, self.PERIOD, stop, 0)
-        handle = ctypes.c_size_t()
-        err = _ucpy.uclib.uc_hook_add(
-            uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK, ctypes.c_void_p(_icount.pace_address()),
-            ctypes.cast(ctypes.pointer(self._state), ctypes.c_void_p), ctypes.c_uint64(1), ctypes.c_uint64(0))
-        if err != 0:
-            raise RuntimeError(f"uc_hook_add for the realtime pacer failed ({err})")
-        self._handle = handle
+        self._pacer = _icount.pacer_new(ctypes.cast(uc._uch, ctypes.c_void_p).value, stop)
+        self._stops = 0
+        self._finalizer = weakref.finalize(self, _icount.pacer_free, self._pacer)
 
     def arm(self, host_deadline_ns: int) -> None:
-        """Stop at the first block boundary after ``host_deadline_ns`` (time.monotonic_ns())."""
-        self._state.deadline_ns = host_deadline_ns
-        self._state.countdown = 1  # check once at the first block: the deadline may be due already
+        """Stop the slice about to start once ``host_deadline_ns`` (time.monotonic_ns()) passes."""
+        _icount.pacer_arm(self._pacer, min(host_deadline_ns, FAR_NS))
 
     def tighten(self, host_deadline_ns: int) -> None:
         """An earlier deadline for the running slice (a device scheduled an earlier event)."""
-        if host_deadline_ns < self._state.deadline_ns:
-            self._state.deadline_ns = host_deadline_ns
-            self._state.countdown = 1
+        _icount.pacer_tighten(self._pacer, min(host_deadline_ns, FAR_NS))
 
     def stop_soon(self) -> None:
-        """Stop at the next block boundary; safe from any thread and from MMIO callbacks."""
-        self._state.deadline_ns = 0
-        self._state.countdown = 1
+        """Stop the running slice at the next block boundary; safe from any thread and from MMIO
+        callbacks (a no-op between slices: the run loop checks its own stop flag)."""
+        _icount.pacer_tighten(self._pacer, 0)
+
+    def disarm(self) -> None:
+        """The slice ended: no stop may reach the engine until the next :meth:`arm`."""
+        self._stops = _icount.pacer_disarm(self._pacer)
 
     @property
     def stops(self) -> int:
-        return self._state.stops
+        """Stops made up to the last :meth:`disarm`."""
+        return self._stops
+
+    def close(self) -> None:
+        """End the pacer thread now (also done when the pacer is garbage-collected)."""
+        self._finalizer()
 
     @staticmethod
     def now_ns() -> int:

@@ -381,9 +381,9 @@ class Machine:
         device or hook callback on the emulation thread.  A request made while nothing runs is
         dropped when the next run starts (a late Ctrl-C must not stop the next `continue`).
 
-        It never calls ``emu_stop``: landing inside an MMIO callback, that would make Unicorn run
-        the access again (a UART byte lost or doubled).  The counter's exact stop or the pacer's
-        stop at the next translated block end the slice between two instructions."""
+        The counter's exact stop, or the pacer's ``uc_emu_stop`` (which npuemu's Unicorn patch 0009
+        makes take effect only at a translated block's start), ends the slice between two
+        instructions, even from inside an MMIO callback: the access is never replayed."""
         self._stop_requested = True
         if self.counter.enabled:
             self.counter.stop_now()
@@ -487,20 +487,20 @@ class Machine:
             host_stop = Pacer.now_ns() + max(budget_ns, 0)
             if host_deadline is not None:
                 host_stop = min(host_stop, int(host_deadline * 1e9))
-            self.pacer.arm(host_stop)
             paced_stops = self.pacer.stops
+            self.pacer.arm(host_stop)
         pc = self.cpu.pc
         self._in_slice = True
         try:
             self.uc.emu_start(pc, NEVER)
         except UcError as e:
-            self._in_slice = False
+            self._end_slice()
             return self._on_uc_error(e)
         except Exception as e:  # noqa: BLE001 - an exception raised inside one of our hooks
-            self._in_slice = False
+            self._end_slice()
             self._internal_error(f"internal error: {e!r}")
             return "done"
-        self._in_slice = False
+        self._end_slice()
         stopped = self.counter.at_limit or (self.pacer is not None and self.pacer.stops != paced_stops)
         if self._break_hit is None and not stopped and not self._stop_requested:
             try:
@@ -511,10 +511,14 @@ class Machine:
                 pass
         return "done"
 
+    def _end_slice(self) -> None:
+        self._in_slice = False
+        if self.pacer is not None:
+            self.pacer.disarm()
+
     def _kick(self) -> None:
         """A device needs the run loop now (exit, reset, an earlier event): end the slice between
-        two instructions (the counter's exact stop, or the pacer's at the next block); never
-        ``emu_stop`` from inside an MMIO callback, whose access Unicorn would replay."""
+        two instructions (the counter's exact stop, or the pacer's at the next block)."""
         if not self._in_slice:
             return
         if self.counter.enabled:

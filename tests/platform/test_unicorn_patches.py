@@ -8,6 +8,7 @@ modes, and the `qemu`-marked test runs the same ELFs on qemu-system-riscv32/64 a
 from __future__ import annotations
 
 import importlib.metadata
+import time
 
 import pytest
 from asm import assemble
@@ -481,3 +482,123 @@ def test_triggers_travel_with_snapshots(tmp_path, arch):
     assert machine.run(timeout=20).exit_code == 0
     machine.restore(snap)
     assert machine.run(timeout=20).exit_code == 0
+
+# -- patch 0009: exit checks as QEMU's (one icount_decr test per TB, none after loads/stores) ------
+# Bare Unicorn: RAM at 0x8000_0000, a counting MMIO register at 0x1000_0000.
+MMIO_STORES = """
+    li s0, 0x10000000
+    li s1, {n}
+1:  sw s1, 0(s0)
+    addi s2, s2, 1            # must run exactly once per store, stop or no stop
+    addi s1, s1, -1
+    bnez s1, 1b
+2:  j 2b
+"""
+
+
+def _bare(tmp_path, source: str):
+    from elftools.elf.elffile import ELFFile
+    from unicorn import UC_ARCH_RISCV, UC_MODE_RISCV32, UC_PROT_ALL, Uc
+    from unicorn.riscv_const import UC_RISCV_REG_PC
+
+    elf = assemble(tmp_path, source, "rv32", "bare")
+    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV32)
+    uc.mem_map(0x8000_0000, 0x10000, UC_PROT_ALL)
+    with open(elf, "rb") as f:
+        for seg in ELFFile(f).iter_segments():
+            if seg["p_type"] == "PT_LOAD":
+                uc.mem_write(seg["p_paddr"], seg.data())
+    uc.reg_write(UC_RISCV_REG_PC, 0x8000_0000)
+    return uc
+
+
+def _run_stores(uc, writes: list, end: int) -> None:
+    from unicorn.riscv_const import UC_RISCV_REG_PC
+
+    for _ in range(100_000):
+        pc = uc.reg_read(UC_RISCV_REG_PC)
+        if pc == end:
+            return
+        uc.emu_start(pc, end)
+    raise AssertionError("the store loop never ended")
+
+
+def test_stop_inside_an_mmio_store_does_not_replay_it(tmp_path):
+    """uc_emu_stop from an MMIO write callback: Unicorn 2.1.4 left the TB with the PC of the store,
+    which ran again on resume (a UART byte written twice); now the stop lands after it."""
+    from unicorn.riscv_const import UC_RISCV_REG_S2
+
+    n = 50
+    uc = _bare(tmp_path, MMIO_STORES.format(n=n))
+    writes: list[int] = []
+
+    def on_write(uc, offset, size, value, _):
+        writes.append(value)
+        uc.emu_stop()  # every store asks to stop
+
+    uc.mmio_map(0x1000_0000, 0x1000, lambda *a: 0, None, on_write, None)
+    _run_stores(uc, writes, _label_after_loop(uc))
+    assert writes == list(range(n, 0, -1))
+    assert uc.reg_read(UC_RISCV_REG_S2) == n
+
+
+def _label_after_loop(uc) -> int:
+    """Address of `2: j 2b` (0x0000006f), the first such word after _start."""
+    code = uc.mem_read(0x8000_0000, 0x100)
+    for off in range(0, len(code), 2):
+        if int.from_bytes(code[off:off + 2], "little") == 0xA001:  # c.j 0: `j 2b` compressed
+            return 0x8000_0000 + off
+        if int.from_bytes(code[off:off + 4], "little") == 0x6F:
+            return 0x8000_0000 + off
+    raise AssertionError("no `j .` in the snippet")
+
+
+def test_stops_from_another_thread_land_between_instructions(tmp_path):
+    """The realtime pacer's way: another thread calls uc_emu_stop at any moment; every MMIO store
+    still happens exactly once and the instruction after it exactly once."""
+    import threading
+
+    from unicorn.riscv_const import UC_RISCV_REG_S2
+
+    n = 20_000
+    uc = _bare(tmp_path, MMIO_STORES.format(n=n))
+    writes: list[int] = []
+    uc.mmio_map(0x1000_0000, 0x1000, lambda *a: 0, None, lambda uc, o, s, v, _: writes.append(v), None)
+    done = threading.Event()
+
+    def stopper():
+        while not done.is_set():
+            uc.emu_stop()
+            time.sleep(0.0001)
+
+    thread = threading.Thread(target=stopper)
+    thread.start()
+    try:
+        _run_stores(uc, writes, _label_after_loop(uc))
+    finally:
+        done.set()
+        thread.join()
+    assert len(writes) == n and writes == list(range(n, 0, -1))
+    assert uc.reg_read(UC_RISCV_REG_S2) == n
+
+
+def test_a_failing_store_stops_at_the_store(tmp_path):
+    """With no exit check after stores, a store to unmapped memory leaves the TB itself: the PC is
+    the store's and the next instruction has not run."""
+    from unicorn import UC_ERR_WRITE_UNMAPPED, UcError
+    from unicorn.riscv_const import UC_RISCV_REG_PC, UC_RISCV_REG_S2
+
+    uc = _bare(tmp_path, """
+    li s0, 0x20000000
+    addi s2, s2, 5
+store:
+    sw s2, 0(s0)
+    addi s2, s2, 1
+2:  j 2b
+""")
+    with pytest.raises(UcError) as err:
+        uc.emu_start(0x8000_0000, _label_after_loop(uc))
+    assert err.value.errno == UC_ERR_WRITE_UNMAPPED
+    assert uc.reg_read(UC_RISCV_REG_S2) == 5
+    pc = uc.reg_read(UC_RISCV_REG_PC)
+    assert int.from_bytes(uc.mem_read(pc, 4), "little") & 0x7F == 0x23  # a store opcode
