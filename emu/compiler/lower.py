@@ -21,6 +21,7 @@ from emu.compiler.errors import CompileError
 from emu.compiler.layer_table import INPUT_INDEX, MAX_OPERATORS, PRELOAD_INDEX, tag
 from emu.compiler.model import Model, Operator, Tensor, load
 from emu.npu_device.config import NpuConfig
+from emu.npu_device.postproc import MAX_DW_TAPS
 from emu.npu_device.regs import ACTIVATIONS, FLAGS, POOL_OPS
 
 BASE_NONE, BASE_WEIGHTS, BASE_ARENA, BASE_INPUT = 0, 1, 2, 3  # BASE_INPUT: npu_model_run's input
@@ -472,6 +473,8 @@ class Compiler:
         _, kh, kw, wc = w.shape
         if wc != c or oc != c:
             raise CompileError(f"{op.where()}: depth multiplier {o.DepthMultiplier()} is not supported (only 1)")
+        if kh * kw > MAX_DW_TAPS:
+            raise CompileError(f"{op.where()}: {kh}x{kw} depthwise kernel: DWCONV holds at most {MAX_DW_TAPS} taps")
         sh, sw = o.StrideH(), o.StrideW()
         pt = _same_padding(ih, oh, kh, sh, o.Padding())
         pl = _same_padding(iw, ow, kw, sw, o.Padding())

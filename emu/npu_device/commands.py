@@ -218,6 +218,8 @@ class Executor:
 
     def dwconv(self, d: Any) -> Cost:
         oh, ow = postproc.pool_shape(d.h, d.w, d.kh, d.kw, d.sh, d.sw)
+        if d.kh * d.kw > postproc.MAX_DW_TAPS:
+            raise NpuFault("BAD_ARG", f"{d.kh}x{d.kw} kernel: more than {postproc.MAX_DW_TAPS} taps")
         x = dma.sram(self.spad8, d.in_addr, 1, d.h * d.w * d.c, 0)
         w = dma.sram(self.spad8, d.w_addr, 1, d.kh * d.kw * d.c, 0)
         out = dma.sram(self.acc, d.acc_addr, 1, oh * ow * d.c, 0, dest=True)

@@ -156,3 +156,72 @@ def test_semihosting_handles_follow_snapshots(tmp_path):
     assert fd not in host.handles and set(host.handles) == {0, 1, 2}
     host.set_state(state)
     assert host.handles[fd].file.read(2) == b"45"
+
+
+# -- issue 17: the host work of one NPU descriptor is bounded ----------------------------------
+
+def _npu_harness():
+    from npu.harness import Harness
+    from npu.strategies import SMALL
+    return Harness(SMALL, ram_size=1 << 20)
+
+
+@pytest.mark.parametrize("name, fields", [
+    ("LOAD_WEIGHTS", {"dram_addr": 0x8001_0000, "k": 0x8001_0000, "n": 0, "dram_stride": 31}),
+    ("LOAD_WEIGHTS", {"dram_addr": 0x8001_0000, "k": 0, "n": 0xFFFF_FFFF, "flags": 0x4}),
+    ("WEIGHT_UPDATE", {"m": 0, "k": 0xFFFF_FFFF, "n": 0}),
+    ("MVM", {"m": 0, "k": 0, "n": 0xFFFF_FFFF}),
+    ("MVM_T", {"m": 0, "k": 0xFFFF_FFFF, "n": 0}),
+])
+def test_npu_empty_weight_matrix_larger_than_the_tiles_is_tile_range(name, fields):
+    """Found by `make fuzz` (single-descriptor campaign): LOAD_WEIGHTS with K = 2^31 and N = 0
+    needs no tile, so it passed the check and then counted endurance writes row-group by
+    row-group: 2^28 Python iterations inside one MMIO write (minutes; no --timeout, no Ctrl-C).
+    K and N are now bounded by the tile array whatever the other is."""
+    from emu.npu_device.regs import ERRORS
+    h = _npu_harness()
+    before = h.npu.tiles.tobytes()
+    h.submit(h.desc(name, **fields))
+    assert h.error() == ERRORS["TILE_RANGE"][0]
+    assert h.npu.tiles.tobytes() == before and not h.npu.internal_errors
+
+
+def test_npu_dwconv_kernel_is_bounded_and_pool_windows_are_cheap():
+    """The largest legal windows: DWCONV holds MAX_DW_TAPS taps (a 255 x 255 kernel over the
+    default scratchpad was 4.3e9 MACs, seconds of host time in one command: now BAD_ARG), and a
+    255 x 255 POOL over the whole scratchpad is computed separably, equal to the direct
+    definition (per-window max and rounded mean)."""
+    import numpy as np
+    from npu.harness import Harness
+
+    from emu.npu_device import NpuConfig
+    from emu.npu_device.postproc import MAX_DW_TAPS
+    from emu.npu_device.regs import ERRORS
+
+    h = _npu_harness()
+    h.submit(h.desc("DWCONV", h=64, w=64, c=1, kh=33, kw=32, sh=1, sw=1))
+    assert MAX_DW_TAPS < 33 * 32 and h.error() == ERRORS["BAD_ARG"][0]
+    h = Harness(NpuConfig.load(None), ram_size=1 << 20)
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, (40, 40, 2), dtype=np.int8)
+    w = rng.integers(-128, 128, (32, 32, 2), dtype=np.int8)
+    h.spad_put(0, x.reshape(-1))
+    h.spad_put(4096, w.reshape(-1))
+    h.submit(h.desc("DWCONV", in_addr=0, w_addr=4096, acc_addr=0, h=40, w=40, c=2, kh=32, kw=32, sh=3, sw=2))
+    assert h.error() == 0
+    want = np.array([[[int((x[y * 3:y * 3 + 32, xx * 2:xx * 2 + 32, c].astype(np.int64)
+                            * w[:, :, c]).sum()) for c in range(2)] for xx in range(5)] for y in range(3)])
+    assert h.npu.accumulator[:30].reshape(3, 5, 2).tolist() == want.tolist()
+
+    x = rng.integers(-128, 128, (512, 512), dtype=np.int8)
+    h.spad_put(0, x.reshape(-1))
+    for op in (0, 1):
+        h.submit(h.desc("POOL", in_addr=0, out_addr=0, h=512, w=512, c=1, kh=255, kw=255, sh=64, sw=32, op=op))
+        assert h.error() == 0
+        got = h.npu.scratchpad[:4 * 9].view(np.int8).reshape(4, 9)
+        for oy, ox in ((0, 0), (3, 8), (2, 5)):
+            window = x[oy * 64:oy * 64 + 255, ox * 32:ox * 32 + 255].astype(np.int64)
+            total = int(window.sum())
+            mean = (abs(total) + 255 * 255 // 2) // (255 * 255) * (1 if total >= 0 else -1)
+            assert got[oy, ox] == (window.max() if op == 0 else mean)
+        h.spad_put(0, x.reshape(-1))  # the output overwrote the input's first bytes
