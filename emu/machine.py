@@ -163,6 +163,7 @@ class Machine:
         self.htif: Htif | None = None
         self.semihost: Semihosting | None = None
         self.devices = [self.finisher, self.clint, self.plic, self.uart, self.npu]
+        self.npu.must_yield = self._waiting_must_end  # a long NPU ring gives way to Ctrl-C, gdb, --timeout
 
         self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch,
                                 self.counter)

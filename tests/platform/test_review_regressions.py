@@ -225,3 +225,48 @@ def test_npu_dwconv_kernel_is_bounded_and_pool_windows_are_cheap():
             mean = (abs(total) + 255 * 255 // 2) // (255 * 255) * (1 if total >= 0 else -1)
             assert got[oy, ox] == (window.max() if op == 0 else mean)
         h.spad_put(0, x.reshape(-1))  # the output overwrote the input's first bytes
+
+
+# A ring of 4096 DWCONVs (32x32 kernel, 63x63x64 input: ~0.1 s of host time each), one doorbell.
+NPU_RING_FLOOD = """
+    li s0, 0x18000000         # NPU registers
+    li s1, 0x80100000         # the ring (RAM is zero: every other field 0)
+    li s2, 4096
+    mv t2, s1
+    li t3, 0x0C               # DWCONV
+    li t4, 0x003F003F         # h = w = 63
+    li t5, 0x20200040         # c = 64, kh = kw = 32
+    li t6, 0x0101             # sh = sw = 1
+fill:
+    sw t3, 0(t2)
+    sw t4, 20(t2)
+    sw t5, 24(t2)
+    sw t6, 28(t2)
+    addi t2, t2, 64
+    addi s2, s2, -1
+    bnez s2, fill
+    sw s1, 0x60(s0)           # RING_BASE_LO
+    li t0, 4096
+    sw t0, 0x68(s0)           # RING_SIZE
+    li t1, 1
+    sw t1, 0x40(s0)           # CTRL.ENABLE
+    sw t0, 0x70(s0)           # RING_TAIL
+    sw t1, 0x74(s0)           # DOORBELL: ~7 minutes of host time in one MMIO write before the fix
+wait:
+    lw t1, 0x6C(s0)           # RING_HEAD
+    bne t1, t0, wait
+    j finish_pass
+"""
+
+
+@pytest.mark.parametrize("mode", [[], ["--deterministic"]], ids=["realtime", "deterministic"])
+def test_a_long_npu_ring_gives_way_to_timeout(tmp_path, mode):
+    """Issue 17: every descriptor of a ring ran inside the doorbell's MMIO write, so --timeout
+    (and Ctrl-C, gdb) waited for the whole ring.  The ring now runs in batches that look at the
+    machine's stop request in between."""
+    elf = assemble(tmp_path, NPU_RING_FLOOD)
+    start = time.monotonic()
+    result = run_npuemu("run", *mode, "--timeout", "1", elf, timeout=60)
+    assert result.status == 124, result.output
+    assert b"stopped by --timeout" in result.output
+    assert time.monotonic() - start < 20
