@@ -107,7 +107,7 @@ def test_fuzz_npu_ring_in_batches_gives_the_same_result(campaign: Campaign) -> N
         campaign.tried()
         runs = []
         for hook in (None, lambda: False, lambda: True):
-            h = Harness(SMALL)
+            h = Harness(SMALL, ram_size=1 << 20)
             h.npu.must_yield = hook
             rng = np.random.default_rng(seed)
             h.ram.view(0x8001_0000, 0x10000)[:] = rng.integers(0, 256, 0x10000, dtype=np.uint8)
