@@ -270,3 +270,34 @@ def test_a_long_npu_ring_gives_way_to_timeout(tmp_path, mode):
     assert result.status == 124, result.output
     assert b"stopped by --timeout" in result.output
     assert time.monotonic() - start < 20
+
+
+def _one_line_error(result, text: str) -> None:
+    lines = result.output.decode(errors="replace").strip().splitlines()
+    assert result.status == 2 and len(lines) == 1 and text in lines[0], result.output
+
+
+def test_npu_config_and_trace_report_take_regular_files_only(tmp_path, firmware):
+    """A FIFO or /dev/zero given to --npu-config or `npuemu report` blocked forever (or read
+    /dev/zero until memory ran out); a config that is not UTF-8 and a tile array of 256 TiB
+    ended in tracebacks.  Each is now one line and exit status 2."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    hello = firmware("hello", "rv32")
+    for path in (fifo, "/dev/zero"):
+        _one_line_error(run_npuemu("run", "--npu-config", path, hello, timeout=30), "not a regular file")
+        _one_line_error(run_npuemu("report", path, timeout=30), "not a regular file")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe[geometry]\n")
+    _one_line_error(run_npuemu("run", "--npu-config", binary, hello), "not UTF-8 text")
+    huge = tmp_path / "huge.toml"
+    huge.write_text("[geometry]\ntiles = 65535\nrows = 65536\ncols = 65536\n")
+    _one_line_error(run_npuemu("run", "--npu-config", huge, hello), "limited to 2 GiB")
+
+
+def test_an_option_of_another_command_is_named_as_such(firmware):
+    """`npuemu run --realtime` said "unrecognized arguments: --realtime; did you mean --realtime?"."""
+    result = run_npuemu("run", "--realtime", firmware("hello", "rv32"))
+    _one_line_error(result, "--realtime is an option of npuemu debug")
