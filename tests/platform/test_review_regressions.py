@@ -251,6 +251,11 @@ fill:
     li t1, 1
     sw t1, 0x40(s0)           # CTRL.ENABLE
     sw t0, 0x70(s0)           # RING_TAIL
+    li t2, 0x10000000         # UART: "D" and a newline (flushes the console) just before the doorbell
+    li t3, 0x44
+    sb t3, 0(t2)
+    li t3, 10
+    sb t3, 0(t2)
     sw t1, 0x74(s0)           # DOORBELL: ~7 minutes of host time in one MMIO write before the fix
 wait:
     lw t1, 0x6C(s0)           # RING_HEAD
@@ -301,3 +306,26 @@ def test_an_option_of_another_command_is_named_as_such(firmware):
     """`npuemu run --realtime` said "unrecognized arguments: --realtime; did you mean --realtime?"."""
     result = run_npuemu("run", "--realtime", firmware("hello", "rv32"))
     _one_line_error(result, "--realtime is an option of npuemu debug")
+
+
+def test_a_long_npu_ring_gives_way_to_ctrl_c(tmp_path):
+    """The same flood: Ctrl-C (SIGINT) ends the run with status 130 between two batches of the ring."""
+    import select
+    import signal
+
+    elf = assemble(tmp_path, NPU_RING_FLOOD)
+    proc = subprocess.Popen([sys.executable, "-m", "emu.cli", "run", str(elf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert select.select([proc.stdout], [], [], 60)[0], "no output within 60 s"
+        assert proc.stdout.readline() == b"D\n"  # the doorbell is next
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    out = proc.stdout.read()
+    proc.stdout.close()
+    assert proc.returncode == 130 and b"interrupted" in out, out
+    assert time.monotonic() - sent < 10
