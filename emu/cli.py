@@ -112,9 +112,14 @@ def _usage_hint(message: str, argv: list[str]) -> str:
         return "; " + "; ".join(dict.fromkeys(qemu))
     unknown = re.search(r"unrecognized arguments: (.*)", message)
     if unknown:
-        options = sorted(set(_all_options(build_parser())))
+        parser = build_parser()
+        options = sorted(set(_all_options(parser)))
         for word in unknown[1].split():
             close = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.6)
+            if close and close[0] == word.split("=")[0]:  # right name, wrong command
+                owners = [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                          for name, sub in action.choices.items() if close[0] in _all_options(sub)]
+                return f"; {close[0]} is an option of npuemu {', '.join(owners)}"
             if close:
                 return f"; did you mean {close[0]}?"
     choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)

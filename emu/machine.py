@@ -164,6 +164,9 @@ class Machine:
         self.htif: Htif | None = None
         self.semihost: Semihosting | None = None
         self.devices = [self.finisher, self.clint, self.plic, self.uart, self.npu]
+        # A long NPU ring gives way to Ctrl-C, gdb and --timeout (not to an NPU breakpoint's own stop
+        # request: the doorbell still runs the whole ring then, so what the debugger shows is deterministic).
+        self.npu.must_yield = lambda: self._debug_stop is None and self._waiting_must_end()
 
         self.debug = DebugHooks(self.uc, self.read_mem, lambda: self.cpu.pc, self._on_break, self._on_watch,
                                 self.counter)

@@ -21,6 +21,7 @@ from emu.compiler.errors import CompileError
 from emu.compiler.layer_table import INPUT_INDEX, MAX_OPERATORS, PRELOAD_INDEX, tag
 from emu.compiler.model import Model, Operator, Tensor, load
 from emu.npu_device.config import NpuConfig
+from emu.npu_device.postproc import MAX_DW_TAPS
 from emu.npu_device.regs import ACTIVATIONS, FLAGS, POOL_OPS
 
 BASE_NONE, BASE_WEIGHTS, BASE_ARENA, BASE_INPUT = 0, 1, 2, 3  # BASE_INPUT: npu_model_run's input
@@ -501,6 +502,8 @@ class Compiler:
         c, oh, ow, kh, kw, sh, sw, pt, pl, src, dst = g.ic, g.oh, g.ow, g.kh, g.kw, g.sh, g.sw, g.pt, g.pl, g.src, g.dst
         if g.wc != c or g.oc != c:
             raise CompileError(f"{op.where()}: depth multiplier {o.DepthMultiplier()} is not supported (only 1)")
+        if kh * kw > MAX_DW_TAPS:
+            raise CompileError(f"{op.where()}: {kh}x{kw} depthwise kernel: DWCONV holds at most {MAX_DW_TAPS} taps")
         wk = w.data.reshape(kh, kw, c)
         folded = self.bias(op, c) - x.zp * wk.astype(np.int64).sum(axis=(0, 1))
         w_off = self.blob(wk)

@@ -12,7 +12,11 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from typing import Any
 
+from emu.debugger.errors import DebuggerError
+from emu.debugger.files import read_regular_file
 from emu.errors import ConfigError
+
+MAX_CONFIG_BYTES = 1 << 20  # a --npu-config TOML file
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,13 @@ class NpuConfig:
             if path in presets():
                 user = tomllib.loads(_packaged(f"presets/{path}.toml"))
             else:
-                try:
-                    with open(path, "rb") as fh:
-                        user = tomllib.load(fh)
-                except OSError as exc:
+                try:  # a regular file of at most 1 MiB: a FIFO or /dev/zero must not hang the start
+                    user = tomllib.loads(read_regular_file(path, MAX_CONFIG_BYTES).decode())
+                except DebuggerError as exc:
                     hint = "" if "/" in path or path.endswith(".toml") else f" (presets: {', '.join(presets())})"
-                    raise ConfigError(f"cannot read NPU config {path}: {exc.strerror}{hint}") from None
+                    raise ConfigError(f"cannot read NPU config {str(exc).rstrip('.')}{hint}") from None
+                except UnicodeDecodeError:
+                    raise ConfigError(f"NPU config {path}: not UTF-8 text") from None
                 except tomllib.TOMLDecodeError as exc:
                     raise ConfigError(f"NPU config {path}: {exc}") from None
             _merge(data, user, path)
@@ -129,6 +134,8 @@ class NpuConfig:
             raise ConfigError(f"{where}: geometry.accumulator_bytes must be a multiple of 4")
         if geo["scratchpad_bytes"] > 1 << 31 or geo["accumulator_bytes"] > 1 << 31:
             raise ConfigError(f"{where}: on-chip memories are limited to 2 GiB")
+        if geo["tiles"] * geo["rows"] * geo["cols"] > 1 << 31:
+            raise ConfigError(f"{where}: the tiles hold tiles x rows x cols int8 weights: limited to 2 GiB")
         mhz = data["clock"]["npu_mhz"]
         if not isinstance(mhz, int | float) or isinstance(mhz, bool) or not 0 < mhz <= 100_000:
             raise ConfigError(f"{where}: clock.npu_mhz must be a number in (0, 100000], not {mhz!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import operator
+import time
 from collections import deque
 from collections.abc import Callable
 from functools import reduce
@@ -47,6 +48,10 @@ COUNTER_REGS = {REG[f"{name.upper()}_LO"]: name for name in COUNTERS}
 QUEUE_HISTORY = 256  # completed commands queue() still shows
 PLAN_CACHE = 4096  # distinct descriptors kept decoded (and, for DMA/MVM, checked) by _run
 FOLD_AT = 4096  # completed commands whose costs _retire keeps before adding them to the totals
+# A long ring runs in batches (see _run_batches): a stop request (Ctrl-C, gdb, --timeout) is looked
+# at after each, and a batch is one descriptor again once one took YIELD_S of host time.
+YIELD_S = 0.05
+MAX_BATCH = 256
 _TAG = operator.itemgetter(1)  # the tag of a retired (opcode name, tag)
 CTRL_ENABLE = BITS["CTRL_ENABLE"]
 OFF_RING_HEAD, OFF_RING_TAIL, OFF_DOORBELL = REG["RING_HEAD"], REG["RING_TAIL"], REG["DOORBELL"]
@@ -97,6 +102,8 @@ class NpuDevice(MmioDevice):
         self._hot = (self._mem, self._plans, self._tiles, self._durations, self.trace, self._ram_base)
         self.internal_errors: list[str] = []
         self.injected_errors: list[str] = []  # fail the next commands with these ERRORS names (emu/faults.py)
+        # The machine's "a stop was requested" (Ctrl-C, gdb, --timeout): a long ring gives way to it.
+        self.must_yield: Callable[[], bool] | None = None
         self._events: deque[Event] = deque()
         self._ro = {
             REG["ID"]: regs.ID_MAGIC, REG["VERSION"]: regs.VERSION, REG["TILES"]: cfg.tiles,
@@ -140,6 +147,7 @@ class NpuDevice(MmioDevice):
         self._events.clear()
         if self.strict is not None:
             self.strict.clear()
+        self.deferred = False  # descriptors left unfetched by a stop request (_run_batches)
         self.r["RING_TAIL"] = 0
         self.head = 0  # completed descriptors (free-running u32)
         self.fetched = 0  # descriptors executed functionally
@@ -289,12 +297,49 @@ class NpuDevice(MmioDevice):
             if strict is not None:
                 strict.complete(now)
                 strict.land_all()
-            self._run(start, base - self._ram_base, size, pending)
+            self._run_batches(start, base - self._ram_base, size, pending)
         finally:
             if strict is not None:
                 strict.after_doorbell()
             if frozen:
                 self.clock.resume()
+
+    def _run_batches(self, start: int, ring_off: int, size: int, count: int) -> None:
+        """:meth:`_run` in batches, so a stop request (:attr:`must_yield`: Ctrl-C, gdb,
+        --timeout) is honoured within about YIELD_S of host time plus one command, however long
+        the ring (issue 17: one doorbell could keep the host busy for hours inside an MMIO
+        write).  Batches grow from one descriptor while they stay fast.  The descriptors a stop
+        leaves unfetched are fetched when the machine next runs (:meth:`_resume`), as a new
+        doorbell would.  Consecutive batches continue one timeline, so the modeled result is
+        the same as one call as long as nothing interrupts."""
+        must_yield = self.must_yield
+        if must_yield is None:
+            self._run(start, ring_off, size, count)
+            return
+        batch = 1
+        while True:
+            n = min(batch, count)
+            began = time.monotonic()
+            self._run(start, ring_off, size, n)
+            count -= n
+            if not count or self.error is not None:
+                return
+            start = self.issue_ns  # where the front end stopped: the timeline goes on from there
+            if must_yield():
+                self._defer()
+                return
+            batch = min(2 * batch, MAX_BATCH) if time.monotonic() - began < YIELD_S else 1
+
+    def _defer(self) -> None:
+        """Fetch the rest of the ring 1 ns later: after the machine has stopped (the event is
+        not due in the clock pass that may be running us), as soon as it runs again."""
+        self.deferred = True
+        self._events.append(self.clock.schedule(self.clock.now_ns() + 1, self._resume, "npu"))
+
+    def _resume(self) -> None:
+        if self.deferred:
+            self.deferred = False
+            self._doorbell()
 
     def _run(self, start: int, ring_off: int, size: int, count: int) -> None:
         """The hot loop: decode, execute, time and log ``count`` descriptors.
@@ -547,6 +592,7 @@ class NpuDevice(MmioDevice):
             "lifetime": self.lifetime, "trace": self.trace.mark(), "row_writes": self._tiles.row_writes,
             "op_energy": self.op_energy, "lifetime_op_energy": self.lifetime_op_energy,
             "layer_totals": self.layer_totals, "grad_saturated": self.executor.grad_saturated,
+            "deferred": self.deferred,
             "strict_held": list(self.strict.held) if self.strict is not None else [],
             "strict_guards": list(self.strict.guards.values()) if self.strict is not None else [],
         })
@@ -582,6 +628,9 @@ class NpuDevice(MmioDevice):
                 self._schedule(end)
         if self.error is not None and not self.error_visible:
             self._schedule(self.error[2])
+        self.deferred = False
+        if state.get("deferred"):
+            self._defer()
         if self.strict is not None:  # the held outputs and the guards of the restored pending commands
             self.strict.restore(state["strict_held"], state["strict_guards"])
             for held in self.strict.held:

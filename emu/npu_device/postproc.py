@@ -14,6 +14,9 @@ from emu.npu_device.fault import NpuFault
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 INT8_MIN, INT8_MAX = -128, 127
 MAX_SHIFT = 31
+# DWCONV kernel taps (kh * kw) the vector unit's weight buffer holds per channel: real depthwise
+# engines bound the kernel (docs/npu.md), and it bounds one command's work (issue 17).
+MAX_DW_TAPS = 1024
 
 
 def check_shift(shift: np.ndarray | int) -> None:
@@ -92,15 +95,40 @@ def pool_shape(h: int, w: int, kh: int, kw: int, sh: int, sw: int) -> tuple[int,
 
 
 def pool(op: int, x: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
-    """Max or average (round half away from zero) over kh x kw windows of an H x W x C int8 map."""
-    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(0, 1))[::sh, ::sw]
+    """Max or average (round half away from zero) over kh x kw windows of an H x W x C int8 map.
+
+    Separable: a kh-row reduction then a kw-column one, kh + kw vectorized passes, so even a
+    255 x 255 window over the whole scratchpad costs milliseconds (issue 17: one descriptor
+    must not keep the host busy for seconds).  Max and the integer sum are exact in any order.
+    """
+    if op not in (POOL_OPS["MAX"], POOL_OPS["AVG"]):
+        raise NpuFault("BAD_ARG", f"unknown pooling op {op}")
+    rows = _window_reduce(x, kh, sh, 0, op)
+    total = _window_reduce(rows, kw, sw, 1, op)
     if op == POOL_OPS["MAX"]:
-        return windows.max(axis=(3, 4))
-    if op == POOL_OPS["AVG"]:
-        total = windows.sum(axis=(3, 4), dtype=np.int64)
-        count = kh * kw
-        return (np.sign(total) * ((np.abs(total) + count // 2) // count)).astype(np.int8)
-    raise NpuFault("BAD_ARG", f"unknown pooling op {op}")
+        return total
+    count = kh * kw
+    return (np.sign(total) * ((np.abs(total) + count // 2) // count)).astype(np.int8)
+
+
+def _window_reduce(x: np.ndarray, k: int, stride: int, axis: int, op: int) -> np.ndarray:
+    """Max (int8) or sum (int64) over windows of ``k`` along ``axis``, ``stride`` apart."""
+    n_out = (x.shape[axis] - k) // stride + 1
+
+    def tap(i: int) -> np.ndarray:
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(i, i + (n_out - 1) * stride + 1, stride)
+        return x[tuple(index)]
+
+    if op == POOL_OPS["MAX"]:
+        acc = tap(0).copy()
+        for i in range(1, k):
+            np.maximum(acc, tap(i), out=acc)
+    else:
+        acc = tap(0).astype(np.int64)
+        for i in range(1, k):
+            np.add(acc, tap(i), out=acc)
+    return acc
 
 
 def depthwise(x: np.ndarray, w: np.ndarray, sh: int, sw: int) -> np.ndarray:

@@ -96,9 +96,14 @@ class TileStore:
         self.version += 1
 
     def grid(self, tile: int, k: int, n: int) -> tuple[int, int]:
-        """Tile-grid shape of a K x N matrix at ``tile``; TILE_RANGE if it does not fit."""
+        """Tile-grid shape of a K x N matrix at ``tile``; TILE_RANGE if it does not fit.
+
+        K and N are bounded by the whole tile array even when the other is 0 (an empty matrix
+        needs no tiles): no command may name more weight rows or columns than the NPU has,
+        which also bounds the host work of one command (issue 17).
+        """
         tk, tn = -(-k // self.rows), -(-n // self.cols)
-        if tile >= self.count or tile + tk * tn > self.count:
+        if tk > self.count or tn > self.count or tile >= self.count or tile + tk * tn > self.count:
             raise NpuFault("TILE_RANGE", f"{k}x{n} at tile {tile} needs {tk * tn} of {self.count} tiles")
         return tk, tn
 

@@ -37,6 +37,7 @@ settings.register_profile("fuzz-long", max_examples=200, **_COMMON)
 if PROFILE not in ("fuzz-quick", "fuzz-long"):
     raise SystemExit(f"NPUEMU_FUZZ={PROFILE!r}: use fuzz-quick or fuzz-long")
 FUZZ = settings(settings.get_profile(PROFILE))
+MIN_ROUND = 20  # examples per fuzz-long round at least (see Campaign.run)
 
 
 class HangError(AssertionError):
@@ -67,10 +68,24 @@ class Campaign:
         self.inputs += 1
 
     def run(self, fuzzer: Callable[[], None]) -> None:
-        """Rounds of ``fuzzer`` until the profile's time is spent (one round in fuzz-quick)."""
+        """Rounds of ``fuzzer`` until the profile's time is spent (one round in fuzz-quick).
+
+        hypothesis has no time budget, so in fuzz-long each round's size is chosen to fit: at
+        most the fuzzer's own ``max_examples``, about half the time left at the rate measured so
+        far, and at least MIN_ROUND examples (the first examples of a round are hypothesis's
+        simplest).  A campaign so ends within about MIN_ROUND examples of its time.
+        """
         start = time.monotonic()
+        own = fuzzer._hypothesis_internal_use_settings  # type: ignore[attr-defined]
         rounds = 0
         while True:
+            elapsed = time.monotonic() - start
+            if PROFILE == "fuzz-long":
+                rate = self.inputs / elapsed if self.inputs else 0.0
+                size = max(MIN_ROUND, int(rate * (SECONDS - elapsed) / 2))
+                # the attribute @given reads at each call: a round size without re-decorating
+                fuzzer._hypothesis_internal_use_settings = settings(  # type: ignore[attr-defined]
+                    own, max_examples=min(own.max_examples, size))
             fuzzer()
             rounds += 1
             if time.monotonic() - start >= SECONDS:

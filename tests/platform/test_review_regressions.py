@@ -156,3 +156,176 @@ def test_semihosting_handles_follow_snapshots(tmp_path):
     assert fd not in host.handles and set(host.handles) == {0, 1, 2}
     host.set_state(state)
     assert host.handles[fd].file.read(2) == b"45"
+
+
+# -- issue 17: the host work of one NPU descriptor is bounded ----------------------------------
+
+def _npu_harness():
+    from npu.harness import Harness
+    from npu.strategies import SMALL
+    return Harness(SMALL, ram_size=1 << 20)
+
+
+@pytest.mark.parametrize("name, fields", [
+    ("LOAD_WEIGHTS", {"dram_addr": 0x8001_0000, "k": 0x8001_0000, "n": 0, "dram_stride": 31}),
+    ("LOAD_WEIGHTS", {"dram_addr": 0x8001_0000, "k": 0, "n": 0xFFFF_FFFF, "flags": 0x4}),
+    ("WEIGHT_UPDATE", {"m": 0, "k": 0xFFFF_FFFF, "n": 0}),
+    ("MVM", {"m": 0, "k": 0, "n": 0xFFFF_FFFF}),
+    ("MVM_T", {"m": 0, "k": 0xFFFF_FFFF, "n": 0}),
+])
+def test_npu_empty_weight_matrix_larger_than_the_tiles_is_tile_range(name, fields):
+    """Found by `make fuzz` (single-descriptor campaign): LOAD_WEIGHTS with K = 2^31 and N = 0
+    needs no tile, so it passed the check and then counted endurance writes row-group by
+    row-group: 2^28 Python iterations inside one MMIO write (minutes; no --timeout, no Ctrl-C).
+    K and N are now bounded by the tile array whatever the other is."""
+    from emu.npu_device.regs import ERRORS
+    h = _npu_harness()
+    before = h.npu.tiles.tobytes()
+    h.submit(h.desc(name, **fields))
+    assert h.error() == ERRORS["TILE_RANGE"][0]
+    assert h.npu.tiles.tobytes() == before and not h.npu.internal_errors
+
+
+def test_npu_dwconv_kernel_is_bounded_and_pool_windows_are_cheap():
+    """The largest legal windows: DWCONV holds MAX_DW_TAPS taps (a 255 x 255 kernel over the
+    default scratchpad was 4.3e9 MACs, seconds of host time in one command: now BAD_ARG), and a
+    255 x 255 POOL over the whole scratchpad is computed separably, equal to the direct
+    definition (per-window max and rounded mean)."""
+    import numpy as np
+    from npu.harness import Harness
+
+    from emu.npu_device import NpuConfig
+    from emu.npu_device.postproc import MAX_DW_TAPS
+    from emu.npu_device.regs import ERRORS
+
+    h = _npu_harness()
+    h.submit(h.desc("DWCONV", h=64, w=64, c=1, kh=33, kw=32, sh=1, sw=1))
+    assert MAX_DW_TAPS < 33 * 32 and h.error() == ERRORS["BAD_ARG"][0]
+    h = Harness(NpuConfig.load(None), ram_size=1 << 20)
+    rng = np.random.default_rng(7)
+    x = rng.integers(-128, 128, (40, 40, 2), dtype=np.int8)
+    w = rng.integers(-128, 128, (32, 32, 2), dtype=np.int8)
+    h.spad_put(0, x.reshape(-1))
+    h.spad_put(4096, w.reshape(-1))
+    h.submit(h.desc("DWCONV", in_addr=0, w_addr=4096, acc_addr=0, h=40, w=40, c=2, kh=32, kw=32, sh=3, sw=2))
+    assert h.error() == 0
+    want = np.array([[[int((x[y * 3:y * 3 + 32, xx * 2:xx * 2 + 32, c].astype(np.int64)
+                            * w[:, :, c]).sum()) for c in range(2)] for xx in range(5)] for y in range(3)])
+    assert h.npu.accumulator[:30].reshape(3, 5, 2).tolist() == want.tolist()
+
+    x = rng.integers(-128, 128, (512, 512), dtype=np.int8)
+    h.spad_put(0, x.reshape(-1))
+    for op in (0, 1):
+        h.submit(h.desc("POOL", in_addr=0, out_addr=0, h=512, w=512, c=1, kh=255, kw=255, sh=64, sw=32, op=op))
+        assert h.error() == 0
+        got = h.npu.scratchpad[:4 * 9].view(np.int8).reshape(4, 9)
+        for oy, ox in ((0, 0), (3, 8), (2, 5)):
+            window = x[oy * 64:oy * 64 + 255, ox * 32:ox * 32 + 255].astype(np.int64)
+            total = int(window.sum())
+            mean = (abs(total) + 255 * 255 // 2) // (255 * 255) * (1 if total >= 0 else -1)
+            assert got[oy, ox] == (window.max() if op == 0 else mean)
+        h.spad_put(0, x.reshape(-1))  # the output overwrote the input's first bytes
+
+
+# A ring of 4096 DWCONVs (32x32 kernel, 63x63x64 input: ~0.1 s of host time each), one doorbell.
+NPU_RING_FLOOD = """
+    li s0, 0x18000000         # NPU registers
+    li s1, 0x80100000         # the ring (RAM is zero: every other field 0)
+    li s2, 4096
+    mv t2, s1
+    li t3, 0x0C               # DWCONV
+    li t4, 0x003F003F         # h = w = 63
+    li t5, 0x20200040         # c = 64, kh = kw = 32
+    li t6, 0x0101             # sh = sw = 1
+fill:
+    sw t3, 0(t2)
+    sw t4, 20(t2)
+    sw t5, 24(t2)
+    sw t6, 28(t2)
+    addi t2, t2, 64
+    addi s2, s2, -1
+    bnez s2, fill
+    sw s1, 0x60(s0)           # RING_BASE_LO
+    li t0, 4096
+    sw t0, 0x68(s0)           # RING_SIZE
+    li t1, 1
+    sw t1, 0x40(s0)           # CTRL.ENABLE
+    sw t0, 0x70(s0)           # RING_TAIL
+    li t2, 0x10000000         # UART: "D" and a newline (flushes the console) just before the doorbell
+    li t3, 0x44
+    sb t3, 0(t2)
+    li t3, 10
+    sb t3, 0(t2)
+    sw t1, 0x74(s0)           # DOORBELL: ~7 minutes of host time in one MMIO write before the fix
+wait:
+    lw t1, 0x6C(s0)           # RING_HEAD
+    bne t1, t0, wait
+    j finish_pass
+"""
+
+
+@pytest.mark.parametrize("mode", [[], ["--deterministic"]], ids=["realtime", "deterministic"])
+def test_a_long_npu_ring_gives_way_to_timeout(tmp_path, mode):
+    """Issue 17: every descriptor of a ring ran inside the doorbell's MMIO write, so --timeout
+    (and Ctrl-C, gdb) waited for the whole ring.  The ring now runs in batches that look at the
+    machine's stop request in between."""
+    elf = assemble(tmp_path, NPU_RING_FLOOD)
+    start = time.monotonic()
+    result = run_npuemu("run", *mode, "--timeout", "1", elf, timeout=60)
+    assert result.status == 124, result.output
+    assert b"stopped by --timeout" in result.output
+    assert time.monotonic() - start < 20
+
+
+def _one_line_error(result, text: str) -> None:
+    lines = result.output.decode(errors="replace").strip().splitlines()
+    assert result.status == 2 and len(lines) == 1 and text in lines[0], result.output
+
+
+def test_npu_config_and_trace_report_take_regular_files_only(tmp_path, firmware):
+    """A FIFO or /dev/zero given to --npu-config or `npuemu report` blocked forever (or read
+    /dev/zero until memory ran out); a config that is not UTF-8 and a tile array of 256 TiB
+    ended in tracebacks.  Each is now one line and exit status 2."""
+    import os
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    hello = firmware("hello", "rv32")
+    for path in (fifo, "/dev/zero"):
+        _one_line_error(run_npuemu("run", "--npu-config", path, hello, timeout=30), "not a regular file")
+        _one_line_error(run_npuemu("report", path, timeout=30), "not a regular file")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe[geometry]\n")
+    _one_line_error(run_npuemu("run", "--npu-config", binary, hello), "not UTF-8 text")
+    huge = tmp_path / "huge.toml"
+    huge.write_text("[geometry]\ntiles = 65535\nrows = 65536\ncols = 65536\n")
+    _one_line_error(run_npuemu("run", "--npu-config", huge, hello), "limited to 2 GiB")
+
+
+def test_an_option_of_another_command_is_named_as_such(firmware):
+    """`npuemu run --realtime` said "unrecognized arguments: --realtime; did you mean --realtime?"."""
+    result = run_npuemu("run", "--realtime", firmware("hello", "rv32"))
+    _one_line_error(result, "--realtime is an option of npuemu debug")
+
+
+def test_a_long_npu_ring_gives_way_to_ctrl_c(tmp_path):
+    """The same flood: Ctrl-C (SIGINT) ends the run with status 130 between two batches of the ring."""
+    import select
+    import signal
+
+    elf = assemble(tmp_path, NPU_RING_FLOOD)
+    proc = subprocess.Popen([sys.executable, "-m", "emu.cli", "run", str(elf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert select.select([proc.stdout], [], [], 60)[0], "no output within 60 s"
+        assert proc.stdout.readline() == b"D\n"  # the doorbell is next
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+    out = proc.stdout.read()
+    proc.stdout.close()
+    assert proc.returncode == 130 and b"interrupted" in out, out
+    assert time.monotonic() - sent < 10

@@ -122,3 +122,19 @@ def test_mutated_models_never_escape_as_tracebacks(tmp_path: Path) -> None:
         finally:
             path.unlink()
     assert outcomes["ok"] + outcomes["error"] == 40
+
+
+def test_depthwise_kernel_beyond_dwconv_is_one_line(tmp_path: Path) -> None:
+    """DWCONV holds at most 1024 taps (issue 17, docs/npu.md): a 33 x 32 depthwise kernel is refused
+    at compile time rather than failing on the NPU."""
+    w = ModelWriter()
+    x = w.tensor("x", (1, 40, 40, 1), scale=0.1, zero_point=0)
+    wt = w.tensor("w", (1, 33, 32, 1), scale=[0.01], zero_point=[0], data=np.ones((1, 33, 32, 1), np.int8), qdim=3)
+    b = w.tensor("b", (1,), TYPES.INT32, scale=[0.001], zero_point=[0], data=np.zeros(1, np.int32))
+    y = w.tensor("y", (1, 8, 9, 1), scale=0.5, zero_point=0)
+    w.op(OPS.DEPTHWISE_CONV_2D, [x, wt, b], [y], OPTS.DepthwiseConv2DOptions, Padding=1, StrideW=1, StrideH=1,
+         DepthMultiplier=1, FusedActivationFunction=0)
+    path = tmp_path / "dw.tflite"
+    path.write_bytes(w.build([x], [y]))
+    line = one_line_error(compile_cli(str(path)))
+    assert "operator 0 (DEPTHWISE_CONV_2D)" in line and "at most 1024 taps" in line

@@ -9,6 +9,7 @@ import numpy as np
 from emu.npu_device import dma, postproc
 from emu.npu_device.command import Command, Data, Operands, flat
 from emu.npu_device.encoding import FLAGS, Field, Layout
+from emu.npu_device.fault import NpuFault
 from emu.npu_device.ops.pool import out_shape
 from emu.npu_device.timing import Cost, CostModel
 
@@ -20,6 +21,8 @@ F_ACC = FLAGS["ACC"]
 
 def execute(ex: Executor, d: Any) -> Cost:
     oh, ow = postproc.pool_shape(d.h, d.w, d.kh, d.kw, d.sh, d.sw)
+    if d.kh * d.kw > postproc.MAX_DW_TAPS:
+        raise NpuFault("BAD_ARG", f"{d.kh}x{d.kw} kernel: more than {postproc.MAX_DW_TAPS} taps")
     x = dma.sram(ex.spad8, d.in_addr, 1, d.h * d.w * d.c, 0)
     w = dma.sram(ex.spad8, d.w_addr, 1, d.kh * d.kw * d.c, 0)
     out = dma.sram(ex.acc, d.acc_addr, 1, oh * ow * d.c, 0, dest=True)
