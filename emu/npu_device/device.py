@@ -594,7 +594,7 @@ class NpuDevice(MmioDevice):
             "layer_totals": self.layer_totals, "grad_saturated": self.executor.grad_saturated,
             "deferred": self.deferred,
             "strict_held": list(self.strict.held) if self.strict is not None else [],
-            "strict_guards": list(self.strict.guards.values()) if self.strict is not None else [],
+            "strict_guards": self.strict.guards if self.strict is not None else [],
         })
 
     def set_state(self, state: Any) -> None:

@@ -111,7 +111,9 @@ class StrictCompletion:
     def __init__(self, ram: Ram, now: Callable[[], int], hooks: AccessHooks, report: Callable[[str], None]) -> None:
         self.ram, self.now, self.hooks, self.report = ram, now, hooks, report
         self.held: list[Held] = []
-        self.guards: dict[Any, Guard] = {}
+        # One hook per command and role (its rows share it: a strided DMA has up to
+        # MAX_ROW_GUARDS of them, and every Unicorn hook costs a Python call to add and remove).
+        self.hooked: dict[Any, list[Guard]] = {}
         self._new: list[Guard] = []
         self.reported: set[tuple[int, int]] = set()  # (descriptor index, access kind): once each
 
@@ -132,41 +134,55 @@ class StrictCompletion:
         """Put held writes back (newest first) and arm the guards of the commands just fetched."""
         for held in reversed(self.held):
             self.ram.write(held.addr, held.old)
-        for guard in self._new:
-            handle = self.hooks.add(guard.lo, guard.hi, not guard.output, self._checker(guard))
-            self.guards[handle] = guard
+        self._arm(self._new)
         self._new.clear()
+
+    @property
+    def guards(self) -> list[Guard]:
+        """Every armed guard, in the order armed (a snapshot keeps them)."""
+        return [guard for group in self.hooked.values() for guard in group]
+
+    def _arm(self, guards: list[Guard]) -> None:
+        groups: dict[tuple[int, bool], list[Guard]] = {}
+        for guard in guards:
+            groups.setdefault((guard.index, guard.output), []).append(guard)
+        for (_, output), group in groups.items():
+            lo, hi = min(g.lo for g in group), max(g.hi for g in group)
+            self.hooked[self.hooks.add(lo, hi, not output, self._checker(group))] = group
 
     def complete(self, now: int) -> None:
         """Land the held writes due by ``now`` and drop the guards of completed commands."""
         while self.held and self.held[0].land_ns <= now:
             held = self.held.pop(0)
             self.ram.write(held.addr, held.new)
-        for handle, guard in list(self.guards.items()):
-            if guard.until_ns <= now:
+        for handle, group in list(self.hooked.items()):
+            if group[0].until_ns <= now:  # one command's guards complete together
                 self.hooks.remove(handle)
-                del self.guards[handle]
+                del self.hooked[handle]
 
     def restore(self, held: list[Held], guards: list[Guard]) -> None:
         """A snapshot's held writes and guards (its RAM already holds the pre-completion bytes)."""
         self.clear()
         self.held = [Held(*h) for h in held]
-        for guard in guards:
-            guard = Guard(*guard)
-            self.guards[self.hooks.add(guard.lo, guard.hi, not guard.output, self._checker(guard))] = guard
+        self._arm([Guard(*guard) for guard in guards])
 
     def clear(self) -> None:
         """CTRL.RESET or power-on: pending commands never complete; their held writes are dropped."""
-        for handle in self.guards:
+        for handle in self.hooked:
             self.hooks.remove(handle)
-        self.guards.clear()
+        self.hooked.clear()
         self._new.clear()
         self.held.clear()
         self.reported.clear()
 
     # -- the CPU's side --------------------------------------------------------------------
-    def _checker(self, guard: Guard) -> Callable[[int, bool], None]:
+    def _checker(self, group: list[Guard]) -> Callable[[int, bool], None]:
+        """The hook of one command's guards (rows of a strided transfer): accesses inside their
+        bounding span but between rows are not races."""
         def check(address: int, is_write: bool) -> None:
+            guard = next((g for g in group if g.lo <= address < g.hi), None)
+            if guard is None:
+                return
             now = self.now()
             if now >= guard.until_ns:
                 return
