@@ -115,7 +115,7 @@ class StrictCompletion:
         # costs a Python call to add and to remove, and a network's doorbell fetches hundreds of
         # commands with up to MAX_ROW_GUARDS rows each (one hook per row made a kws inference 5x
         # slower).  The hook's checker sorts real races from accesses between the guards.
-        self.hooked: dict[Any, list[Guard]] = {}
+        self.hooked: dict[Any, tuple[int, list[Guard]]] = {}  # handle: (last completion, guards)
         self._new: list[Guard] = []
         self.reported: set[tuple[int, int]] = set()  # (descriptor index, access kind): once each
 
@@ -142,21 +142,22 @@ class StrictCompletion:
     @property
     def guards(self) -> list[Guard]:
         """Every armed guard, in the order armed (a snapshot keeps them)."""
-        return [guard for group in self.hooked.values() for guard in group]
+        return [guard for _, group in self.hooked.values() for guard in group]
 
     def _arm(self, guards: list[Guard]) -> None:
         if guards:
             lo, hi = min(g.lo for g in guards), max(g.hi for g in guards)
             stores_only = not any(g.output for g in guards)
-            self.hooked[self.hooks.add(lo, hi, stores_only, self._checker(guards))] = guards
+            until = max(g.until_ns for g in guards)
+            self.hooked[self.hooks.add(lo, hi, stores_only, self._checker(guards))] = (until, guards)
 
     def complete(self, now: int) -> None:
         """Land the held writes due by ``now`` and drop the guards of completed commands."""
         while self.held and self.held[0].land_ns <= now:
             held = self.held.pop(0)
             self.ram.write(held.addr, held.new)
-        for handle, group in list(self.hooked.items()):
-            if max(g.until_ns for g in group) <= now:
+        for handle, (until, _) in list(self.hooked.items()):
+            if until <= now:
                 self.hooks.remove(handle)
                 del self.hooked[handle]
 
