@@ -7,6 +7,7 @@ modes, and the `qemu`-marked test runs the same ELFs on qemu-system-riscv32/64 a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import sys
 import time
@@ -617,22 +618,11 @@ HOOKED_LOOP = """
 """
 
 
-def _hooked_run(tmp_path, kind: str, stops_from_a_thread: bool) -> list[int]:
-    """Run HOOKED_LOOP to its end, resuming after every stop, and return the addresses the hook
-    saw.  `kind`: one code hook (Unicorn calls it directly from the translated code), two code
-    hooks (called through helper_uc_tracecode), or a block hook."""
+@contextlib.contextmanager
+def _stopper_thread(uc):
+    """Another thread calling uc.emu_stop() every ~100 us while the body runs."""
     import threading
 
-    from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
-
-    uc = _bare(tmp_path, HOOKED_LOOP.format(n=100_000 if kind == "block" else 20_000))
-    seen: list[int] = []
-    if kind == "block":
-        uc.hook_add(UC_HOOK_BLOCK, lambda uc, address, size, _: seen.append(address))
-    else:
-        uc.hook_add(UC_HOOK_CODE, lambda uc, address, size, _: seen.append(address))
-        if kind == "two code hooks":
-            uc.hook_add(UC_HOOK_CODE, lambda uc, address, size, _: None)
     done = threading.Event()
     stops = [0]
 
@@ -644,17 +634,33 @@ def _hooked_run(tmp_path, kind: str, stops_from_a_thread: bool) -> list[int]:
 
     thread = threading.Thread(target=stopper)
     switch = sys.getswitchinterval()
-    if stops_from_a_thread:
-        sys.setswitchinterval(1e-5)  # the Python hook holds the GIL most of the time
-        thread.start()
+    sys.setswitchinterval(1e-5)  # Python hooks hold the GIL most of the time
+    thread.start()
     try:
-        _run_stores(uc, [], _label_after_loop(uc))
+        yield
     finally:
         done.set()
         sys.setswitchinterval(switch)
-        if stops_from_a_thread:
-            thread.join()
-            assert stops[0] > 20, f"the stopper thread hardly ran ({stops[0]} stops)"
+        thread.join()
+    assert stops[0] > 20, f"the stopper thread hardly ran ({stops[0]} stops)"
+
+
+def _hooked_run(tmp_path, kind: str, stops_from_a_thread: bool) -> list[int]:
+    """Run HOOKED_LOOP to its end, resuming after every stop, and return the addresses the hook
+    saw.  `kind`: one code hook (Unicorn calls it directly from the translated code), two code
+    hooks (called through helper_uc_tracecode), or a block hook."""
+    from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
+
+    uc = _bare(tmp_path, HOOKED_LOOP.format(n=100_000 if kind == "block" else 20_000))
+    seen: list[int] = []
+    if kind == "block":
+        uc.hook_add(UC_HOOK_BLOCK, lambda uc, address, size, _: seen.append(address))
+    else:
+        uc.hook_add(UC_HOOK_CODE, lambda uc, address, size, _: seen.append(address))
+        if kind == "two code hooks":
+            uc.hook_add(UC_HOOK_CODE, lambda uc, address, size, _: None)
+    with _stopper_thread(uc) if stops_from_a_thread else contextlib.nullcontext():
+        _run_stores(uc, [], _label_after_loop(uc))
     return seen
 
 
@@ -695,3 +701,22 @@ def test_a_stop_from_a_code_hook_still_stops_before_its_instruction(tmp_path):
     uc.emu_start(target, end)
     assert uc.reg_read(UC_RISCV_REG_S2) == 3
     assert seen.count(target) == 4  # 3 runs + the one stopped before
+
+
+def test_stops_from_another_thread_never_skip_a_memory_hook(tmp_path):
+    """Two write hooks on every store: a stop from another thread landing while the first runs no
+    longer skips the second (Unicorn 2.1.4 broke out of the hook loop on any stop request, and
+    since patch 0009 the store is not replayed, so the second hook never saw it)."""
+    from unicorn import UC_HOOK_MEM_WRITE
+
+    n = 20_000
+    uc = _bare(tmp_path, MMIO_STORES.format(n=n))
+    uc.mmio_map(0x1000_0000, 0x1000, lambda *a: 0, None, lambda *a: None, None)
+    first: list[int] = []
+    second: list[int] = []
+    uc.hook_add(UC_HOOK_MEM_WRITE, lambda uc, access, address, size, value, _: first.append(value))
+    uc.hook_add(UC_HOOK_MEM_WRITE, lambda uc, access, address, size, value, _: second.append(value))
+    with _stopper_thread(uc):
+        _run_stores(uc, [], _label_after_loop(uc))
+    assert first == list(range(n, 0, -1))
+    assert second == first
