@@ -116,7 +116,9 @@ static int64_t monotonic_ns(void)
  * by calling uc_emu_stop.  With npuemu's patch 0009 a stop only takes effect at the start of a
  * translated block (QEMU's icount_decr check) or before an instruction with a code hook, never
  * inside an instruction: an MMIO access is never cut short and replayed (the original bug: UART
- * bytes written twice by Unicorn's emu_start(timeout=) thread).  The translated code pays one
+ * bytes written twice by Unicorn's emu_start(timeout=) thread).  With patch 0010 a stop landing
+ * while an instruction's code hooks run (icount_hook, --trace insn) lets that instruction run:
+ * the hooks never run twice for it, so the count stays exact under any number of stops.  The translated code pays one
  * load and branch per block, which it pays anyway; no UC_HOOK_BLOCK, no thread per slice.
  *
  * The thread sleeps in read() on a timerfd that the emulation thread sets to the slice's

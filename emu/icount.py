@@ -131,7 +131,8 @@ class Pacer:
     twice under host load).  A per-block hook reading the clock cost every translated block.  Now
     one persistent native thread per machine (``emu/_icount.c``) calls ``uc_emu_stop`` at the
     deadline, and npuemu's Unicorn patch 0009 makes a stop take effect only at a translated
-    block's start or before a hooked instruction, never inside an instruction."""
+    block's start or before a hooked instruction, never inside an instruction; patch 0010 lets an
+    instruction whose hooks are running when the stop lands run, so no hook runs twice for it."""
 
     def __init__(self, uc: Uc) -> None:
         stop = ctypes.cast(_ucpy.uclib.uc_emu_stop, ctypes.c_void_p).value

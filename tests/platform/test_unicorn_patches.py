@@ -7,7 +7,9 @@ modes, and the `qemu`-marked test runs the same ELFs on qemu-system-riscv32/64 a
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import sys
 import time
 
 import pytest
@@ -602,3 +604,119 @@ store:
     assert uc.reg_read(UC_RISCV_REG_S2) == 5
     pc = uc.reg_read(UC_RISCV_REG_PC)
     assert int.from_bytes(uc.mem_read(pc, 4), "little") & 0x7F == 0x23  # a store opcode
+
+
+# -- patch 0010: a code or block hook runs exactly once per executed instruction / block ----------
+HOOKED_LOOP = """
+    li s1, {n}
+1:  addi s2, s2, 1
+    xori s3, s2, 5
+    add s4, s4, s3
+    addi s1, s1, -1
+    bnez s1, 1b
+2:  j 2b
+"""
+
+
+@contextlib.contextmanager
+def _stopper_thread(uc):
+    """Another thread calling uc.emu_stop() every ~100 us while the body runs."""
+    import threading
+
+    done = threading.Event()
+    stops = [0]
+
+    def stopper():
+        while not done.is_set():
+            uc.emu_stop()
+            stops[0] += 1
+            time.sleep(0.0001)
+
+    thread = threading.Thread(target=stopper)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # Python hooks hold the GIL most of the time
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        sys.setswitchinterval(switch)
+        thread.join()
+    assert stops[0] > 20, f"the stopper thread hardly ran ({stops[0]} stops)"
+
+
+def _hooked_run(tmp_path, kind: str, stops_from_a_thread: bool) -> list[int]:
+    """Run HOOKED_LOOP to its end, resuming after every stop, and return the addresses the hook
+    saw.  `kind`: one code hook (Unicorn calls it directly from the translated code), two code
+    hooks (called through helper_uc_tracecode), or a block hook."""
+    from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
+
+    uc = _bare(tmp_path, HOOKED_LOOP.format(n=100_000 if kind == "block" else 20_000))
+    seen: list[int] = []
+    if kind == "block":
+        uc.hook_add(UC_HOOK_BLOCK, lambda uc, address, size, _: seen.append(address))
+    else:
+        uc.hook_add(UC_HOOK_CODE, lambda uc, address, size, _: seen.append(address))
+        if kind == "two code hooks":
+            uc.hook_add(UC_HOOK_CODE, lambda uc, address, size, _: None)
+    with _stopper_thread(uc) if stops_from_a_thread else contextlib.nullcontext():
+        _run_stores(uc, [], _label_after_loop(uc))
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["one code hook", "two code hooks", "block"])
+def test_stops_from_another_thread_never_run_a_hook_twice(tmp_path, kind):
+    """A uc_emu_stop from another thread landing while the hooks run lets the instruction (block)
+    run: Unicorn 2.1.4 left before it, and its hooks ran again on resume (`npuemu run --trace
+    insn` logged an instruction twice under the realtime pacer, the counter counted it twice)."""
+    alone = _hooked_run(tmp_path, kind, stops_from_a_thread=False)
+    stopped = _hooked_run(tmp_path, kind, stops_from_a_thread=True)
+    assert len(stopped) == len(alone)
+    assert stopped == alone
+
+
+def test_a_stop_from_a_code_hook_still_stops_before_its_instruction(tmp_path):
+    """A hook's own uc_emu_stop keeps its meaning: the hooked instruction has not run, the PC is
+    its address, and it runs (hooked once more) when emulation resumes."""
+    from unicorn import UC_HOOK_CODE
+    from unicorn.riscv_const import UC_RISCV_REG_PC, UC_RISCV_REG_S2
+
+    uc = _bare(tmp_path, HOOKED_LOOP.format(n=3))
+    seen: list[int] = []
+    target = 0x8000_0000 + 4 * 0  # filled in below: the first `addi s2` (label 1)
+
+    def on_code(uc, address, size, _):
+        seen.append(address)
+        if address == target and seen.count(target) == 2:
+            uc.emu_stop()
+
+    code = uc.mem_read(0x8000_0000, 0x40)
+    target = next(0x8000_0000 + off for off in range(0, 0x40, 2)
+                  if int.from_bytes(code[off:off + 2], "little") == 0x0905)  # c.addi s2, 1
+    uc.hook_add(UC_HOOK_CODE, on_code)
+    end = _label_after_loop(uc)
+    uc.emu_start(0x8000_0000, end)
+    assert uc.reg_read(UC_RISCV_REG_PC) == target
+    assert uc.reg_read(UC_RISCV_REG_S2) == 1  # the second `addi s2` did not run
+    uc.emu_start(target, end)
+    assert uc.reg_read(UC_RISCV_REG_S2) == 3
+    assert seen.count(target) == 4  # 3 runs + the one stopped before
+
+
+def test_stops_from_another_thread_never_skip_a_memory_hook(tmp_path):
+    """Two write hooks on every store: a stop from another thread landing while the first runs no
+    longer skips the second (Unicorn 2.1.4 broke out of the hook loop on any stop request, and
+    since patch 0009 the store is not replayed, so the second hook never saw it)."""
+    from unicorn import UC_HOOK_MEM_WRITE
+
+    n = 20_000
+    uc = _bare(tmp_path, MMIO_STORES.format(n=n))
+    uc.mmio_map(0x1000_0000, 0x1000, lambda *a: 0, None, lambda *a: None, None)
+    first: list[int] = []
+    second: list[int] = []
+    uc.hook_add(UC_HOOK_MEM_WRITE, lambda uc, access, address, size, value, _: first.append(value))
+    uc.hook_add(UC_HOOK_MEM_WRITE, lambda uc, access, address, size, value, _: second.append(value))
+    with _stopper_thread(uc):
+        _run_stores(uc, [], _label_after_loop(uc))
+    assert first == list(range(n, 0, -1))
+    assert second == first
