@@ -8,17 +8,15 @@ none (at once).  Arming one is a manual change, so reverse execution does not re
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
 
+from emu.debugger.companions import companion
 from emu.debugger.errors import DebuggerError
 from emu.debugger.registry import Command, Registry
 from emu.faults import FaultInjector
 
 if TYPE_CHECKING:
     from emu.debugger.commands import CommandShell
-    from emu.machine import Machine
 
-_INJECTORS: WeakKeyDictionary[Machine, FaultInjector] = WeakKeyDictionary()
 # keyword -> how its value parses; ``on`` takes a symbol or an address
 _KEYWORDS = {"bit": int, "size": int, "hit": int, "count": int, "at": float, "drop": float, "corrupt": float,
              "on": str}
@@ -27,9 +25,7 @@ _KEYWORDS = {"bit": int, "size": int, "hit": int, "count": int, "at": float, "dr
 def injector(shell: CommandShell) -> FaultInjector:
     """The shell's machine's injector (seed 0 until ``fault seed N``)."""
     machine = shell.machine
-    if machine not in _INJECTORS:
-        _INJECTORS[machine] = FaultInjector(machine)
-    return _INJECTORS[machine]
+    return companion(machine, "fault_injector", lambda: FaultInjector(machine))
 
 
 def register(root: Registry, info: Registry) -> None:

@@ -15,11 +15,11 @@ it holds points, so runs without NPU breakpoints pay nothing.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from emu.clock import Event
+from emu.debugger.companions import companion
 from emu.npu_device.observe import NpuEvent, Region
 from emu.npu_device.regs import ERROR_NAMES, OPCODES
 
@@ -279,12 +279,6 @@ class NpuWatch:
                 for p in self.points]
 
 
-_WATCHES: weakref.WeakKeyDictionary[Machine, NpuWatch] = weakref.WeakKeyDictionary()
-
-
 def npu_watch(machine: Machine) -> NpuWatch:
     """The machine's NpuWatch (created on first use)."""
-    watch = _WATCHES.get(machine)
-    if watch is None:
-        watch = _WATCHES[machine] = NpuWatch(machine)
-    return watch
+    return companion(machine, "npu_watch", lambda: NpuWatch(machine))

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -369,16 +368,15 @@ class TimeTravel:
         return last
 
 
-_ENGINES: weakref.WeakKeyDictionary[Machine, TimeTravel] = weakref.WeakKeyDictionary()
-
-
 def time_travel(machine: Machine) -> TimeTravel:
     """The machine's one time-travel engine (created on first use), shared by the shell and the
     GDB stub; NPU breakpoints pause while it replays."""
-    engine = _ENGINES.get(machine)
-    if engine is None:
-        from emu.debugger.npu_watch import npu_watch
+    from emu.debugger.companions import companion
+    from emu.debugger.npu_watch import npu_watch
 
-        engine = _ENGINES[machine] = TimeTravel(machine)
+    def make() -> TimeTravel:
+        engine = TimeTravel(machine)
         engine.replay_hooks.append(npu_watch(machine).pause)
-    return engine
+        return engine
+
+    return companion(machine, "time_travel", make)
