@@ -248,14 +248,20 @@ static PyObject *pacer_new(PyObject *self, PyObject *args)
     return PyLong_FromVoidPtr(p);
 }
 
+/* (pacer, deadline) arguments of pacer_arm and pacer_tighten; NULL with an exception set. */
+static struct pacer *pacer_args(PyObject *args, long long *deadline)
+{
+    PyObject *ptr;
+    if (!PyArg_ParseTuple(args, "OL", &ptr, deadline))
+        return NULL;
+    return pacer_ptr(ptr);
+}
+
 static PyObject *pacer_arm(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *ptr;
     long long deadline;
-    if (!PyArg_ParseTuple(args, "OL", &ptr, &deadline))
-        return NULL;
-    struct pacer *p = pacer_ptr(ptr);
+    struct pacer *p = pacer_args(args, &deadline);
     if (p == NULL)
         return NULL;
     if (p->generation != fork_generation) {  /* forked: the thread stayed in the parent */
@@ -275,11 +281,8 @@ static PyObject *pacer_arm(PyObject *self, PyObject *args)
 static PyObject *pacer_tighten(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *ptr;
     long long deadline;
-    if (!PyArg_ParseTuple(args, "OL", &ptr, &deadline))
-        return NULL;
-    struct pacer *p = pacer_ptr(ptr);
+    struct pacer *p = pacer_args(args, &deadline);
     if (p == NULL)
         return NULL;
     if (!atomic_load(&p->armed) || deadline >= atomic_load(&p->deadline_ns))
