@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import groupby
 
 from emu.dwarf.types import ATE_BOOLEAN, ATE_FLOAT, CType, declare
 
@@ -167,18 +168,11 @@ class Printer:
         items = [Value(element, v.data[i * size:(i + 1) * size]) for i in range(min(count, PRINT_ELEMENTS))]
         texts = [self.value(it) for it in items]
         out: list[str] = []
-        i = 0
-        while i < len(texts):
-            j = i
-            while j + 1 < len(texts) and texts[j + 1] == texts[i]:
-                j += 1
-            reps = j - i + 1
+        for text, reps in _runs(texts):
             if reps > REPEAT_THRESHOLD:
-                out.append(f"{texts[i]} <repeats {reps} times>")
-                i = j + 1
+                out.append(f"{text} <repeats {reps} times>")
             else:
-                out.append(texts[i])
-                i += 1
+                out.extend([text] * reps)
         return "{" + ", ".join(out) + ("..." if count > PRINT_ELEMENTS else "") + "}"
 
 
@@ -248,24 +242,22 @@ def c_string_segments(data: bytes) -> str:
         return '""'
     out: list[str] = []
     current = ""
-    i = 0
-    while i < len(data):
-        j = i
-        while j + 1 < len(data) and data[j + 1] == data[i]:
-            j += 1
-        reps = j - i + 1
+    for byte, reps in _runs(data):
         if reps > REPEAT_THRESHOLD:
             if current:
                 out.append(f'"{current}"')
                 current = ""
-            out.append(f"{char_literal(data[i])} <repeats {reps} times>")
-            i = j + 1
+            out.append(f"{char_literal(byte)} <repeats {reps} times>")
         else:
-            current += _escape(data[i], '"')
-            i += 1
+            current += _escape(byte, '"') * reps
     if current:
         out.append(f'"{current}"')
     return ", ".join(out)
+
+
+def _runs(items) -> list[tuple]:
+    """Runs of equal neighbours as (item, count): GDB's repeat grouping."""
+    return [(item, len(list(group))) for item, group in groupby(items)]
 
 
 def char_array_text(data: bytes) -> str:
