@@ -230,7 +230,11 @@ def _print_variables(shell: CommandShell, collect, none: str) -> None:
 
 
 def _type_of(shell: CommandShell, text: str):
-    """A type named by ``text`` (``struct node``, ``shape_t``, ``int *``) or the type of the expression."""
+    """A type named by ``text`` (``struct node``, ``shape_t``, ``int *``) or the type of the expression,
+    as (type, named): ptype's and whatis's argument."""
+    text = text.strip()
+    if not text:
+        raise DebuggerError("Argument required (one or more choice items).")
     norm = " ".join(text.split())
     stars = len(norm) - len(norm.rstrip("* "))
     name = norm.rstrip("* ")
@@ -250,19 +254,12 @@ def _type_of(shell: CommandShell, text: str):
 
 
 def ptype_cmd(shell: CommandShell, arg: str) -> None:
-    if not arg.strip():
-        raise DebuggerError("Argument required (one or more choice items).")
-    t, _ = _type_of(shell, arg.strip())
-    if t.kind == "nodebug":
-        shell.out(f"type = {_nodebug_type(t)}")
-        return
-    shell.out(f"type = {ptype_text(t)}")
+    t, _ = _type_of(shell, arg)
+    shell.out(f"type = {_nodebug_type(t) if t.kind == 'nodebug' else ptype_text(t)}")
 
 
 def whatis_cmd(shell: CommandShell, arg: str) -> None:
-    if not arg.strip():
-        raise DebuggerError("Argument required (one or more choice items).")
-    t, named = _type_of(shell, arg.strip())
+    t, named = _type_of(shell, arg)
     if t.kind == "nodebug":
         shell.out(f"type = {_nodebug_type(t)}")
         return
@@ -272,7 +269,7 @@ def whatis_cmd(shell: CommandShell, arg: str) -> None:
 
 
 def _nodebug_type(t) -> str:
-    return "int" if t.target is not None else t.name.replace("variable", "variable").strip()
+    return "int" if t.target is not None else t.name.strip()
 
 
 def info_source(shell: CommandShell, arg: str) -> None:
