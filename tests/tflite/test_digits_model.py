@@ -16,6 +16,28 @@ from tflite_refs import ROOT, tflm_outputs
 N_INPUTS = 24
 
 
+def compile_model(model: Path, gen: Path, name: str) -> None:
+    """`npuemu compile` ``model`` into C sources ``gen/<name>_model.[ch]``."""
+    done = subprocess.run([sys.executable, "-m", "emu.cli", "compile", str(model), "-o", str(gen), "--name", name],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def model_app(app: Path, gen: Path, models_c: str) -> Path:
+    """An out-of-tree firmware app directory with the runtime and the compiled ``models_c``; main.c is the caller's."""
+    app.mkdir(parents=True)
+    (app / "app.mk").write_text(f"APP_CFLAGS += -O2 -I{gen} -I{ROOT / 'firmware' / 'runtime'}\n")
+    (app / "model.c").write_text('#include "npu_model.c"\n#include "npu_softmax.c"\n' + models_c)
+    return app
+
+
+def make_apps(apps: Path, build: Path, *make_args: str) -> None:
+    """Build the apps under ``apps`` with the firmware Makefile into ``build``."""
+    made = subprocess.run(["make", "-s", "-f", str(ROOT / "firmware" / "Makefile"), f"APPS_DIR={apps}",
+                           f"BUILD_DIR={build}", *make_args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert made.returncode == 0, made.stderr
+
+
 @pytest.fixture(scope="module")
 def digits_elf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray]:
     import digits_model
@@ -27,21 +49,14 @@ def digits_elf(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarr
     inputs, labels = inputs[:N_INPUTS], labels[:N_INPUTS]
     expected = tflm_outputs(path, inputs)
     gen = tmp / "gen"
-    done = subprocess.run([sys.executable, "-m", "emu.cli", "compile", str(path), "-o", str(gen), "--name", "digits"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert done.returncode == 0, done.stderr
-    app = tmp / "apps" / "digits"
-    app.mkdir(parents=True)
-    (app / "app.mk").write_text(f"APP_CFLAGS += -O2 -I{gen} -I{ROOT / 'firmware' / 'runtime'}\n")
-    (app / "model.c").write_text('#include "npu_model.c"\n#include "npu_softmax.c"\n#include "digits_model.c"\n')
+    compile_model(path, gen, "digits")
+    app = model_app(tmp / "apps" / "digits", gen, '#include "digits_model.c"\n')
     (app / "main.c").write_text('#include "digits_model.h"\n#define NPU_RUNNER_MODELS &digits_model\n'
                                 f"#define NPU_RUNNER_MAX_INPUTS {N_INPUTS}u\n"
                                 "#define NPU_RUNNER_MAX_IN_BYTES DIGITS_INPUT_BYTES\n"
                                 "#define NPU_RUNNER_MAX_OUT_BYTES DIGITS_OUTPUT_BYTES\n"
                                 '#include "npu_model_runner.c"\n')
-    build = subprocess.run(["make", "-s", "-f", str(ROOT / "firmware" / "Makefile"), f"APPS_DIR={tmp / 'apps'}",
-                            f"BUILD_DIR={tmp / 'build'}"], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert build.returncode == 0, build.stderr
+    make_apps(tmp / "apps", tmp / "build")
     return tmp / "build", inputs, labels, expected
 
 
@@ -90,19 +105,11 @@ def test_two_models_alternate_in_one_app(npuemu_boot, digits_elf, tmp_path: Path
     build, digit_inputs, _, digit_expected = digits_elf
     gen = build.parent / "gen"
     kws = model_path(MLPERF["kws"][1])
-    done = subprocess.run([sys.executable, "-m", "emu.cli", "compile", str(kws), "-o", str(gen), "--name", "kws"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert done.returncode == 0, done.stderr
-    app = tmp_path / "apps" / "two"
-    app.mkdir(parents=True)
-    (app / "app.mk").write_text(f"APP_CFLAGS += -O2 -I{gen} -I{ROOT / 'firmware' / 'runtime'}\n")
-    (app / "model.c").write_text('#include "npu_model.c"\n#include "npu_softmax.c"\n#include "digits_model.c"\n'
-                                 '#include "kws_model.c"\n')
+    compile_model(kws, gen, "kws")
+    app = model_app(tmp_path / "apps" / "two", gen, '#include "digits_model.c"\n#include "kws_model.c"\n')
     (app / "main.c").write_text(TWO_MODELS_MAIN)
     out = tmp_path / "build"
-    made = subprocess.run(["make", "-s", "-f", str(ROOT / "firmware" / "Makefile"), f"APPS_DIR={tmp_path / 'apps'}",
-                           f"BUILD_DIR={out}", "ARCHES=rv32"], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert made.returncode == 0, made.stderr
+    make_apps(tmp_path / "apps", out, "ARCHES=rv32")
     kws_inputs = random_inputs((1, 49, 10, 1), 4, seed=5)
     kws_expected = tflm_outputs(kws, kws_inputs)
     fw = npuemu_boot(out / "rv32" / "two.elf", deterministic=True)
