@@ -196,7 +196,7 @@ def npu_breakpoints(shell: CommandShell, arg: str) -> None:
 
 def npu_clear(shell: CommandShell, arg: str) -> None:
     text = arg.strip()
-    if text and not (text.isascii() and text.isdigit()):
+    if text and not is_decimal(text):
         raise DebuggerError(f'Bad NPU breakpoint number "{text}".')
     try:
         npu_watch(shell.machine).delete(int(text) if text else None)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from emu.clock import Event
 from emu.debugger.companions import companion
+from emu.debugger.numbers import is_decimal
 from emu.npu_device.observe import NpuEvent, Region
 from emu.npu_device.regs import ERROR_NAMES, OPCODES
 
@@ -144,7 +145,7 @@ class NpuWatch:
                                 "or tile N [R0:R1[,C0:C1]].")
         space = WATCH_SPACES[words[0]]
         if space == "tile":
-            if len(words) not in (2, 3) or not words[1].isascii() or not words[1].isdigit():
+            if len(words) not in (2, 3) or not is_decimal(words[1]):
                 raise NpuWatchError("Usage: npu watch tile N [R0:R1[,C0:C1]].")
             tiles, rows, cols = npu.tiles.shape
             tile = int(words[1])
