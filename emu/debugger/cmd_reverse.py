@@ -116,7 +116,7 @@ def reverse_lines(shell: CommandShell, arg: str, over: bool) -> None:
         i = len(trace) - 1
         if mid_line:  # GDB first goes back to the start of the line it is in
             if i >= 0 and same_frame(trace[i]) and elf.line_for(trace[i].pc) == start_line:
-                return _line_start(trace, i, shell, same_frame)
+                return _line_start(trace, i, shell)
             return trace[-1].count + 1 if trace else None
         # 1. leave the current line's run (in this frame; callee instructions are skipped for next)
         while i >= 0:
@@ -130,13 +130,13 @@ def reverse_lines(shell: CommandShell, arg: str, over: bool) -> None:
             i -= 1
         if i < 0:
             return None
-        return _line_start(trace, i, shell, same_frame)
+        return _line_start(trace, i, shell)
 
     _search_back(shell, choose)
     shell.frame_line(shell.pc) if shell.function_of(shell.pc) == start_func else shell.location_line(shell.pc)
 
 
-def _line_start(trace: list[Point], i: int, shell: CommandShell, same_frame=None) -> int | None:  # noqa: ARG001
+def _line_start(trace: list[Point], i: int, shell: CommandShell) -> int | None:
     """The first state of the run of trace[i]'s line that ends at i (callee states skipped)."""
     elf = shell.elf
     line = elf.line_for(trace[i].pc)
