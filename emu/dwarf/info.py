@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import io
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from elftools.elf.elffile import ELFFile
 
 from emu.dwarf.cfi import CallFrameTable
 from emu.dwarf.types import VOID, CType, TypeBuilder, base, pointer_to
+from emu.elf_loader import _file_names  # the line table's own names, so rows compare
 
 _SCOPE_TAGS = ("DW_TAG_subprogram", "DW_TAG_inlined_subroutine", "DW_TAG_lexical_block")
 
@@ -415,16 +415,3 @@ def c_base_types(xlen: int) -> dict[str, CType]:
     out["void *"] = pointer_to(VOID, xlen)
     return out
 
-
-def _file_names(header: Any) -> dict[int, str]:
-    """DWARF file index -> path, exactly as emu.elf_loader names line-table rows (so they compare)."""
-    files, dirs = header["file_entry"], header["include_directory"]
-    first = 0 if header["version"] >= 5 else 1
-    out = {}
-    for i, fe in enumerate(files):
-        name = text(fe.name)
-        d = fe.dir_index if header["version"] >= 5 else fe.dir_index - 1
-        if not os.path.isabs(name) and 0 <= d < len(dirs):
-            name = os.path.join(text(dirs[d]), name)
-        out[i + first] = os.path.normpath(name)
-    return out
