@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 from hypothesis import HealthCheck, settings
 
 PROFILE = os.environ.get("NPUEMU_FUZZ", "fuzz-quick")
@@ -97,14 +96,3 @@ class Campaign:
             REPORT.parent.mkdir(parents=True, exist_ok=True)
             with REPORT.open("a") as f:
                 f.write(line + "\n")
-
-
-def state_equal(a, b) -> bool:
-    """Deep equality of declared device state (dicts, lists, tuples, numpy arrays)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(state_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(state_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(a, b)
-    return a == b

@@ -8,9 +8,10 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from fuzzing import FUZZ, Campaign, no_hang, state_equal
+from fuzzing import FUZZ, Campaign, no_hang
 from hypothesis import given
 from hypothesis import strategies as st
+from support.state import state_equal
 
 from emu import Machine
 

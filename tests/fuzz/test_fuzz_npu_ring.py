@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fuzzing import FUZZ, PROFILE, Campaign, no_hang, state_equal
+from fuzzing import FUZZ, PROFILE, Campaign, no_hang
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from npu.harness import RING, Harness
 from npu.strategies import SMALL, descriptor
+from support.state import state_equal
 
 from emu.npu_device import NpuConfig
 from emu.npu_device.regs import DESC_BYTES, REG, REGISTERS

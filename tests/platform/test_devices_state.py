@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+from support.state import state_equal
 
 from emu import Machine
 from emu.devices import semihosting as sh
@@ -46,16 +46,6 @@ MUTATIONS = {
 }
 
 
-def _equal(a, b) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(a, b)
-    return a == b
-
-
 def _machine() -> Machine:
     return Machine.from_elf(HELLO, deterministic=True)
 
@@ -87,15 +77,15 @@ def test_every_device_snapshots_restores_and_resets_to_power_on(name, tmp_path):
     _mutate(m, name, 0, tmp_path)
     saved_state = device.get_state()
     if MUTATIONS.get(name, ([1], []))[0]:
-        assert not _equal(saved_state, fresh), "the mutation must change the declared state"
+        assert not state_equal(saved_state, fresh), "the mutation must change the declared state"
     snap = m.snapshot()
     _mutate(m, name, 1, tmp_path)
-    assert not _equal(device.get_state(), saved_state) or name == "test-finisher"
+    assert not state_equal(device.get_state(), saved_state) or name == "test-finisher"
     m.restore(snap)
-    assert _equal(device.get_state(), saved_state)
+    assert state_equal(device.get_state(), saved_state)
     device.reset()
-    assert _equal(device.get_state(), _device(_machine(), name).get_state())
-    assert _equal(device.get_state(), fresh)
+    assert state_equal(device.get_state(), _device(_machine(), name).get_state())
+    assert state_equal(device.get_state(), fresh)
 
 
 def test_snapshots_are_keyed_by_device_name_and_versioned():
