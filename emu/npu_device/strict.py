@@ -181,9 +181,13 @@ class StrictCompletion:
         """The hook of a group of guards: an access inside their bounding span races with the
         first pending guard that covers it (a store with any, a load with an output)."""
         def check(address: int, is_write: bool) -> None:
+            # The clock is read only for an access some guard covers: most accesses the span's
+            # hook sees fall between the guards.
+            covering = [g for g in group if g.lo <= address < g.hi and (is_write or g.output)]
+            if not covering:
+                return
             now = self.now()
-            guard = next((g for g in group if g.lo <= address < g.hi and now < g.until_ns
-                          and (is_write or g.output)), None)
+            guard = next((g for g in covering if now < g.until_ns), None)
             if guard is None:
                 return
             key = (guard.index, is_write)
