@@ -29,6 +29,7 @@ from emu.compiler.layer_table import LayerInfo
 from emu.devices.base import IrqLine, MmioDevice
 from emu.memory import Ram
 from emu.npu_device import observe, regs
+from emu.npu_device.command import ENGINES
 from emu.npu_device.commands import Executor
 from emu.npu_device.config import NpuConfig
 from emu.npu_device.fault import NpuFault
@@ -37,7 +38,7 @@ from emu.npu_device.scoreboard import Footprint, depends, footprint
 from emu.npu_device.strict import AccessHooks, Guard, StrictCompletion, dram_ranges
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import ENGINES, LayerTrack, Record, Trace, TraceWriter
+from emu.npu_device.trace import LayerTrack, Record, Trace, TraceWriter
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
