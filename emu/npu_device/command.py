@@ -58,6 +58,10 @@ class Tiles(NamedTuple):
 
     space = "tiles"
 
+    def grid(self, tile_rows: int, tile_cols: int) -> tuple[int, int]:
+        """Tile-grid shape (tiles down K, tiles across N) of the matrix (TileStore.grid, unchecked)."""
+        return -(-self.k // tile_rows), -(-self.n // tile_cols)
+
 
 Operand = Strided | Tiles
 

@@ -32,9 +32,6 @@ class Executor:
         self.costs = costs
         self.grad_saturated = False  # sticky: a WEIGHT_UPDATE gradient hit training.grad_bits (STATUS.GRAD_SAT)
 
-    def execute(self, opcode: int, d: Any) -> Cost:
-        return COMMANDS[opcode].execute(self, d)
-
     def prepare(self, opcode: int, d: Any) -> Callable[[], Cost]:
         """A function executing the decoded descriptor ``d`` and returning its cost.
 

@@ -29,6 +29,7 @@ from emu.compiler.layer_table import LayerInfo
 from emu.devices.base import IrqLine, MmioDevice
 from emu.memory import Ram
 from emu.npu_device import observe, regs
+from emu.npu_device.command import ENGINES
 from emu.npu_device.commands import Executor
 from emu.npu_device.config import NpuConfig
 from emu.npu_device.fault import NpuFault
@@ -37,7 +38,7 @@ from emu.npu_device.scoreboard import Footprint, depends, footprint
 from emu.npu_device.strict import AccessHooks, Guard, StrictCompletion, dram_ranges
 from emu.npu_device.tiles import TileStore
 from emu.npu_device.timing import Cost, CostModel
-from emu.npu_device.trace import ENGINES, LayerTrack, Record, Trace, TraceWriter
+from emu.npu_device.trace import LayerTrack, Record, Trace, TraceWriter
 
 U32 = 0xFFFF_FFFF
 F_IRQ = FLAGS["IRQ"]
@@ -96,7 +97,7 @@ class NpuDevice(MmioDevice):
         # decoded/prepared descriptors by their bytes, and command durations by cycle count.
         self._mem = memoryview(ram.buf)
         self._ram_base, self._ram_end = ram.base, ram.base + ram.size
-        self._plans: dict[bytes, tuple[Any, str, Any, bool]] = {}
+        self._plans: dict[bytes, tuple[Any, ...]] = {}
         self._plans_version = -1
         self._durations: dict[int, int] = {}
         self._hot = (self._mem, self._plans, self._tiles, self._durations, self.trace, self._ram_base)
@@ -345,8 +346,9 @@ class NpuDevice(MmioDevice):
         """The hot loop: decode, execute, time and log ``count`` descriptors.
 
         A descriptor's decoding (and for DMA and MVM its checks, cost and views, see
-        ``Executor.prepare``) is cached by its 64 bytes, so a command repeated from the ring
-        costs a dictionary look-up; the cache is dropped whenever the tiles are written.
+        ``Executor.prepare``; in strict mode its DRAM ranges) is cached by its 64 bytes, so a
+        command repeated from the ring costs a dictionary look-up; the cache is dropped whenever
+        the tiles are written.
 
         Timing (see :mod:`emu.npu_device.scoreboard`): the front end issues one descriptor per
         ``descriptor_fetch + command_overhead`` cycles from ``start``; a command starts when it
@@ -372,12 +374,12 @@ class NpuDevice(MmioDevice):
             key = mem[off : off + DESC_BYTES].tobytes()
             plan = plans.get(key)
             if plan is not None:
-                fields, name, run, irq, fp, op_tag = plan
+                fields, name, run, irq, fp, op_tag, ranges = plan
             else:
                 opcode = key[0]
                 layout = LAYOUT_BY_OPCODE.get(opcode)
                 name = layout.name if layout else f"op{opcode:#x}"
-                fields = run = fp = None
+                fields = run = fp = ranges = None
             try:
                 if self.injected_errors:
                     raise NpuFault(self.injected_errors.pop(0), "injected")
@@ -390,7 +392,9 @@ class NpuDevice(MmioDevice):
                     fp = footprint(name, fields, config)
                     op_tag = (name, fields.tag)
                 if strict is not None:
-                    written, read = dram_ranges(name, fields)
+                    if ranges is None:  # (a plan cached before strict mode was enabled: not stored)
+                        ranges = dram_ranges(name, fields)
+                    written, read = ranges
                     olds = [(lo, bytes(self.ram.read(lo, hi - lo))) for lo, hi in written
                             if self.ram.contains(lo, hi - lo)]
                 cost = run()
@@ -412,7 +416,7 @@ class NpuDevice(MmioDevice):
             if plan is None:
                 if len(plans) >= PLAN_CACHE:
                     plans.clear()
-                plans[key] = (fields, name, run, irq, fp, op_tag)
+                plans[key] = (fields, name, run, irq, fp, op_tag, ranges)
             cycles = cost.cycles
             duration = durations.get(cycles)
             if duration is None:

@@ -71,7 +71,7 @@ def _tiles(t: Tiles, tile_rows: int, tile_cols: int) -> list[Region]:
     """The tiles of a K x N matrix in row-major tile-grid order (see TileStore.grid)."""
     if t.k <= 0 or t.n <= 0:
         return []
-    tk, tn = -(-t.k // tile_rows), -(-t.n // tile_cols)
+    tk, tn = t.grid(tile_rows, tile_cols)
     out = []
     for i in range(tk):
         for j in range(tn):

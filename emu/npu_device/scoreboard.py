@@ -38,7 +38,7 @@ class Footprint(NamedTuple):
 def region(operand: Operand, config: NpuConfig) -> Region:
     """The range an operand occupies; for weights, the tiles (each a separate macro) it spans."""
     if isinstance(operand, Tiles):
-        tk, tn = -(-operand.k // config.rows), -(-operand.n // config.cols)
+        tk, tn = operand.grid(config.rows, config.cols)
         return Region("tiles", operand.first, operand.first + max(1, tk * tn))
     return Region(operand.space, *operand.span())
 

@@ -19,8 +19,9 @@ Commands that only touch on-chip memory (MVM, DWCONV, QADD...) have none of thei
 read of their results goes through the DMA_OUT that the scoreboard orders after them, and that
 DMA_OUT's output is guarded until it completes.
 
-The CPU side is a Unicorn memory hook per guarded range (:class:`UnicornAccessHooks`), added when
-the doorbell returns and removed when the command completes.
+The CPU side is a Unicorn memory hook per cluster of a doorbell's guarded ranges
+(:class:`UnicornAccessHooks`), added when the doorbell returns and removed when its last command
+completes.
 """
 
 from __future__ import annotations
@@ -111,10 +112,12 @@ class StrictCompletion:
     def __init__(self, ram: Ram, now: Callable[[], int], hooks: AccessHooks, report: Callable[[str], None]) -> None:
         self.ram, self.now, self.hooks, self.report = ram, now, hooks, report
         self.held: list[Held] = []
-        # One Unicorn hook per doorbell's worth of guards, over their bounding span: every hook
-        # costs a Python call to add and to remove, and a network's doorbell fetches hundreds of
-        # commands with up to MAX_ROW_GUARDS rows each (one hook per row made a kws inference 5x
-        # slower).  The hook's checker sorts real races from accesses between the guards.
+        # A doorbell's guards share Unicorn hooks, one per cluster of guards less than HOOK_GAP
+        # apart: every hook costs a Python call to add and to remove, and a network's doorbell
+        # fetches hundreds of commands with up to MAX_ROW_GUARDS rows each (one hook per row made
+        # a kws inference 5x slower), while one hook over the whole bounding span would send every
+        # CPU access between far-apart buffers (the stack, say) through Python.  The hook's
+        # checker sorts real races from accesses between the guards of its cluster.
         self.hooked: dict[Any, tuple[int, list[Guard]]] = {}  # handle: (last completion, guards)
         self._new: list[Guard] = []
         self.reported: set[tuple[int, int]] = set()  # (descriptor index, access kind): once each
@@ -141,15 +144,23 @@ class StrictCompletion:
 
     @property
     def guards(self) -> list[Guard]:
-        """Every armed guard, in the order armed (a snapshot keeps them)."""
+        """Every armed guard, hook by hook (a snapshot keeps them)."""
         return [guard for _, group in self.hooked.values() for guard in group]
 
     def _arm(self, guards: list[Guard]) -> None:
-        if guards:
-            lo, hi = min(g.lo for g in guards), max(g.hi for g in guards)
-            stores_only = not any(g.output for g in guards)
-            until = max(g.until_ns for g in guards)
-            self.hooked[self.hooks.add(lo, hi, stores_only, self._checker(guards))] = (until, guards)
+        clusters: list[list[Any]] = []  # [lo, hi, indices into guards]; disjoint spans
+        for i in sorted(range(len(guards)), key=lambda i: guards[i].lo):
+            g = guards[i]
+            if clusters and g.lo - clusters[-1][1] < HOOK_GAP:
+                clusters[-1][1] = max(clusters[-1][1], g.hi)
+                clusters[-1][2].append(i)
+            else:
+                clusters.append([g.lo, g.hi, [i]])
+        for lo, hi, members in clusters:
+            group = [guards[i] for i in sorted(members)]  # armed order: the checker reports the first
+            stores_only = not any(g.output for g in group)
+            until = max(g.until_ns for g in group)
+            self.hooked[self.hooks.add(lo, hi, stores_only, self._checker(group))] = (until, group)
 
     def complete(self, now: int) -> None:
         """Land the held writes due by ``now`` and drop the guards of completed commands."""
@@ -181,9 +192,13 @@ class StrictCompletion:
         """The hook of a group of guards: an access inside their bounding span races with the
         first pending guard that covers it (a store with any, a load with an output)."""
         def check(address: int, is_write: bool) -> None:
+            # The clock is read only for an access some guard covers: most accesses the span's
+            # hook sees fall between the guards.
+            covering = [g for g in group if g.lo <= address < g.hi and (is_write or g.output)]
+            if not covering:
+                return
             now = self.now()
-            guard = next((g for g in group if g.lo <= address < g.hi and now < g.until_ns
-                          and (is_write or g.output)), None)
+            guard = next((g for g in covering if now < g.until_ns), None)
             if guard is None:
                 return
             key = (guard.index, is_write)
@@ -201,6 +216,7 @@ class StrictCompletion:
 
 
 MAX_ROW_GUARDS = 64  # a strided transfer with more rows is guarded (and held) as one span
+HOOK_GAP = 4096  # guards closer than this share one CPU hook (StrictCompletion._arm)
 
 
 def _rows(addr: int, rows: int, row_bytes: int, stride: int) -> list[tuple[int, int]]:

@@ -155,9 +155,13 @@ class CostModel:
         Per 1 input bit: its word-line driver and the AND of every weight bit on that line; per
         driven bit-plane: the adder tree of each column and its shift-and-add accumulator.
         """
+        per_one, per_plane = self.macro_terms(depth, width, weight_bits)
+        return activity.ones * per_one + activity.planes * per_plane
+
+    def macro_terms(self, depth: int, width: int, weight_bits: int) -> tuple[float, float]:
+        """(pJ per input 1 bit, pJ per driven bit-plane) of :meth:`macro_pj`."""
         e = self.e
-        return (activity.ones * (e.input_driver + width * weight_bits * e.cell_bit)
-                + activity.planes * self.plane_pj(depth, width, weight_bits))
+        return e.input_driver + width * weight_bits * e.cell_bit, self.plane_pj(depth, width, weight_bits)
 
     def weight_bits(self, int4: bool) -> int:
         return 4 if int4 and self.m.int4_packing else self.m.weight_bits
@@ -192,10 +196,10 @@ class CostModel:
         """(cycles, MACs, energy independent of the data, pJ per input 1 bit, pJ per driven bit-plane)
         of an MVM/MVM_T: the energy is ``base + ones * per_one + planes * per_plane``."""
         depth, width = (n, k) if transposed else (k, n)
-        e, w = self.e, self.weight_bits(int4)
+        e = self.e
         scale = e.transposed_factor if transposed else 1.0
-        per_one = (e.input_driver + width * w * e.cell_bit) * scale
-        per_plane = self.plane_pj(depth, width, w) * scale
+        per_one, per_plane = self.macro_terms(depth, width, self.weight_bits(int4))
+        per_one, per_plane = per_one * scale, per_plane * scale
         sram = m * depth + m * width * 4 * (2 if accumulate else 1)
         base = self.descriptor_pj + m * width * e.output + sram * e.sram_byte
         return self.mvm_cycles(m, transposed), m * k * n, base, per_one, per_plane
