@@ -17,5 +17,9 @@ class BusError(EmuError):
     """An address range is not backed by RAM (debugger or DMA access)."""
 
 
+class HostFileError(EmuError):
+    """A host file named by the user cannot be read or written (emu/host_files.py)."""
+
+
 class ConfigError(EmuError):
     """A bad option or configuration file."""

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emu.debugger.errors import DebuggerError
-from emu.debugger.files import read_regular_file
-from emu.errors import ConfigError
+from emu.errors import ConfigError, HostFileError
+from emu.host_files import read_regular_file
 
 UTILIZATION_BINS = 100
 MAX_TRACE_BYTES = 1 << 30  # a trace file `npuemu report` reads whole (about 4 M commands)
@@ -50,7 +49,7 @@ def load_trace(path: str | os.PathLike) -> TraceSummary:
     """Read an npuemu NPU trace; ConfigError (one line) for anything else."""
     try:  # a regular file (a FIFO or /dev/zero must not hang), at most MAX_TRACE_BYTES
         data = json.loads(read_regular_file(path, MAX_TRACE_BYTES))
-    except DebuggerError as e:
+    except HostFileError as e:
         raise ConfigError(f"cannot read {str(e).rstrip('.')}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not JSON ({e})") from None

@@ -12,9 +12,8 @@ from dataclasses import dataclass, fields
 from importlib import resources
 from typing import Any
 
-from emu.debugger.errors import DebuggerError
-from emu.debugger.files import read_regular_file
-from emu.errors import ConfigError
+from emu.errors import ConfigError, HostFileError
+from emu.host_files import read_regular_file
 
 MAX_CONFIG_BYTES = 1 << 20  # a --npu-config TOML file
 
@@ -110,7 +109,7 @@ class NpuConfig:
             else:
                 try:  # a regular file of at most 1 MiB: a FIFO or /dev/zero must not hang the start
                     user = tomllib.loads(read_regular_file(path, MAX_CONFIG_BYTES).decode())
-                except DebuggerError as exc:
+                except HostFileError as exc:
                     hint = "" if "/" in path or path.endswith(".toml") else f" (presets: {', '.join(presets())})"
                     raise ConfigError(f"cannot read NPU config {str(exc).rstrip('.')}{hint}") from None
                 except UnicodeDecodeError:
