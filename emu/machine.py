@@ -572,7 +572,7 @@ class Machine:
         """A device's interrupt output changed (CLINT msip/mtip, PLIC context): the hart's mip bit
         follows at once, and the CPU takes the interrupt natively once it is enabled."""
         self._irq_levels = (self._irq_levels | bit) if level else (self._irq_levels & ~bit)
-        self.hart.set_irqs(self._irq_levels & ~self.held_interrupts, DRIVEN_MIP)
+        self._sync_irqs()
 
     def hold_interrupt(self, bit: int, held: bool) -> None:
         """Keep mip bit ``bit`` low whatever its device drives (fault injection delays an interrupt)."""
