@@ -137,10 +137,7 @@ class Ram:
     def clear(self) -> None:
         """All RAM zero again, in time proportional to the pages in use (not to RAM size):
         the pages go back to the kernel and are lazily zero on next touch (issue 17 O1)."""
-        if self._slot is not None:
-            # Pages the last checkpoint saw non-zero become zero without a store the handler sees.
-            for page in self._image:
-                self._dirty[page] = 1
+        self._zeroed_untracked(0, self.size >> PAGE_SHIFT)
         self._mm.madvise(mmap.MADV_DONTNEED)
 
     def zero(self, addr: int, length: int) -> None:
@@ -154,12 +151,16 @@ class Ram:
             return
         self.buf[off:first] = 0
         self.buf[last : off + length] = 0
-        if self._slot is not None:  # pages the last checkpoint saw non-zero change without a store
-            lo, hi = first >> PAGE_SHIFT, last >> PAGE_SHIFT
+        self._zeroed_untracked(first >> PAGE_SHIFT, last >> PAGE_SHIFT)
+        self._mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+
+    def _zeroed_untracked(self, lo: int, hi: int) -> None:
+        """Pages ``lo..hi`` go zero without a store the SIGSEGV handler sees (MADV_DONTNEED):
+        those the last checkpoint saw non-zero are dirty."""
+        if self._slot is not None:
             for page in self._image:
                 if lo <= page < hi:
                     self._dirty[page] = 1
-        self._mm.madvise(mmap.MADV_DONTNEED, first, last - first)
 
     def checkpoint(self) -> RamImage:
         """An image of RAM now; shares page copies with the images taken before."""
