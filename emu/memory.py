@@ -195,6 +195,10 @@ class Ram:
 
     def live_image_bytes(self) -> int:
         """Bytes held by the images still alive: each page copy once, plus bookkeeping."""
+        return self._live_images()[0]
+
+    def _live_images(self) -> tuple[int, set[int]]:
+        """(bytes the live images hold, ids of the page copies they hold)."""
         seen: set[int] = set()
         total = 0
         for image in list(self._images):
@@ -203,12 +207,11 @@ class Ram:
                 if id(data) not in seen:
                     seen.add(id(data))
                     total += len(data)
-        return total
+        return total, seen
 
     def _check_budget(self) -> None:
         # This image costs its entries plus the copies no live image holds yet (the new dirty pages).
-        held = self.live_image_bytes()
-        shared = {id(d) for image in list(self._images) for d in image.pages.values()}
+        held, shared = self._live_images()
         new = sum(len(d) for d in self._image.values() if id(d) not in shared)
         needed = held + new + IMAGE_ENTRY_BYTES * len(self._image)
         if needed > self.image_budget:
