@@ -319,22 +319,23 @@ def _run_io_options(run: argparse.ArgumentParser) -> None:
                      help="stop tracing after N lines (default 1000000)")
 
 
+# npuemu sdk --<query>: what each one prints
+SDK_QUERIES = {
+    "path": "the SDK directory (include/, crt0.S, link.ld, hal/, drivers/, Makefile)",
+    "cflags": "compiler flags (-march/-mabi, -mcmodel, -ffreestanding, -I...)",
+    "ldflags": "link flags (-nostdlib -T link.ld ...)",
+    "libs": "libraries (-lgcc)",
+    "sources": "SDK sources every firmware links (crt0.S, HAL, drivers)",
+    "makefile": "path of the Makefile include: include $(shell npuemu sdk --makefile)",
+    "cmake": "path of the CMake toolchain file (-DCMAKE_TOOLCHAIN_FILE=...)",
+}
+
+
 def _sdk_parser(sub) -> None:
     sdk = sub.add_parser("sdk", help="where the installed firmware SDK is and how to build against it")
     what = sdk.add_mutually_exclusive_group(required=True)
-    what.add_argument("--path", dest="sdk_what", action="store_const", const="path",
-                      help="the SDK directory (include/, crt0.S, link.ld, hal/, drivers/, Makefile)")
-    what.add_argument("--cflags", dest="sdk_what", action="store_const", const="cflags",
-                      help="compiler flags (-march/-mabi, -mcmodel, -ffreestanding, -I...)")
-    what.add_argument("--ldflags", dest="sdk_what", action="store_const", const="ldflags",
-                      help="link flags (-nostdlib -T link.ld ...)")
-    what.add_argument("--libs", dest="sdk_what", action="store_const", const="libs", help="libraries (-lgcc)")
-    what.add_argument("--sources", dest="sdk_what", action="store_const", const="sources",
-                      help="SDK sources every firmware links (crt0.S, HAL, drivers)")
-    what.add_argument("--makefile", dest="sdk_what", action="store_const", const="makefile",
-                      help="path of the Makefile include: include $(shell npuemu sdk --makefile)")
-    what.add_argument("--cmake", dest="sdk_what", action="store_const", const="cmake",
-                      help="path of the CMake toolchain file (-DCMAKE_TOOLCHAIN_FILE=...)")
+    for query, help_text in SDK_QUERIES.items():
+        what.add_argument(f"--{query}", dest="sdk_what", action="store_const", const=query, help=help_text)
     sdk.add_argument("--arch", choices=("rv32", "rv64"), default="rv32", help="target (default rv32)")
 
 
