@@ -88,18 +88,16 @@ QEMU_HINTS = {
 }
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
-    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-            for name in action.choices]
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return {name: sub for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name, sub in action.choices.items()}
 
 
 def _all_options(parser: argparse.ArgumentParser) -> list[str]:
     """Every option string of the parser and its subcommands (for "did you mean")."""
     names = list(parser._option_string_actions)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                names += _all_options(sub)
+    for sub in _subcommands(parser).values():
+        names += _all_options(sub)
     return names
 
 
@@ -117,8 +115,7 @@ def _usage_hint(message: str, argv: list[str]) -> str:
         for word in unknown[1].split():
             close = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.6)
             if close and close[0] == word.split("=")[0]:  # right name, wrong command
-                owners = [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-                          for name, sub in action.choices.items() if close[0] in _all_options(sub)]
+                owners = [name for name, sub in _subcommands(parser).items() if close[0] in _all_options(sub)]
                 return f"; {close[0]} is an option of npuemu {', '.join(owners)}"
             if close:
                 return f"; did you mean {close[0]}?"
