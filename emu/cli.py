@@ -88,18 +88,16 @@ QEMU_HINTS = {
 }
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
-    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-            for name in action.choices]
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return {name: sub for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name, sub in action.choices.items()}
 
 
 def _all_options(parser: argparse.ArgumentParser) -> list[str]:
     """Every option string of the parser and its subcommands (for "did you mean")."""
     names = list(parser._option_string_actions)
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                names += _all_options(sub)
+    for sub in _subcommands(parser).values():
+        names += _all_options(sub)
     return names
 
 
@@ -117,8 +115,7 @@ def _usage_hint(message: str, argv: list[str]) -> str:
         for word in unknown[1].split():
             close = difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.6)
             if close and close[0] == word.split("=")[0]:  # right name, wrong command
-                owners = [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
-                          for name, sub in action.choices.items() if close[0] in _all_options(sub)]
+                owners = [name for name, sub in _subcommands(parser).items() if close[0] in _all_options(sub)]
                 return f"; {close[0]} is an option of npuemu {', '.join(owners)}"
             if close:
                 return f"; did you mean {close[0]}?"
@@ -319,22 +316,23 @@ def _run_io_options(run: argparse.ArgumentParser) -> None:
                      help="stop tracing after N lines (default 1000000)")
 
 
+# npuemu sdk --<query>: what each one prints
+SDK_QUERIES = {
+    "path": "the SDK directory (include/, crt0.S, link.ld, hal/, drivers/, Makefile)",
+    "cflags": "compiler flags (-march/-mabi, -mcmodel, -ffreestanding, -I...)",
+    "ldflags": "link flags (-nostdlib -T link.ld ...)",
+    "libs": "libraries (-lgcc)",
+    "sources": "SDK sources every firmware links (crt0.S, HAL, drivers)",
+    "makefile": "path of the Makefile include: include $(shell npuemu sdk --makefile)",
+    "cmake": "path of the CMake toolchain file (-DCMAKE_TOOLCHAIN_FILE=...)",
+}
+
+
 def _sdk_parser(sub) -> None:
     sdk = sub.add_parser("sdk", help="where the installed firmware SDK is and how to build against it")
     what = sdk.add_mutually_exclusive_group(required=True)
-    what.add_argument("--path", dest="sdk_what", action="store_const", const="path",
-                      help="the SDK directory (include/, crt0.S, link.ld, hal/, drivers/, Makefile)")
-    what.add_argument("--cflags", dest="sdk_what", action="store_const", const="cflags",
-                      help="compiler flags (-march/-mabi, -mcmodel, -ffreestanding, -I...)")
-    what.add_argument("--ldflags", dest="sdk_what", action="store_const", const="ldflags",
-                      help="link flags (-nostdlib -T link.ld ...)")
-    what.add_argument("--libs", dest="sdk_what", action="store_const", const="libs", help="libraries (-lgcc)")
-    what.add_argument("--sources", dest="sdk_what", action="store_const", const="sources",
-                      help="SDK sources every firmware links (crt0.S, HAL, drivers)")
-    what.add_argument("--makefile", dest="sdk_what", action="store_const", const="makefile",
-                      help="path of the Makefile include: include $(shell npuemu sdk --makefile)")
-    what.add_argument("--cmake", dest="sdk_what", action="store_const", const="cmake",
-                      help="path of the CMake toolchain file (-DCMAKE_TOOLCHAIN_FILE=...)")
+    for query, help_text in SDK_QUERIES.items():
+        what.add_argument(f"--{query}", dest="sdk_what", action="store_const", const=query, help=help_text)
     sdk.add_argument("--arch", choices=("rv32", "rv64"), default="rv32", help="target (default rv32)")
 
 

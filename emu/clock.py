@@ -34,7 +34,7 @@ class TimeState(ctypes.Structure):
         ("count", ctypes.POINTER(ctypes.c_uint64)),
         ("skipped_ns", ctypes.c_int64),
         ("host_start_ns", ctypes.c_int64),
-        ("paused_at_ns", ctypes.c_int64),
+        ("paused_at_ns", ctypes.c_int64),  # -1 while time runs
         ("ns_per_insn", ctypes.c_uint64),
         ("deterministic", ctypes.c_uint32),
         ("counting", ctypes.c_uint32),
@@ -77,23 +77,6 @@ class VirtualClock:
         self.on_new_deadline: Callable[[int], None] = lambda when_ns: None
 
     # -- reading time -------------------------------------------------------
-    @property
-    def _skipped_ns(self) -> int:
-        return self.state.skipped_ns
-
-    @_skipped_ns.setter
-    def _skipped_ns(self, value: int) -> None:
-        self.state.skipped_ns = value
-
-    @property
-    def _paused_at(self) -> int | None:
-        at = self.state.paused_at_ns
-        return None if at < 0 else at
-
-    @_paused_at.setter
-    def _paused_at(self, value: int | None) -> None:
-        self.state.paused_at_ns = -1 if value is None else value
-
     def now_ns(self) -> int:
         state = self.state
         if self.deterministic:
@@ -109,29 +92,30 @@ class VirtualClock:
         """Jump forward (wfi with nothing to do until ``when_ns``); never goes back."""
         now = self.now_ns()
         if when_ns > now:
-            self._skipped_ns += when_ns - now
+            self.state.skipped_ns += when_ns - now
 
     def set_mtime(self, ticks: int) -> None:
         """A guest write to mtime moves virtual time (forwards or backwards)."""
-        self._skipped_ns += ticks * NS_PER_MTIME_TICK - self.now_ns()
+        self.state.skipped_ns += ticks * NS_PER_MTIME_TICK - self.now_ns()
 
     def pause(self) -> None:
         """Stop realtime time while halted (debugger prompt, gdb stop)."""
-        if self._paused_at is None:
-            self._paused_at = time.perf_counter_ns()
+        if self.state.paused_at_ns < 0:
+            self.state.paused_at_ns = time.perf_counter_ns()
 
     def freeze(self) -> bool:
         """Stop realtime time while a device model computes (host work, not guest time); returns
         whether this call paused it, i.e. whether the caller must :meth:`resume`."""
-        if self.deterministic or self._paused_at is not None:
+        if self.deterministic or self.state.paused_at_ns >= 0:
             return False
-        self._paused_at = time.perf_counter_ns()
+        self.state.paused_at_ns = time.perf_counter_ns()
         return True
 
     def resume(self) -> None:
-        if self._paused_at is not None:
-            self.state.host_start_ns += time.perf_counter_ns() - self._paused_at
-            self._paused_at = None
+        state = self.state
+        if state.paused_at_ns >= 0:
+            state.host_start_ns += time.perf_counter_ns() - state.paused_at_ns
+            state.paused_at_ns = -1
 
     # -- events -------------------------------------------------------------
     def schedule(self, when_ns: int, callback: Callable[[], None], name: str = "") -> Event:
@@ -176,4 +160,4 @@ class VirtualClock:
     def set_state(self, state: dict) -> None:
         """Restore time; events are re-created by the devices' own set_state."""
         self._queue.clear()
-        self._skipped_ns += state["now_ns"] - self.now_ns()
+        self.state.skipped_ns += state["now_ns"] - self.now_ns()

@@ -20,9 +20,21 @@ from unicorn.unicorn_py3 import unicorn as _ucpy
 
 from emu import _icount
 from emu.clock import TimeState
-from emu.cpu import EXCEPTION_NAMES, MSTATUS_MPP_SHIFT, MSTATUS_SPP, PRIV_M, PRIV_S, Cpu, TrapInfo
+from emu.cpu import (
+    EXCEPTION_NAMES,
+    MIP_MEIP,
+    MIP_MSIP,
+    MIP_MTIP,
+    MIP_SEIP,
+    MSTATUS_MPP_SHIFT,
+    MSTATUS_SPP,
+    PRIV_M,
+    PRIV_S,
+    Cpu,
+    TrapInfo,
+)
 
-DRIVEN_MIP = (1 << 3) | (1 << 7) | (1 << 9) | (1 << 11)  # MSIP, MTIP, SEIP, MEIP: device lines
+DRIVEN_MIP = MIP_MSIP | MIP_MTIP | MIP_SEIP | MIP_MEIP  # the mip bits device lines drive
 TRAP_STORM_LIMIT = 64       # identical faults in a row that mean "no progress"
 REPEATABLE_FAULTS = frozenset({1, 2, 4, 5, 6, 7})  # access, illegal, misaligned; not ecall or page faults
 

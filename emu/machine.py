@@ -116,7 +116,7 @@ class Machine:
         self.clock.pause()
         self.clock.state.count = self.counter.count_pointer()
         self.counter.on_enable.append(self._on_counting)
-        self.hart = Hart(self.cpu, self.clock.state, self._on_storm)
+        self.hart = Hart(self.cpu, self.clock.state, self._stop_fatal)
         self.ram.on_write = self.invalidate_code  # DMA, semihosting, debugger writes (issue 17 N1)
         self.hart.describe_pc = self.symbol_name
         self.stdout_sink = stdout or (lambda data: None)
@@ -153,7 +153,7 @@ class Machine:
         self.held_interrupts = 0  # mip bits kept from the hart for now (fault injection: emu/faults.py)
 
         self.bus = Bus(self.uc, self.ram)
-        self.bus.on_error = self._internal_error
+        self.bus.on_error = self._stop_fatal
         self._irq_levels = 0  # the mip bits the device lines drive (pushed into the hart)
         self.npu_config = NpuConfig.load(npu_config)
         self.devices_by_name = self._build_devices()
@@ -501,7 +501,7 @@ class Machine:
             return self._on_uc_error(e)
         except Exception as e:  # noqa: BLE001 - an exception raised inside one of our hooks
             self._end_slice()
-            self._internal_error(f"internal error: {e!r}")
+            self._stop_fatal(f"internal error: {e!r}")
             return "done"
         self._end_slice()
         stopped = self.counter.at_limit or (self.pacer is not None and self.pacer.stops != paced_stops)
@@ -572,7 +572,7 @@ class Machine:
         """A device's interrupt output changed (CLINT msip/mtip, PLIC context): the hart's mip bit
         follows at once, and the CPU takes the interrupt natively once it is enabled."""
         self._irq_levels = (self._irq_levels | bit) if level else (self._irq_levels & ~bit)
-        self.hart.set_irqs(self._irq_levels & ~self.held_interrupts, DRIVEN_MIP)
+        self._sync_irqs()
 
     def hold_interrupt(self, bit: int, held: bool) -> None:
         """Keep mip bit ``bit`` low whatever its device drives (fault injection delays an interrupt)."""
@@ -585,10 +585,6 @@ class Machine:
         self.hart.set_irqs(self._irq_levels & ~self.held_interrupts, DRIVEN_MIP, force)
 
     # -- traps -----------------------------------------------------------------------------------
-    def _on_storm(self, message: str) -> None:
-        self._fatal = message
-        self.uc.emu_stop()
-
     def _insn_at(self, addr: int) -> int | None:
         try:
             low = self.ram.read_int(addr, 2)
@@ -698,7 +694,8 @@ class Machine:
         self._reset_requested = True
         self._kick()
 
-    def _internal_error(self, message: str) -> None:
+    def _stop_fatal(self, message: str) -> None:
+        """End the slice now and the run with ``message`` (a device bug, a trap storm)."""
         self._fatal = message
         self.uc.emu_stop()
 

@@ -137,10 +137,7 @@ class Ram:
     def clear(self) -> None:
         """All RAM zero again, in time proportional to the pages in use (not to RAM size):
         the pages go back to the kernel and are lazily zero on next touch (issue 17 O1)."""
-        if self._slot is not None:
-            # Pages the last checkpoint saw non-zero become zero without a store the handler sees.
-            for page in self._image:
-                self._dirty[page] = 1
+        self._zeroed_untracked(0, self.size >> PAGE_SHIFT)
         self._mm.madvise(mmap.MADV_DONTNEED)
 
     def zero(self, addr: int, length: int) -> None:
@@ -154,12 +151,16 @@ class Ram:
             return
         self.buf[off:first] = 0
         self.buf[last : off + length] = 0
-        if self._slot is not None:  # pages the last checkpoint saw non-zero change without a store
-            lo, hi = first >> PAGE_SHIFT, last >> PAGE_SHIFT
+        self._zeroed_untracked(first >> PAGE_SHIFT, last >> PAGE_SHIFT)
+        self._mm.madvise(mmap.MADV_DONTNEED, first, last - first)
+
+    def _zeroed_untracked(self, lo: int, hi: int) -> None:
+        """Pages ``lo..hi`` go zero without a store the SIGSEGV handler sees (MADV_DONTNEED):
+        those the last checkpoint saw non-zero are dirty."""
+        if self._slot is not None:
             for page in self._image:
                 if lo <= page < hi:
                     self._dirty[page] = 1
-        self._mm.madvise(mmap.MADV_DONTNEED, first, last - first)
 
     def checkpoint(self) -> RamImage:
         """An image of RAM now; shares page copies with the images taken before."""
@@ -194,6 +195,10 @@ class Ram:
 
     def live_image_bytes(self) -> int:
         """Bytes held by the images still alive: each page copy once, plus bookkeeping."""
+        return self._live_images()[0]
+
+    def _live_images(self) -> tuple[int, set[int]]:
+        """(bytes the live images hold, ids of the page copies they hold)."""
         seen: set[int] = set()
         total = 0
         for image in list(self._images):
@@ -202,12 +207,11 @@ class Ram:
                 if id(data) not in seen:
                     seen.add(id(data))
                     total += len(data)
-        return total
+        return total, seen
 
     def _check_budget(self) -> None:
         # This image costs its entries plus the copies no live image holds yet (the new dirty pages).
-        held = self.live_image_bytes()
-        shared = {id(d) for image in list(self._images) for d in image.pages.values()}
+        held, shared = self._live_images()
         new = sum(len(d) for d in self._image.values() if id(d) not in shared)
         needed = held + new + IMAGE_ENTRY_BYTES * len(self._image)
         if needed > self.image_budget:

@@ -56,10 +56,14 @@ class Stateful:
             events[attr] = event.when_ns if event is not None and not event.cancelled else None
         return {"version": self.state_version, "fields": fields, "events": events}
 
-    def set_state(self, state: dict[str, Any]) -> None:
+    def check_version(self, state: dict[str, Any]) -> None:
+        """Refuse a saved state from another version of this model (also for own set_state)."""
         if state.get("version") != self.state_version:
             raise StateVersionError(f"{self.name}: saved state version {state.get('version')} "
                                     f"!= device state version {self.state_version}")
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.check_version(state)
         for name in self.state_fields:
             setattr(self, name, copy.deepcopy(state["fields"][name]))
         clock = getattr(self, "clock", None)

@@ -15,9 +15,14 @@ from typing import TYPE_CHECKING
 from emu.errors import BusError
 
 if TYPE_CHECKING:
-    from emu.bus import Bus
+    from emu.bus import Bus, Mapping
 
 PEEK_LIMIT = 1 << 20  # bytes of device registers one peek may read
+
+
+def _device_mapping(bus: Bus, addr: int) -> Mapping | None:
+    """The device window holding ``addr`` (None for RAM or unmapped addresses)."""
+    return next((m for m in bus.mappings if m.device is not None and m.base <= addr < m.end), None)
 
 
 def peek(bus: Bus, addr: int, length: int) -> bytes:
@@ -25,7 +30,7 @@ def peek(bus: Bus, addr: int, length: int) -> bytes:
         raise BusError(f"bad length {length}")
     if bus.ram.contains(addr, length):
         return bus.ram.read(addr, length)
-    mapping = next((m for m in bus.mappings if m.device is not None and m.base <= addr < m.end), None)
+    mapping = _device_mapping(bus, addr)
     if mapping is None or addr + length > mapping.end:
         raise BusError(f"cannot access memory at {addr:#x}+{length:#x}: not RAM and not inside one device")
     device, regs = mapping.device, mapping.device.registers
@@ -50,7 +55,7 @@ def peek(bus: Bus, addr: int, length: int) -> bytes:
 def register_name(bus: Bus, addr: int) -> str | None:
     """``uart0.LSR``, ``clint.mtimecmp0+4``, ``plic.+0x1234`` for an MMIO address (for traces);
     None for RAM or unmapped addresses."""
-    mapping = next((m for m in bus.mappings if m.device is not None and m.base <= addr < m.end), None)
+    mapping = _device_mapping(bus, addr)
     if mapping is None:
         return None
     regs = mapping.device.registers

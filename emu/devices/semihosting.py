@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from emu.clock import VirtualClock
-from emu.devices.base import Stateful, StateVersionError
+from emu.devices.base import Stateful
 from emu.errors import BusError
 from emu.host_input import InputInterrupted
 from emu.memory import Ram
@@ -400,9 +400,7 @@ class Semihosting(Stateful):
     def set_state(self, state: dict) -> None:
         """Back to the snapshot's handles: files opened since are closed, the snapshot's reopened
         (without truncating) at their saved positions; one that cannot be reopened stays closed."""
-        if state.get("version") != self.state_version:
-            raise StateVersionError(f"semihosting: saved state version {state.get('version')} "
-                                    f"!= {self.state_version}")
+        self.check_version(state)
         self.close_all()
         self.errno, self._next_fd = state["errno"], state["next_fd"]
         for fd, (kind, stream, data, path, mode, pos) in state["handles"].items():
