@@ -84,15 +84,6 @@ class Hart:
         self.uc.hook_add(UC_HOOK_INTR, self._on_trap)
 
     # -- interrupt lines -------------------------------------------------------------------
-    def set_irq(self, bit: int, level: bool) -> None:
-        """Drive ``mip`` bit ``bit`` (3 MSIP, 7 MTIP, 9 SEIP, 11 MEIP) from a device line; the CPU
-        takes the interrupt natively as soon as it is pending and enabled."""
-        mask = 1 << bit
-        new = (self._levels | mask) if level else (self._levels & ~mask)
-        if new != self._levels:
-            self._levels = new
-            _set_mip(self._handle, mask, new & mask)
-
     def set_irqs(self, levels: int, mask: int, force: bool = False) -> None:
         """Several lines at once (``levels`` & ``mask``); ``force`` pushes them even if unchanged
         (after a CPU context restore, which restores ``mip`` too)."""
