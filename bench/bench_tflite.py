@@ -10,6 +10,7 @@ runs it alone.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ELF = ROOT / "build" / "firmware" / "rv32" / "mlperf.elf"
-MODELS_DIR = ROOT.parent / "shared" / "models" / "mlperf-tiny"
+MODELS_DIR = Path(os.environ.get("NPUEMU_MODELS") or ROOT.parent / "shared" / "models" / "mlperf-tiny")
 MODELS = [("ad01", 0, "ad01_int8"), ("kws", 1, "kws_ref_model"), ("resnet", 2, "pretrainedResnet_quant"),
           ("vww", 3, "vww_96_int8")]
 INPUTS = 10

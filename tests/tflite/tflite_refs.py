@@ -6,13 +6,14 @@ flatbuffer package the compiler imports.)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = ROOT.parent / "shared" / "models" / "mlperf-tiny"
+MODELS_DIR = Path(os.environ.get("NPUEMU_MODELS") or ROOT.parent / "shared" / "models" / "mlperf-tiny")
 # name -> (index in firmware/apps/mlperf's model table, file stem)
 MLPERF = {"ad01": (0, "ad01_int8"), "kws": (1, "kws_ref_model"), "resnet": (2, "pretrainedResnet_quant"),
           "vww": (3, "vww_96_int8")}
@@ -21,7 +22,8 @@ MLPERF = {"ad01": (0, "ad01_int8"), "kws": (1, "kws_ref_model"), "resnet": (2, "
 def model_path(stem: str) -> Path:
     path = MODELS_DIR / f"{stem}.tflite"
     if not path.exists():
-        pytest.fail(f"{path} is missing (the MLPerf Tiny models live in ../shared/models/)", pytrace=False)
+        pytest.fail(f"{path} is missing: the MLPerf Tiny models live in ../shared/models/mlperf-tiny "
+                    "next to the project, or set NPUEMU_MODELS=DIR", pytrace=False)
     return path
 
 

@@ -1,14 +1,14 @@
 # mlperf: the four MLPerf Tiny int8 models compiled by `python -m emu.compiler` (docs/compiler.md)
 # into build/firmware/gen/mlperf/, linked with the generic runtime (firmware/runtime/).
 MLPERF_GEN    := $(BUILD_DIR)/gen/mlperf
-MLPERF_MODELS ?= $(FW_DIR)/../../shared/models/mlperf-tiny
+MLPERF_MODELS ?= $(NPUEMU_MODELS)
 NPU_COMPILE_PY ?= $(firstword $(wildcard $(FW_DIR)/../.venv/bin/python) python3)
 MLPERF_SRCS   := ad01:ad01_int8 kws:kws_ref_model resnet:pretrainedResnet_quant vww:vww_96_int8
 COMPILER_SRCS := $(wildcard $(FW_DIR)/../emu/compiler/*.py $(FW_DIR)/../emu/npu_device/*.py)
 
 ifeq ($(wildcard $(MLPERF_MODELS)/ad01_int8.tflite),)
-$(error mlperf: $(MLPERF_MODELS)/ad01_int8.tflite not found: the MLPerf Tiny models live in ../shared/models/mlperf-tiny (set MLPERF_MODELS=...))
-endif
+APP_SKIP := $(MLPERF_MODELS)/ad01_int8.tflite not found (the MLPerf Tiny models: ../shared/models/mlperf-tiny or NPUEMU_MODELS=DIR)
+else
 
 APP_CFLAGS += -O2 -I$(MLPERF_GEN) -I$(FW_DIR)/runtime
 
@@ -22,3 +22,4 @@ $(foreach s,$(MLPERF_SRCS),$(eval $(call mlperf_model,$(word 1,$(subst :, ,$(s))
 
 $(foreach a,$(ARCHES),$(BUILD_DIR)/$(a)/obj/apps/mlperf/models.o $(BUILD_DIR)/$(a)/obj/apps/mlperf/main.o): \
     $(foreach s,$(MLPERF_SRCS),$(MLPERF_GEN)/$(word 1,$(subst :, ,$(s)))_model.c)
+endif
